@@ -1,0 +1,32 @@
+# Two commands: `make demo` (set up on first use, then run the flagship demo) and `make test`.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+FORGE := $(CURDIR)/node_modules/.bin/forge
+
+.PHONY: setup demo test test-python test-contracts clean
+
+setup: $(VENV)/.installed node_modules/.installed
+
+$(VENV)/.installed: pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[test]'
+	@touch $@
+
+node_modules/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
+
+demo: setup
+	$(BIN)/watchdog demo
+
+test: setup test-contracts test-python
+
+test-contracts: setup
+	cd contracts && $(FORGE) test
+
+test-python: setup
+	$(BIN)/python -m pytest
+
+clean:
+	rm -rf $(VENV) node_modules contracts/out contracts/cache .watchdog .pytest_cache

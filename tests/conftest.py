@@ -1,0 +1,30 @@
+"""Shared fixtures: a real anvil per test session, reset between tests by snapshot/revert."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from watchdog.devnet import Anvil
+
+
+@pytest.fixture(scope="session")
+def anvil_session() -> Iterator[Anvil]:
+    with Anvil() as node:
+        yield node
+
+
+@pytest.fixture
+def anvil(anvil_session: Anvil) -> Iterator[Anvil]:
+    """The session's anvil, with every change made by the test reverted afterwards."""
+    snapshot = anvil_session.snapshot()
+    yield anvil_session
+    anvil_session.revert(snapshot)
+
+
+@pytest.fixture
+def fresh_anvil() -> Iterator[Anvil]:
+    """An anvil of the test's own (for reorgs, restarts and anything that cannot be reverted)."""
+    with Anvil() as node:
+        yield node

@@ -1,0 +1,1 @@
+"""Static analysis: slither with watchdog's DeFi/oracle detectors, bytecode heuristics, deployment scans."""
