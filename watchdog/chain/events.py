@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,3 +80,45 @@ class PendingTx:
     trace: CallFrame | None = None
     logs: list[Log] = field(default_factory=list)
     first_seen_ms: int = 0
+
+
+class ChainReader(Protocol):
+    """What detection may ask of the chain; implementations batch and cache per block.
+
+    Rules never talk to the node directly: they reach it through this, via their context.
+    """
+
+    network: str
+
+    def transaction(self, tx_hash: str) -> Tx: ...
+
+    def receipt(self, tx_hash: str) -> dict[str, Any]: ...
+
+    def trace(self, tx_hash: str) -> CallFrame | None:
+        """callTracer trace (with logs), fetched lazily and cached; None if the node cannot trace."""
+        ...
+
+    def call(self, to: str, data: str, block: int | str = "latest") -> str:
+        """eth_call returning the raw hex result (cached per block)."""
+        ...
+
+    def balance(self, address: str, block: int | str = "latest") -> int: ...
+
+    def storage_at(self, address: str, slot: int, block: int | str = "latest") -> str: ...
+
+    def code(self, address: str, block: int | str = "latest") -> str: ...
+
+
+@dataclass(slots=True)
+class BlockBundle:
+    """One block as detection sees it: its logs (watched emitters plus watched topics from any
+    emitter), the transactions behind them or calling watched contracts, and a reader for the rest."""
+
+    network: str
+    block: Block
+    logs: list[Log]
+    txs: dict[str, Tx]
+    reader: ChainReader
+
+    def logs_of(self, tx_hash: str) -> list[Log]:
+        return [log for log in self.logs if log.tx_hash == tx_hash]
