@@ -1,0 +1,318 @@
+"""The block follower: checkpointed, reorg-safe, exactly-once following of one network.
+
+Each step moves the checkpoint forward over a range of blocks: eth_getLogs for the watched contracts
+and for the watched topics of any emitter (the range halves when a provider refuses it and grows back
+after successes), full blocks for the transactions behind those logs or calling watched contracts, one
+`on_block` per block, then ONE store transaction with the findings, the recent block hashes and the
+checkpoint. A SIGKILL at any moment therefore replays at most one uncommitted range, and findings are
+deduplicated by key, so nothing is missed and nothing is stored twice.
+
+Reorgs: the hashes of the last `reorg_window` blocks are kept. When the block at the checkpoint changed,
+or a new block does not link to it, the follower finds the fork point, retracts the findings of the
+orphaned blocks (status "retracted" plus a notification to the sinks), and follows the new branch.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import threading
+import time
+from collections import defaultdict
+from dataclasses import dataclass
+from typing import Any
+
+from watchdog.chain import ledger, parse
+from watchdog.chain.abi import AbiRegistry
+from watchdog.chain.events import Block, BlockBundle, Log, Tx
+from watchdog.chain.handler import BlockHandler, Sink
+from watchdog.chain.reader import BlockReader
+from watchdog.chain.rpc import RpcAnswerError, RpcClient
+from watchdog.detect.finding import Finding
+from watchdog.errors import RpcError
+from watchdog.metrics import Metrics
+from watchdog.store import Store
+from watchdog.store.models import FindingRecord
+
+log = logging.getLogger("watchdog.follower")
+
+BATCH = 100  # JSON-RPC calls per HTTP request when fetching many blocks
+
+
+@dataclass
+class FollowerOptions:
+    confirmations: int = 0          # 0: the fast path, detection on the head itself
+    reorg_window: int = 64          # how many recent block hashes are kept to find a fork point
+    max_range: int = 2000           # most blocks asked of one eth_getLogs
+    start_block: int | None = None  # first block when there is no checkpoint (None: the current head)
+    poll_interval: float = 1.0      # seconds between polls when no WebSocket head arrives
+
+
+class ChainMoved(RpcError):
+    """The chain changed while a range was being read (a reorg in progress): read it again."""
+
+
+class Follower:
+    def __init__(
+        self,
+        network: str,
+        rpc: RpcClient,
+        store: Store,
+        handler: BlockHandler,
+        addresses: set[str],
+        registry: AbiRegistry,
+        options: FollowerOptions | None = None,
+        *,
+        sinks: list[Sink] | None = None,
+        metrics: Metrics | None = None,
+        handler_lock: threading.Lock | None = None,
+    ) -> None:
+        self.network = network
+        self.rpc = rpc
+        self.store = store
+        self.handler = handler
+        self.addresses = {a.lower() for a in addresses}
+        self.registry = registry
+        self.options = options or FollowerOptions()
+        self.sinks = sinks if sinks is not None else []
+        self.metrics = metrics or Metrics()
+        self.handler_lock = handler_lock or threading.Lock()
+        self.wake = threading.Event()   # set by a WebSocket newHeads notification (or stop)
+        self.head = 0
+        self.last_progress = time.monotonic()
+        self._span = self.options.max_range
+        self._topics = sorted(t.lower() for t in handler.watched_topics())
+        self._checkpoint = self._load_checkpoint()
+
+    # --- driving ---
+    def run(self, stop: threading.Event) -> None:
+        """Follow until `stop` is set. Never raises: RPC trouble is retried with backoff."""
+        failures = 0
+        while not stop.is_set():
+            try:
+                progressed = self.step()
+                failures = 0
+            except Exception as exc:  # the follower must survive anything the node or a rule throws
+                failures += 1
+                kind = "rpc" if isinstance(exc, RpcError) else "internal"
+                self.metrics.errors.labels(self.network, kind).inc()
+                if kind == "rpc":
+                    log.warning("%s: %s (retry %d)", self.network, exc, failures)
+                else:
+                    log.exception("%s: unexpected error (retry %d)", self.network, failures)
+                self.wake.wait(random.uniform(0.5, 1.0) * min(5.0, 0.2 * 2 ** failures))
+                self.wake.clear()
+                continue
+            if not progressed:
+                self.wake.wait(self.options.poll_interval)
+                self.wake.clear()
+
+    def run_until(self, block: int | None = None) -> None:
+        """Process up to `block` (default: the current safe head), reorgs included, and return.
+
+        For replays, `watchdog run --once` and tests.
+        """
+        limit = block if block is not None else int(self.rpc.call("eth_blockNumber"), 16) - self.options.confirmations
+        while self.step(limit):
+            pass
+
+    @property
+    def checkpoint(self) -> int | None:
+        return self._checkpoint.number if self._checkpoint else None
+
+    # --- one step ---
+    def step(self, limit: int | None = None) -> bool:
+        """Handle a reorg or process the next range (up to `limit`). False when there is nothing to do yet."""
+        cp = self._checkpoint
+        calls: list[tuple[str, list[Any]]] = [("eth_blockNumber", [])]
+        if cp is not None:
+            calls.append(("eth_getBlockByNumber", [hex(cp.number), False]))
+        answers = self.rpc.batch(calls)
+        try:
+            self.head = int(answers[0], 16)
+        except (TypeError, ValueError) as exc:
+            raise parse.BadRpcAnswer(f"eth_blockNumber answered {answers[0]!r}") from exc
+        self.metrics.head.labels(self.network).set(self.head)
+        if cp is not None:
+            current = parse.block(answers[1]) if answers[1] is not None else None
+            if current is None or current.hash != cp.hash:
+                self._reorg()
+                return True
+        target = self.head - self.options.confirmations
+        if limit is not None:
+            target = min(target, limit)
+        if cp is None:
+            start = self.options.start_block if self.options.start_block is not None else target
+            first = max(0, min(start, target))
+        else:
+            first = cp.number + 1
+        if first > target:
+            return False
+        self._process(first, target)
+        return True
+
+    # --- processing a range ---
+    def _process(self, first: int, target: int) -> None:
+        started = time.perf_counter()
+        last, logs = self._fetch_logs(first, target)
+        by_block: dict[int, list[Log]] = defaultdict(list)
+        for item in logs:
+            by_block[item.block_number].append(item)  # type: ignore[index]
+        window_from = self.head - self.options.reorg_window + 1
+        full = sorted(set(by_block) | {n for n in range(max(first, window_from), last + 1)})
+        bare = sorted({first, last} - set(full))
+        blocks, txs = self._fetch_blocks(full, bare)
+        cp = self._checkpoint
+        if cp is not None and cp.number == first - 1 and blocks[first].parent_hash != cp.hash:
+            self._reorg()  # the block at the checkpoint was replaced since this step began
+            return
+        self._check_links(first, last, blocks, by_block)
+
+        findings: list[Finding] = []
+        for number in full:
+            block = blocks[number]
+            block_logs = by_block.get(number, [])
+            reader = BlockReader(self.rpc, self.network, number)
+            wanted = {item.tx_hash for item in block_logs}
+            picked: dict[str, Tx] = {}
+            for tx in txs.get(number, []):
+                if tx.hash in wanted or (tx.to is not None and tx.to in self.addresses):
+                    picked[tx.hash] = tx
+                    reader.remember_tx(tx)
+            if not block_logs and not picked and number < window_from:
+                continue
+            findings += self._run_handler(BlockBundle(self.network, block, block_logs, picked, reader))
+
+        recent = [blocks[n] for n in range(max(first, window_from), last + 1)]
+        with self.store.session() as session:
+            new = ledger.store_findings(session, findings)
+            ledger.advance(session, self.network, blocks[last], recent, keep_from=last - self.options.reorg_window + 1)
+        self._checkpoint = blocks[last]
+        self.last_progress = time.monotonic()
+        self.metrics.blocks.labels(self.network).inc(last - first + 1)
+        self.metrics.logs.labels(self.network).inc(len(logs))
+        self.metrics.checkpoint.labels(self.network).set(last)
+        if last >= self.head - 1:
+            self.metrics.commit_latency.labels(self.network).observe(time.perf_counter() - started)
+        for record in new:
+            self.metrics.findings.labels(self.network, record.severity).inc()
+        self._notify(new, [])
+
+    def _fetch_logs(self, first: int, target: int) -> tuple[int, list[Log]]:
+        """Logs of [first, last] with the largest `last` <= target the provider accepts (adaptive range)."""
+        while True:
+            last = min(target, first + self._span - 1)
+            calls = []
+            if self.addresses:
+                calls.append(("eth_getLogs", [{"fromBlock": hex(first), "toBlock": hex(last), "address": sorted(self.addresses)}]))
+            if self._topics:
+                calls.append(("eth_getLogs", [{"fromBlock": hex(first), "toBlock": hex(last), "topics": [self._topics]}]))
+            try:
+                answers = self.rpc.batch(calls)
+                break
+            except RpcAnswerError as exc:
+                if last == first:
+                    raise
+                self._span = max(1, (last - first + 1) // 2)
+                log.info("%s: provider refused eth_getLogs over %d blocks (%s); trying %d", self.network,
+                         last - first + 1, exc.message, self._span)
+        if self._span < self.options.max_range and last - first + 1 == self._span:
+            self._span = min(self.options.max_range, self._span * 2)
+        seen: set[tuple[str | None, int]] = set()
+        logs: list[Log] = []
+        for answer in answers:
+            if not isinstance(answer, list):
+                raise parse.BadRpcAnswer(f"eth_getLogs answered {type(answer).__name__}, not a list")
+            for raw in answer:
+                item = parse.log_entry(raw)
+                if item.block_number is None or not first <= item.block_number <= last:
+                    raise parse.BadRpcAnswer(f"eth_getLogs returned a log of block {item.block_number} outside {first}..{last}")
+                key = (item.block_hash, item.log_index)
+                if key not in seen:
+                    seen.add(key)
+                    logs.append(self.registry.decode(item))
+        if len(answers) > 1:
+            logs.sort(key=lambda item: (item.block_number, item.log_index))
+        return last, logs
+
+    def _fetch_blocks(self, full: list[int], bare: list[int]) -> tuple[dict[int, Block], dict[int, list[Tx]]]:
+        calls = [("eth_getBlockByNumber", [hex(n), True]) for n in full] + [("eth_getBlockByNumber", [hex(n), False]) for n in bare]
+        answers: list[Any] = []
+        for i in range(0, len(calls), BATCH):
+            answers += self.rpc.batch(calls[i:i + BATCH])
+        blocks: dict[int, Block] = {}
+        txs: dict[int, list[Tx]] = {}
+        for number, raw in zip(full + bare, answers):
+            if raw is None:
+                raise ChainMoved(f"block {number} vanished while reading (reorg in progress)")
+            blocks[number] = parse.block(raw)
+            if number in full:
+                txs[number] = [parse.tx(t) for t in raw.get("transactions", []) if isinstance(t, dict)]
+        return blocks, txs
+
+    def _check_links(self, first: int, last: int, blocks: dict[int, Block], by_block: dict[int, list[Log]]) -> None:
+        """Logs must belong to the blocks read, and consecutive blocks read must link by parent hash."""
+        for number, items in by_block.items():
+            if any(item.block_hash != blocks[number].hash for item in items):
+                raise ChainMoved(f"logs of block {number} belong to another branch (reorg in progress)")
+        for number in range(first + 1, last + 1):
+            if number in blocks and number - 1 in blocks and blocks[number].parent_hash != blocks[number - 1].hash:
+                raise ChainMoved(f"block {number} does not link to block {number - 1} (reorg in progress)")
+
+    def _run_handler(self, bundle: BlockBundle) -> list[Finding]:
+        try:
+            with self.handler_lock:
+                return list(self.handler.on_block(bundle))
+        except RpcError:
+            raise  # the node failed under the rule: retry the whole range, nothing is committed
+        except Exception:
+            # A rule that crashes on one block must not stop detection for all the others.
+            self.metrics.errors.labels(self.network, "rule").inc()
+            log.exception("%s: detection failed on block %d; continuing", self.network, bundle.block.number)
+            return []
+
+    # --- reorgs ---
+    def _reorg(self) -> None:
+        cp = self._checkpoint
+        assert cp is not None
+        with self.store.session() as session:
+            known = [(r.number, r.hash) for r in ledger.recent_blocks(session, self.network)]
+        numbers = [n for n, _ in known] or [cp.number]
+        canonical = self.rpc.batch([("eth_getBlockByNumber", [hex(n), False]) for n in numbers])
+        fork: Block | None = None
+        for (number, stored), raw in zip(known, canonical):
+            if raw is not None and raw["hash"].lower() == stored:
+                fork = parse.block(raw)
+                break
+        if fork is None:  # deeper than the window: restart just below everything remembered
+            below = max(0, min(min(numbers) - 1, self.head))
+            raw = self.rpc.call("eth_getBlockByNumber", [hex(below), False])
+            if raw is None:
+                raise ChainMoved(f"block {below} is not available yet")
+            fork = parse.block(raw)
+        with self.store.session() as session:
+            retracted = ledger.roll_back(session, self.network, fork.number, fork.hash)
+        depth = cp.number - fork.number
+        self._checkpoint = fork
+        self.metrics.reorgs.labels(self.network).inc()
+        self.metrics.reorg_depth.labels(self.network).set(depth)
+        self.metrics.retractions.labels(self.network).inc(len(retracted))
+        self.metrics.checkpoint.labels(self.network).set(fork.number)
+        log.warning("%s: reorg of depth %d at block %d; %d findings retracted", self.network, depth, fork.number, len(retracted))
+        self._notify([], retracted)
+
+    # --- store and sinks ---
+    def _load_checkpoint(self) -> Block | None:
+        with self.store.session() as session:
+            cp = ledger.checkpoint(session, self.network)
+            return Block(cp.block_number, cp.block_hash, "", 0) if cp else None
+
+    def _notify(self, new: list[FindingRecord], retracted: list[FindingRecord]) -> None:
+        if not new and not retracted:
+            return
+        for sink in list(self.sinks):
+            try:
+                sink(new, retracted)
+            except Exception:
+                self.metrics.errors.labels(self.network, "sink").inc()
+                log.exception("%s: a finding sink failed; the findings are stored", self.network)
