@@ -7,12 +7,20 @@ from collections.abc import Iterator
 import pytest
 
 from watchdog.devnet import Anvil
+from watchdog.devnet.world import World, deploy_world
 
 
 @pytest.fixture(scope="session")
 def anvil_session() -> Iterator[Anvil]:
     with Anvil() as node:
         yield node
+
+
+@pytest.fixture(scope="session")
+def world(anvil_session: Anvil, tmp_path_factory: pytest.TempPathFactory) -> World:
+    """The demo world, deployed once per session on the session anvil. Use it together with `anvil` so that
+    each test's changes are reverted."""
+    return deploy_world(anvil_session.url, tmp_path_factory.mktemp("world"))
 
 
 @pytest.fixture
