@@ -44,8 +44,9 @@ def up(
     port: int = typer.Option(8545, help="Loopback port for anvil's HTTP and WebSocket JSON-RPC."),
     block_time: float = typer.Option(0, help="Seconds between blocks (0: mine on every transaction)."),
     state_dir: Path = STATE_DIR_OPTION,
+    world: bool = typer.Option(True, "--world/--no-world", help="Deploy the demo world and write its manifest."),
 ) -> None:
-    """Start anvil in the background and print its RPC URL."""
+    """Start anvil in the background, deploy the demo world, and print the RPC URL and manifest path."""
     state = _read_state(state_dir)
     if state and _alive(state):
         raise WatchdogError(f"a devnet is already running at {state['rpc']}: run `watchdog devnet down` first")
@@ -56,6 +57,18 @@ def up(
     state = {"pid": anvil.process.pid, "rpc": anvil.url, "ws": anvil.ws_url, "chain_id": anvil.chain_id}
     _state_file(state_dir).write_text(json.dumps(state, indent=2))
     Console().print(f"devnet up: rpc {anvil.url} (pid {anvil.process.pid})")
+    if world:
+        from watchdog.devnet.world import deploy_world  # web3 and the forge build only when deploying
+
+        try:
+            deployed = deploy_world(anvil.url, state_dir / "world")
+        except Exception:
+            anvil.stop()
+            _state_file(state_dir).unlink(missing_ok=True)
+            raise
+        state["manifest"] = str(deployed.manifest_path)
+        _state_file(state_dir).write_text(json.dumps(state, indent=2))
+        Console().print(f"manifest: {deployed.manifest_path}")
 
 
 @devnet_app.command("down")
