@@ -1,0 +1,33 @@
+"""flash-loan on a real anvil: the spot-price attack is critical, a flash-swap arbitrage stays informational."""
+
+from __future__ import annotations
+
+from fixtures.detect.kit import E, by_rule, follow, world  # noqa: F401
+
+from watchdog.detect import PAUSE_SEVERITY, Severity
+
+
+def test_spot_price_attack_through_a_flash_loan_is_critical(world, anvil, tmp_path):
+    first = world.head() + 1
+    tx = world.send(world.spot_attacker, "attack(uint256,uint256)", 3_000_000 * E, 950_000 * E, sender=world.attacker)
+    found = by_rule(follow(world, tmp_path, first), "flash-loan")
+    assert len(found) == 1
+    finding = found[0]
+    assert finding.tx_hash == tx and finding.severity == "critical"
+    assert finding.evidence["loans"][0]["kind"] == "aave-v3"
+    assert "Lending" in finding.evidence["protocol_contracts"]
+    assert finding.evidence["profit_estimate"] > 800_000  # quote units, 950k borrowed minus swap fees and premium
+    assert finding.evidence["borrowed_value"] == 3_000_000
+
+
+def test_flash_swap_arbitrage_stays_below_the_pause_threshold(world, anvil, tmp_path):
+    first = world.head() + 1
+    tx = world.send(world.arbitrageur, "arbitrage(address,address,address,address,uint256)",
+                    world.pair, world.pair2, world.eth, world.usd, 2 * E, sender=world.arber)
+    records = follow(world, tmp_path, first)
+    found = by_rule(records, "flash-loan")
+    assert len(found) == 1 and found[0].tx_hash == tx
+    assert found[0].evidence["loans"][0]["kind"] == "flash-swap:uniswapV2Call"
+    assert Severity(found[0].severity) < PAUSE_SEVERITY
+    assert found[0].evidence["protocol_contracts"] == []
+    assert all(Severity(r.severity) < PAUSE_SEVERITY for r in records)
