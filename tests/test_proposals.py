@@ -31,7 +31,7 @@ runner = CliRunner()
 
 
 @pytest.fixture
-def chain(anvil: Anvil, world: World, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[Anvil, World]]:
+def chain(world: World, anvil: Anvil, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[Anvil, World]]:
     monkeypatch.setenv(PASSWORD_ENV, PASSWORD)
     yield anvil, world
 

@@ -15,7 +15,7 @@ from sqlmodel import select
 
 from test_respond_support import PASSWORD, PASSWORD_ENV, attack_finding, config, nonce, vault_paused
 from watchdog.devnet import Anvil
-from watchdog.devnet.world import World, deploy_world
+from watchdog.devnet.world import World
 from watchdog.respond import Responder
 from watchdog.store import Store
 from watchdog.store.responder import Action, ActionAttempt, Incident, IncidentEvent
@@ -23,21 +23,13 @@ from watchdog.store.responder import Action, ActionAttempt, Incident, IncidentEv
 GWEI = 10**9
 
 
-@pytest.fixture(scope="module")
-def chain(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Anvil, World]]:
-    with Anvil() as node:
-        yield node, deploy_world(node.url, tmp_path_factory.mktemp("world"))
-
-
 @pytest.fixture
-def world(chain: tuple[Anvil, World], monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[Anvil, World]]:
-    node, deployed = chain
+def world(world: World, anvil: Anvil, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[Anvil, World]]:
+    """The session's demo world (reverted after each test) as (anvil, world)."""
     monkeypatch.setenv(PASSWORD_ENV, PASSWORD)
-    snapshot = node.snapshot()
-    yield node, deployed
-    node.set_automine(True)
-    node.revert(snapshot)
-    node.rpc("anvil_setNextBlockBaseFeePerGas", [hex(GWEI)])  # a fee override survives evm_revert
+    yield anvil, world
+    anvil.set_automine(True)
+    anvil.rpc("anvil_setNextBlockBaseFeePerGas", [hex(GWEI)])  # a fee override outlives evm_revert
 
 
 def wait_until(predicate, timeout: float = 20.0) -> bool:
