@@ -2,9 +2,17 @@
 
 from __future__ import annotations
 
-from fixtures.detect.kit import E, by_rule, follow, world  # noqa: F401
+import pytest
+
+from fixtures.detect.kit import E, by_rule, follow, lending_world  # noqa: F401
 
 from watchdog.detect import PAUSE_SEVERITY, Severity
+
+
+@pytest.fixture
+def world(lending_world):
+    """This module tests against the small lending world of the rule tests."""
+    return lending_world
 
 
 def test_spot_price_attack_through_a_flash_loan_is_critical(world, anvil, tmp_path):

@@ -1,0 +1,67 @@
+"""drain on a real anvil: an admin-key sweep and a drain split over one block's transactions are flagged; an
+honest large withdrawal is not; value floors and the usual-outflow band behave."""
+
+from __future__ import annotations
+
+import pytest
+
+from fixtures.detect.kit import E, by_rule, follow, lending_world  # noqa: F401
+
+from watchdog.detect import PAUSE_SEVERITY, Severity
+
+
+@pytest.fixture
+def world(lending_world):
+    return lending_world
+
+
+def sweep(world, amount: int, **extra) -> str:
+    return world.send(world.lending, "sweep(address,address,uint256)", world.usd, world.accounts[9], amount, **extra)
+
+
+def test_admin_key_sweep_is_critical(world, anvil, tmp_path):
+    first = world.head() + 1
+    tx = sweep(world, 990_000 * E)
+    found = by_rule(follow(world, tmp_path, first), "drain")
+    assert [(r.tx_hash, r.severity) for r in found] == [(tx, "critical")]
+    assert found[0].evidence["fraction"] == pytest.approx(0.99) and found[0].evidence["value"] == 990_000
+
+
+def test_honest_large_withdrawal_stays_quiet(world, anvil, tmp_path):
+    first = world.head() + 1
+    world.send(world.lending, "withdraw(uint256)", 300_000 * E, sender=world.lp)  # 30 % of the pool, the LP's own money
+    records = follow(world, tmp_path, first)
+    assert by_rule(records, "drain") == []
+    assert all(Severity(r.severity) < PAUSE_SEVERITY for r in records)
+
+
+def test_drain_split_over_one_block_is_seen_at_block_level(world, anvil, tmp_path):
+    first = world.head() + 1
+    anvil.set_automine(False)
+    try:
+        sweep(world, 300_000 * E, wait=False)
+        sweep(world, 300_000 * E, wait=False)
+        anvil.mine(1)
+    finally:
+        anvil.set_automine(True)
+    found = by_rule(follow(world, tmp_path, first), "drain")
+    assert len(found) == 1 and found[0].tx_hash is None
+    assert found[0].severity == "high" and found[0].evidence["txs"] == 2
+    assert found[0].evidence["fraction"] == pytest.approx(0.6)
+
+
+def test_value_floor_keeps_small_losses_low(world, anvil, tmp_path):
+    first = world.head() + 1
+    sweep(world, 990_000 * E)
+    found = by_rule(follow(world, tmp_path, first, rules={"drain": {"min_value": 10_000_000}}), "drain")
+    assert [r.severity for r in found] == ["low"]
+
+
+def test_outflow_far_above_the_usual_band_after_warmup(world, anvil, tmp_path):
+    first = world.head() + 1
+    for n in range(6):
+        world.send(world.lending, "withdraw(uint256)", (1_000 + 100 * n) * E, sender=world.lp)
+    world.send(world.lending, "withdraw(uint256)", 40_000 * E, sender=world.lp)  # 4 % of the pool, ~35x usual
+    found = by_rule(follow(world, tmp_path, first, rules={"drain": {"warmup": 5}}), "drain")
+    assert [r.severity for r in found] == ["medium"]
+    assert found[0].evidence["usual_multiple"] > 10
