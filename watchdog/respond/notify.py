@@ -171,11 +171,12 @@ class PagerDutyNotifier(Notifier):
                 "summary": notice.headline[:1024],
                 "source": f"watchdog/{notice.network}",
                 "severity": PAGERDUTY_SEVERITY.get(notice.severity, "error"),
-                "timestamp": notice.at or None,
                 "component": notice.protocol or notice.network,
                 "class": notice.kind,
                 "custom_details": {"text": notice.text, **notice.fields},
             }
+            if notice.at:
+                body["payload"]["timestamp"] = notice.at
         self._request(self.config.url, body=body)
         return dedup_key
 
