@@ -257,3 +257,21 @@ def test_dry_run_reads_and_simulates_but_sends_nothing(world, tmp_path: Path) ->
     assert actions(store) == [] and nonce(anvil, w.accounts.responder.address) == start
     assert not vault_paused(anvil, w)
     responder.close()
+
+
+def test_after_governance_unpauses_a_new_attack_pauses_again(world, tmp_path: Path) -> None:
+    anvil, w = world
+    address = w.accounts.responder.address
+    start = nonce(anvil, address)
+    store = Store(f"sqlite:///{tmp_path / 'wd.db'}")
+    responder = Responder(config(tmp_path, w, ["pause"]), store, anvil.url, w.manifest)
+    responder.handle([attack_finding(w, block=anvil.block_number())], [])
+    assert responder.wait(30) and vault_paused(anvil, w)
+    w.governance_call("CollateralVault", "unpause", b"\x00" * 32)  # the Safe lifts the pause
+    assert not vault_paused(anvil, w)
+    responder.handle([attack_finding(w, block=anvil.block_number(), n=7)], [])
+    assert responder.wait(30) and vault_paused(anvil, w)
+    (action,) = actions(store)
+    assert action.status == "mined" and action.generation == 1
+    assert nonce(anvil, address) == start + 2
+    responder.close()

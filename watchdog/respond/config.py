@@ -79,7 +79,7 @@ class Playbook(_Strict):
 
 
 class NotifierConfig(_Strict):
-    name: str
+    name: str = ""  # set from the table name in `[notifiers.<name>]`
     type: Literal["webhook", "slack", "discord", "telegram", "pagerduty"]
     url: str  # webhook URL, Slack/Telegram API base, Discord webhook URL, PagerDuty events URL
     secret_env: str | None = None  # webhook: HMAC-SHA256 secret
@@ -107,6 +107,14 @@ class SafeServiceConfig(_Strict):
 
 class IncidentSettings(_Strict):
     window_seconds: int = Field(3600, ge=1)  # findings of one protocol closer than this share an incident
+
+
+class ResponderSection(_Strict):
+    """`[responder]`: how the executor prices, how incidents group, where Safe proposals are posted."""
+
+    executor: ExecutorSettings = ExecutorSettings()
+    incidents: IncidentSettings = IncidentSettings()
+    safe_service: SafeServiceConfig | None = None
 
 
 class ResponseConfig(_Strict):

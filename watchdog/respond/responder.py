@@ -10,13 +10,15 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from pathlib import Path
 from dataclasses import dataclass, field
 from typing import Any, Iterable
 
+from pydantic import ValidationError
 from sqlmodel import select
 
 from watchdog.detect.finding import Finding
-from watchdog.errors import WatchdogError
+from watchdog.errors import ConfigError, WatchdogError
 from watchdog.keys import Signer, load_signer
 from watchdog.manifest import Manifest
 from watchdog.respond.config import PlaybookAction, ResponseConfig
@@ -48,13 +50,39 @@ class Handled:
 
 
 def response_config(config: Any) -> ResponseConfig:
-    """Accept the response config itself or the whole config that carries its fields."""
+    """Accept the response config itself or the whole configuration that carries its sections:
+    `playbooks`, `notifiers` (a list, or a table of named notifiers), `signers` and an optional
+    `responder` table (executor, incidents, safe_service). Relative key paths are read from `base_dir`."""
     if isinstance(config, ResponseConfig):
         return config
     if config is None:
         return ResponseConfig()
-    fields = {name: getattr(config, name) for name in ResponseConfig.model_fields if getattr(config, name, None) is not None}
-    return ResponseConfig.model_validate({k: (v.model_dump() if hasattr(v, "model_dump") else v) for k, v in fields.items()})
+
+    def plain(value: Any) -> Any:
+        return value.model_dump(exclude_none=True) if hasattr(value, "model_dump") else value
+
+    raw: dict[str, Any] = {"playbooks": [plain(p) for p in getattr(config, "playbooks", None) or []]}
+    notifiers = getattr(config, "notifiers", None) or []
+    if isinstance(notifiers, dict):
+        notifiers = [{**plain(v), "name": k} for k, v in notifiers.items()]
+    raw["notifiers"] = [plain(n) for n in notifiers]
+    base_dir = getattr(config, "base_dir", None)
+    signers = {}
+    for name, signer in (getattr(config, "signers", None) or {}).items():
+        signer = dict(plain(signer))
+        for key in ("keystore", "password_file"):
+            if signer.get(key) is not None and base_dir is not None and not Path(signer[key]).expanduser().is_absolute():
+                signer[key] = Path(base_dir) / signer[key]
+        signers[name] = signer
+    raw["signers"] = signers
+    section = plain(getattr(config, "responder", None) or {})
+    raw.update({k: v for k, v in section.items() if k in ResponseConfig.model_fields})
+    try:
+        return ResponseConfig.model_validate(raw)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        where = ".".join(str(p) for p in err["loc"])
+        raise ConfigError(f"config: {where}: {err['msg'].removeprefix('Value error, ')}") from None
 
 
 class Responder:
