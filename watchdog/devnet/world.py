@@ -30,6 +30,7 @@ E18 = 10**18
 MARKET_SYMBOL = "ETH-USD"
 ETH_PRICE = 3_000  # dollars per WETH at deployment
 PAIR_WETH = 1_000 * E18  # AMM liquidity: 1,000 WETH against 3,000,000 dUSD
+ALT_PAIR_WETH = 300 * E18  # the second venue
 LENDER_WETH = 5_000 * E18
 LENDER_USD = 5_000_000 * E18
 POOL_USD = 2_000_000 * E18  # the perp liquidity pool: what an attacker can drain
@@ -122,18 +123,9 @@ def deploy_world(rpc_url: str, out_dir: Path, *, manifest_name: str = "manifest.
     # Tokens and the real Uniswap V2 AMM.
     usd = add("dUSD", deploy(w3, deployer, project("DemoToken"), "Demo USD", "dUSD", 18, deployer.address), "token", "DemoToken")
     weth = add("WETH", deploy(w3, deployer, artifacts.weth9()), "token", "WETH9")
-    factory = add("UniswapV2Factory", deploy(w3, deployer, artifacts.uniswap_factory(), deployer.address), "other", "UniswapV2Factory")
-    router = add("UniswapV2Router02", deploy(w3, deployer, artifacts.uniswap_router(), factory.address, weth.address), "router", "UniswapV2Router02")
-    send(w3, factory.functions.createPair(weth.address, usd.address), deployer)
-    pair_address = factory.functions.getPair(weth.address, usd.address).call()
-    pair = add("WETH-dUSD", w3.eth.contract(address=pair_address, abi=artifacts.uniswap_pair().abi), "amm_pair", "UniswapV2Pair")
-
-    send(w3, weth.functions.deposit(), deployer, value=PAIR_WETH + LENDER_WETH)
-    send(w3, usd.functions.mint(deployer.address, PAIR_WETH * ETH_PRICE + LENDER_USD), deployer)
-    send(w3, weth.functions.approve(router.address, PAIR_WETH), deployer)
-    send(w3, usd.functions.approve(router.address, PAIR_WETH * ETH_PRICE), deployer)
-    deadline = w3.eth.get_block("latest")["timestamp"] + 3600
-    send(w3, router.functions.addLiquidity(weth.address, usd.address, PAIR_WETH, PAIR_WETH * ETH_PRICE, 0, 0, deployer.address, deadline), deployer)
+    _, pair = _deploy_venue(w3, deployer, add, "", weth, usd, PAIR_WETH)
+    # A second, smaller venue with the same real bytecode: honest arbitrage and a reference price.
+    _deploy_venue(w3, deployer, add, "AltSwap", weth, usd, ALT_PAIR_WETH)
 
     # Oracles: a Chainlink-style feed pushed by the keeper, a TWAP over the pair, the switchable adapter.
     feed = add("ETH-USD-Feed", deploy(w3, deployer, project("PriceFeed"), 8, "ETH / USD", ETH_PRICE * 10**8, keeper.address, deployer.address), "oracle_feed", "PriceFeed")
@@ -150,6 +142,8 @@ def deploy_world(rpc_url: str, out_dir: Path, *, manifest_name: str = "manifest.
     lender = add("FlashLender", deploy(w3, deployer, project("FlashLender"), deployer.address), "flash_lender", "FlashLender")
 
     # Seed: flash-loan liquidity, the perp pool, traders' collateral.
+    send(w3, weth.functions.deposit(), deployer, value=LENDER_WETH)
+    send(w3, usd.functions.mint(deployer.address, LENDER_USD), deployer)
     send(w3, weth.functions.transfer(lender.address, LENDER_WETH), deployer)
     send(w3, usd.functions.transfer(lender.address, LENDER_USD), deployer)
     lp = accounts.lp
@@ -172,6 +166,27 @@ def deploy_world(rpc_url: str, out_dir: Path, *, manifest_name: str = "manifest.
     manifest_path = _write_manifest(w3, out_dir / manifest_name, entries, abis, accounts, safe.address)
     manifest = load_manifest(manifest_path)
     return World(rpc_url, manifest_path, manifest, {e.name: e.address for e in manifest.contracts}, accounts)
+
+
+def _deploy_venue(w3: Web3, deployer: DevAccount, add: Any, prefix: str, weth: Contract, usd: Contract,
+                  weth_liquidity: int) -> tuple[Contract, Contract]:
+    """A Uniswap V2 factory, router and WETH-dUSD pair (real npm bytecode), seeded at ETH_PRICE."""
+    factory_name, router_name = (f"{prefix}Factory", f"{prefix}Router") if prefix else ("UniswapV2Factory", "UniswapV2Router02")
+    factory = add(factory_name, deploy(w3, deployer, artifacts.uniswap_factory(), deployer.address), "other", "UniswapV2Factory")
+    router = add(router_name, deploy(w3, deployer, artifacts.uniswap_router(), factory.address, weth.address), "router", "UniswapV2Router02")
+    send(w3, factory.functions.createPair(weth.address, usd.address), deployer)
+    pair_address = factory.functions.getPair(weth.address, usd.address).call()
+    pair_name = f"WETH-dUSD-{prefix}" if prefix else "WETH-dUSD"
+    pair = add(pair_name, w3.eth.contract(address=pair_address, abi=artifacts.uniswap_pair().abi), "amm_pair", "UniswapV2Pair")
+    usd_liquidity = weth_liquidity * ETH_PRICE
+    send(w3, weth.functions.deposit(), deployer, value=weth_liquidity)
+    send(w3, usd.functions.mint(deployer.address, usd_liquidity), deployer)
+    send(w3, weth.functions.approve(router.address, weth_liquidity), deployer)
+    send(w3, usd.functions.approve(router.address, usd_liquidity), deployer)
+    deadline = w3.eth.get_block("latest")["timestamp"] + 3600
+    send(w3, router.functions.addLiquidity(weth.address, usd.address, weth_liquidity, usd_liquidity, 0, 0,
+                                           deployer.address, deadline), deployer)
+    return router, pair
 
 
 def _start_twap(w3: Web3, twap: Contract, keeper: DevAccount) -> None:

@@ -1,0 +1,69 @@
+"""Drill scenarios on the demo world: each attack pays the attacker when nobody reacts and is stopped by a pause
+or a hardened configuration; honest traffic (including flash swaps and a liquidation) all succeeds."""
+
+from __future__ import annotations
+
+from watchdog.devnet import scenarios
+from watchdog.devnet.world import E18, POOL_USD, PROTOCOL_SCOPE
+
+
+def _pause_vault(world) -> None:
+    guardian = world.contract("Guardian")
+    world.send(guardian.functions.pause(world.addresses["CollateralVault"], PROTOCOL_SCOPE, "drill"), "responder")
+
+
+def test_slow_drain_takes_a_slice_per_block(world, anvil):
+    results = scenarios.slow_drain(world, rounds=3)
+    assert all(r.succeeded and r.attacker_profit > 50_000 * E18 for r in results)
+    assert len({r.block_number for r in results}) == 3
+    assert results[-1].pool_after < POOL_USD - 3 * 50_000 * E18
+
+
+def test_stale_oracle_attack_profits_only_without_a_staleness_bound(world, anvil):
+    snapshot = anvil.snapshot()
+    result = scenarios.stale_oracle_attack(world)
+    assert result.succeeded and result.attacker_profit > 10_000 * E18 and result.pool_loss > 0
+    anvil.revert(snapshot)
+    world.governance_call("OracleAdapter", "setMaxStaleness", 3600)
+    result = scenarios.stale_oracle_attack(world)
+    assert not result.succeeded and result.attacker_profit <= 0 and result.pool_loss == 0
+
+
+def test_admin_key_drain_and_its_pause(world, anvil):
+    snapshot = anvil.snapshot()
+    result = scenarios.admin_key_drain(world)
+    assert result.succeeded and result.attacker_profit == POOL_USD and result.pool_after == 0
+    anvil.revert(snapshot)
+    _pause_vault(world)
+    result = scenarios.admin_key_drain(world)
+    assert not result.succeeded and result.attacker_profit == 0 and result.pool_loss == 0
+
+
+def test_malicious_oracle_upgrade_drains_the_pool(world, anvil):
+    result = scenarios.malicious_oracle_upgrade(world)
+    assert result.succeeded and result.attacker_profit > POOL_USD // 2
+    assert world.contract("PerpMarket").functions.oracle().call() == result.attacker_contract
+
+
+def test_twap_attack_needs_many_blocks_and_is_stopped_by_a_pause_in_between(world, anvil):
+    snapshot = anvil.snapshot()
+    result = scenarios.twap_multiblock_attack(world)
+    assert result.succeeded and result.attacker_profit > 0
+    open_block = world.w3.eth.get_transaction_receipt(result.details["open_tx"])["blockNumber"]
+    assert result.block_number - open_block >= 3  # the position had to be held across blocks
+    anvil.revert(snapshot)
+    world.set_oracle_source("twap")
+    _pause_vault(world)
+    result = scenarios.twap_multiblock_attack(world)
+    assert not result.succeeded and result.pool_loss == 0
+
+
+def test_benign_traffic_all_succeeds(world, anvil):
+    traffic = scenarios.benign_traffic(world, rounds=6, volatile=True)
+    assert traffic.count("flash_swap_arbitrage") >= 1
+    assert traffic.count("liquidation") == 1
+    assert traffic.count("open") >= 2 and traffic.count("swap") >= 6
+    for kind, hashes in traffic.txs.items():
+        for tx_hash in hashes:
+            assert world.w3.eth.get_transaction_receipt(tx_hash)["status"] == 1, kind
+    assert world.contract("CollateralVault").functions.poolAssets().call() > POOL_USD * 9 // 10
