@@ -49,7 +49,8 @@ class Scope:
     def tx_logs(self, tx_hash: str) -> list[Log]:
         """Every log of a transaction (the bundle may carry only the watched ones), decoded when known."""
         if self.pending is not None and self.pending.tx.hash == tx_hash:
-            return [self.registry.decoder.decode(x) for x in self.pending.logs]
+            # simulated logs come frame by frame; their index restores the order they were emitted in
+            return sorted((self.registry.decoder.decode(x) for x in self.pending.logs), key=lambda x: x.log_index)
         if tx_hash not in self._tx_logs:
             receipt = self.reader.receipt(tx_hash)
             self._tx_logs[tx_hash] = [self.registry.decoder.decode(_receipt_log(raw)) for raw in receipt.get("logs", [])]
@@ -185,12 +186,13 @@ class Context:
                 labels: dict[str, Any] | None = None, key: str = "", protocol: str | None = None) -> Finding:
         """A Finding pre-filled with this rule's metadata and where the event happened."""
         rule = self.rule
+        addresses = sorted({a.lower() for a in addresses})
         return Finding(
             rule_id=rule.id, title=title or rule.title, severity=severity or rule.severity,
             confidence=rule.confidence if confidence is None else confidence, network=self.network,
-            description=description, protocol=protocol or self.registry.protocol,
+            description=description, protocol=protocol or self.registry.protocol_of(addresses),
             block_number=None if self.pending else (self.block.number if self.block else None),
             block_hash=None if self.pending else (self.block.hash if self.block else None),
             tx_hash=self.tx.hash if self.tx else None, pending=self.pending,
-            addresses=sorted({a.lower() for a in addresses}), evidence=evidence or {}, labels=labels or {}, key=key,
+            addresses=addresses, evidence=evidence or {}, labels=labels or {}, key=key,
         )

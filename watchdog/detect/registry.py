@@ -20,6 +20,7 @@ class Watched:
     role: str
     extra: dict[str, Any]  # manifest fields beyond the schema (asset, heartbeat, decimals, reference...)
     entry: ContractEntry
+    protocol: str          # the entry's `protocol` field, else the manifest's
 
 
 class ProtocolRegistry:
@@ -33,13 +34,25 @@ class ProtocolRegistry:
         self._by_address: dict[str, Watched] = {}
         self._by_name: dict[str, Watched] = {}
         for entry in manifest.contracts:
-            watched = Watched(entry.name, entry.address.lower(), entry.role, dict(entry.model_extra or {}), entry)
+            fields = dict(entry.model_extra or {})
+            watched = Watched(entry.name, entry.address.lower(), entry.role, fields, entry,
+                              str(fields.get("protocol") or self.protocol))
             self._by_address[watched.address] = watched
             self._by_name[entry.name] = watched
             self.decoder.add_abi(manifest.abi_of(entry))
         self.safe: str | None = manifest.safe.address.lower() if manifest.safe else None
+        # The quote asset values are expressed in: the manifest's `quote`, else a token entry with `quote: true`.
         quote = extra.get("quote")
-        self.quote: Watched | None = self.resolve(quote) if quote else None
+        marked = [w for w in self._by_address.values() if w.role == "token" and w.extra.get("quote") is True]
+        self.quote: Watched | None = self.resolve(quote) if quote else (marked[0] if marked else None)
+
+    def protocol_of(self, addresses: Iterable[str]) -> str:
+        """The protocol a finding belongs to: that of the first watched address it names."""
+        for address in addresses:
+            watched = self.get(address)
+            if watched is not None and watched.role not in ("token", "amm_pair"):
+                return watched.protocol
+        return self.protocol
 
     def get(self, address: str | None) -> Watched | None:
         return self._by_address.get(address.lower()) if address else None

@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 from typing import Any
 
+from sqlalchemy import event
 from sqlmodel import Session, select
 
 from watchdog.store import RuleState, Store, utcnow
@@ -45,6 +46,13 @@ class StateCache:
             with self.store.session() as own:
                 self._write(own)
         else:
+            written = set(self._dirty)
+
+            def forget(_session: Session) -> None:  # the caller's transaction failed: reload from the store
+                for slot in written:
+                    self._values.pop(slot, None)
+
+            event.listen(session, "after_rollback", forget, once=True)
             self._write(session)
         self._dirty.clear()
 

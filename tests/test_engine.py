@@ -1,0 +1,163 @@
+"""The engine: user rule directories (the README example), isolation of a failing rule, configuration errors,
+allowlists, disabled rules, state across a restart, and pending transactions seen in the mempool."""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from pathlib import Path
+
+import pytest
+from prometheus_client import REGISTRY
+from sqlmodel import select
+
+from fixtures.detect.kit import E, by_rule, follow, lending_world  # noqa: F401
+
+from watchdog.chain.abi import AbiRegistry
+from watchdog.chain.mempool import MempoolFollower
+from watchdog.chain.rpc import RpcClient
+from watchdog.detect import PAUSE_SEVERITY, Engine, Severity, topic
+from watchdog.errors import ConfigError
+from watchdog.manifest import Manifest, load_manifest
+from watchdog.store import FindingRecord, Store
+
+README = Path(__file__).resolve().parents[1] / "README.md"
+ATTACK = ("attack(uint256,uint256)", 3_000_000 * E, 950_000 * E)
+
+
+@pytest.fixture
+def world(lending_world):
+    return lending_world
+
+
+def readme_example() -> tuple[str, dict]:
+    """The user rule and its config table, exactly as the README shows them."""
+    section = README.read_text().split("#### Writing your own rule", 1)[1]
+    toml_block = re.search(r"```toml\n(.*?)```", section, re.S).group(1)
+    python_block = re.search(r"```python\n(.*?)```", section, re.S).group(1)
+    return python_block, tomllib.loads(toml_block)["rules"]
+
+
+def write_rule(directory: Path, name: str, source: str) -> Path:
+    directory.mkdir(parents=True, exist_ok=True)
+    (directory / name).write_text(source)
+    return directory
+
+
+CRASHING = '''
+from watchdog.detect import Rule, Trigger
+
+class Crash(Rule):
+    id = "crash"
+    triggers = frozenset({Trigger.TX, Trigger.BLOCK})
+
+    def evaluate(self, ctx):
+        raise RuntimeError("bug in a user rule")
+'''
+
+
+def test_readme_rule_dropped_into_a_rule_directory(world, anvil, tmp_path):
+    source, config = readme_example()
+    rule_dir = write_rule(tmp_path / "my_rules", "approvals.py", source)
+    params = {"unlimited-approval": config["unlimited-approval"]}
+    first = world.head() + 1
+    flagged = world.send(world.usd, "approve(address,uint256)", world.accounts[9], 2**256 - 1, sender=world.user)
+    world.send(world.usd, "approve(address,uint256)", world.lending, 2**256 - 1, sender=world.user)  # a watched spender
+    world.send(world.usd, "approve(address,uint256)", world.accounts[9], 10 * E, sender=world.user)   # a small allowance
+    found = by_rule(follow(world, tmp_path, first, rules=params, rule_dirs=(rule_dir,)), "unlimited-approval")
+    assert [(r.tx_hash, r.severity) for r in found] == [(flagged, "medium")]
+    assert world.accounts[9] in found[0].addresses and found[0].evidence["token"] == world.usd
+
+
+def test_a_failing_rule_is_counted_and_the_others_still_run(world, anvil, tmp_path):
+    rule_dir = write_rule(tmp_path / "rules", "crash.py", CRASHING)
+    before = REGISTRY.get_sample_value("watchdog_rule_errors_total", {"rule": "crash"}) or 0
+    first = world.head() + 1
+    world.send(world.spot_attacker, *ATTACK, sender=world.attacker)
+    records = follow(world, tmp_path, first, rule_dirs=(rule_dir,))
+    assert [r.severity for r in by_rule(records, "flash-loan")] == ["critical"]
+    stats = follow.engine.stats
+    assert stats["crash"].errors == 2 and "bug in a user rule" in stats["crash"].last_error  # one tx, one block
+    assert stats["flash-loan"].errors == 0 and stats["flash-loan"].runs == 1 and stats["flash-loan"].seconds > 0
+    assert REGISTRY.get_sample_value("watchdog_rule_errors_total", {"rule": "crash"}) == before + 2
+    assert REGISTRY.get_sample_value("watchdog_rule_seconds_count", {"rule": "flash-loan"}) >= 1
+
+
+@pytest.mark.parametrize(("files", "rules", "message"), [
+    ({}, {"no-such-rule": {"enabled": False}}, "unknown rule id(s) no-such-rule"),
+    ({}, {"drain": {"max_fraction": 0.5, "maxfraction": 1}}, "rules.drain: unknown parameter(s) maxfraction"),
+    ({"a.py": "def broken(:\n"}, {}, "failed to import: SyntaxError"),
+    ({"a.py": "from watchdog.detect import Rule\nclass R(Rule):\n    pass\n"}, {}, "has no `id`"),
+    ({"a.py": "from watchdog.detect import Rule\nclass R(Rule):\n    id = 'drain'\n"}, {}, "rule id 'drain' is defined twice"),
+])
+def test_configuration_errors_are_one_clear_line(tmp_path, files, rules, message):
+    for name, text in files.items():
+        write_rule(tmp_path, name, text)
+    with pytest.raises(ConfigError) as raised:
+        Engine("devnet", Manifest(chain_id=1, contracts=[]), None, rules=rules, rule_dirs=[tmp_path] if files else [])
+    assert message in str(raised.value) and "\n" not in str(raised.value)
+
+
+def test_missing_rule_directory(tmp_path):
+    with pytest.raises(ConfigError, match="does not exist"):
+        Engine("devnet", Manifest(chain_id=1, contracts=[]), None, rule_dirs=[tmp_path / "nope"])
+
+
+def test_watched_topics_cover_the_flash_loan_events():
+    topics = Engine("devnet", Manifest(chain_id=1, contracts=[]), None).watched_topics()
+    for signature in ("FlashLoan(address,address,address,uint256,uint8,uint256,uint16)",   # Aave V3
+                      "FlashLoan(address,address,address,uint256,uint256,uint16)",         # Aave V2
+                      "FlashLoan(address,address,uint256,uint256)",                        # Balancer V2, Maker
+                      "Flash(address,address,uint256,uint256,uint256,uint256)"):           # Uniswap V3
+        assert topic(signature) in topics
+
+
+def test_allowlisted_actor_stays_below_the_pause_threshold(world, anvil, tmp_path):
+    first = world.head() + 1
+    tx = world.send(world.spot_attacker, *ATTACK, sender=world.attacker)
+    records = [r for r in follow(world, tmp_path, first, allowlist=(world.attacker,)) if r.tx_hash == tx]
+    assert {r.rule_id for r in records} >= {"flash-loan", "drain", "price-manipulation"}
+    assert all(Severity(r.severity) < PAUSE_SEVERITY and r.labels["allowlisted"] == [world.attacker] for r in records)
+
+
+def test_disabled_rule_does_not_run(world, anvil, tmp_path):
+    first = world.head() + 1
+    world.send(world.spot_attacker, *ATTACK, sender=world.attacker)
+    records = follow(world, tmp_path, first, rules={"flash-loan": {"enabled": False}})
+    assert by_rule(records, "flash-loan") == [] and by_rule(records, "drain")
+    assert "flash-loan" not in follow.engine.stats
+
+
+def test_rule_state_survives_a_restart(world, anvil, tmp_path):
+    store = Store(f"sqlite:///{tmp_path / 'watchdog.db'}")
+    first = world.head() + 1
+    for _ in range(2):
+        world.send(world.trader, "sell(address,address,uint256)", world.pair, world.usd, 80_000 * E)
+    assert by_rule(follow(world, tmp_path, first, store=store), "price-manipulation") == []
+    world.send(world.trader, "sell(address,address,uint256)", world.pair, world.usd, 80_000 * E)
+    found = by_rule(follow(world, tmp_path, first, store=store), "price-manipulation")  # a new engine, same store
+    assert [r.labels["shape"] for r in found] == ["twap-push"] and len(found[0].evidence["blocks"]) == 4
+
+
+def test_attack_waiting_in_the_mempool_is_flagged_before_it_lands(world, anvil, tmp_path):
+    manifest = load_manifest(world.manifest(tmp_path))
+    store = Store(f"sqlite:///{tmp_path / 'watchdog.db'}")
+    engine = Engine("devnet", manifest, store)
+    abis = AbiRegistry()
+    abis.add_manifest(manifest)
+    mempool = MempoolFollower("devnet", RpcClient(world.node.url), store, engine, engine.watched_addresses(), abis)
+    first = world.head() + 1
+    anvil.set_automine(False)
+    try:
+        tx = world.send(world.spot_attacker, *ATTACK, sender=world.attacker, wait=False)
+        pending = mempool.process([tx])
+    finally:
+        anvil.set_automine(True)
+    seen = {(r.rule_id, r.severity) for r in pending}
+    assert {("flash-loan", "critical"), ("price-manipulation", "critical"), ("drain", "critical")} <= seen
+    assert all(r.pending and r.block_number is None for r in pending)
+    anvil.mine(1)
+    follow(world, tmp_path, first, store=store)
+    with store.session() as s:
+        flash = s.exec(select(FindingRecord).where(FindingRecord.rule_id == "flash-loan")).all()
+    assert len(flash) == 1 and not flash[0].pending and flash[0].block_number == first  # the same finding, now mined
