@@ -59,3 +59,15 @@ def test_load_world_binds_to_the_same_deployment(world, anvil):
     assert again.addresses == world.addresses
     pool = again.contract("CollateralVault").functions.poolAssets().call()
     assert pool == world.contract("CollateralVault").functions.poolAssets().call() > 0
+
+
+def test_manifest_carries_rule_hints(world, anvil):
+    manifest = world.manifest
+    assert manifest.by_name("dUSD").model_extra["quote"] is True
+    feed = manifest.by_name("ETH-USD-Feed").model_extra
+    assert feed["asset"] == "WETH" and feed["heartbeat"] > 0 and feed["reference"] == ["WETH-dUSD"]
+    assert manifest.by_name("TwapOracle").model_extra["pair"] == "WETH-dUSD"
+    assert manifest.by_name("OracleAdapter").model_extra["reference"] == "ETH-USD-Feed"
+    market = world.contract("PerpMarket")
+    for name, signature in manifest.by_name("PerpMarket").model_extra["metrics"].items():
+        assert getattr(market.functions, signature.split("(")[0])().call() == 0, name

@@ -38,6 +38,7 @@ TRADER_USD = 100_000 * E18
 TRADER_DEPOSIT = 50_000 * E18
 MAX_OPEN_INTEREST = 5_000_000 * E18
 TWAP_PERIOD = 300  # seconds
+FEED_HEARTBEAT = 3600  # seconds between feed updates the keeper promises
 PAUSE_DURATION = 24 * 3600
 RATE_LIMIT = (3, 3600)  # pauses per responder per window (seconds)
 ORACLE_SOURCES = {"spot": 0, "twap": 1, "feed": 2}
@@ -121,23 +122,29 @@ def deploy_world(rpc_url: str, out_dir: Path, *, manifest_name: str = "manifest.
     add("Safe", safe, "safe", "Safe_V1_4_1")
 
     # Tokens and the real Uniswap V2 AMM.
-    usd = add("dUSD", deploy(w3, deployer, project("DemoToken"), "Demo USD", "dUSD", 18, deployer.address), "token", "DemoToken")
+    usd = add("dUSD", deploy(w3, deployer, project("DemoToken"), "Demo USD", "dUSD", 18, deployer.address), "token", "DemoToken",
+              quote=True)
     weth = add("WETH", deploy(w3, deployer, artifacts.weth9()), "token", "WETH9")
     _, pair = _deploy_venue(w3, deployer, add, "", weth, usd, PAIR_WETH)
     # A second, smaller venue with the same real bytecode: honest arbitrage and a reference price.
     _deploy_venue(w3, deployer, add, "AltSwap", weth, usd, ALT_PAIR_WETH)
 
     # Oracles: a Chainlink-style feed pushed by the keeper, a TWAP over the pair, the switchable adapter.
-    feed = add("ETH-USD-Feed", deploy(w3, deployer, project("PriceFeed"), 8, "ETH / USD", ETH_PRICE * 10**8, keeper.address, deployer.address), "oracle_feed", "PriceFeed")
-    twap = add("TwapOracle", deploy(w3, deployer, project("UniswapV2TwapOracle"), pair.address, weth.address, TWAP_PERIOD), "twap_oracle", "UniswapV2TwapOracle")
-    adapter = add("OracleAdapter", deploy(w3, deployer, project("OracleAdapter"), pair.address, weth.address, twap.address, feed.address, ORACLE_SOURCES["spot"], deployer.address), "oracle_adapter", "OracleAdapter")
+    feed = add("ETH-USD-Feed", deploy(w3, deployer, project("PriceFeed"), 8, "ETH / USD", ETH_PRICE * 10**8, keeper.address, deployer.address), "oracle_feed", "PriceFeed",
+               asset="WETH", heartbeat=FEED_HEARTBEAT, reference=["WETH-dUSD"])
+    twap = add("TwapOracle", deploy(w3, deployer, project("UniswapV2TwapOracle"), pair.address, weth.address, TWAP_PERIOD), "twap_oracle", "UniswapV2TwapOracle",
+               pair="WETH-dUSD")
+    adapter = add("OracleAdapter", deploy(w3, deployer, project("OracleAdapter"), pair.address, weth.address, twap.address, feed.address, ORACLE_SOURCES["spot"], deployer.address), "oracle_adapter", "OracleAdapter",
+                  decimals=18, reference="ETH-USD-Feed", asset="WETH")
 
     # The guardian (governed by the Safe; the responder and the Safe may pause) and the protocol.
     guardian = add("Guardian", deploy(w3, deployer, project("Guardian"), safe.address, [accounts.responder.address, safe.address], PAUSE_DURATION, *RATE_LIMIT), "guardian", "Guardian")
     pause_protocol = {"via": "guardian", "guardian": guardian.address, "scope": "protocol", "scope_id": PROTOCOL_SCOPE, "function": "pause(address,bytes32,string)"}
     pause_market = {**pause_protocol, "scope": "market", "scope_id": SCOPES[MARKET_SYMBOL]}
-    vault = add("CollateralVault", deploy(w3, deployer, project("CollateralVault"), usd.address, deployer.address, guardian.address), "vault", "CollateralVault", pause=pause_protocol)
-    market = add("PerpMarket", deploy(w3, deployer, project("PerpMarket"), MARKET_SYMBOL, vault.address, adapter.address, MAX_OPEN_INTEREST, deployer.address, guardian.address), "market", "PerpMarket", pause=pause_market)
+    vault = add("CollateralVault", deploy(w3, deployer, project("CollateralVault"), usd.address, deployer.address, guardian.address), "vault", "CollateralVault", pause=pause_protocol,
+                metrics={"pool_assets": "poolAssets()(uint256)", "locked_margin": "lockedMargin()(uint256)"})
+    market = add("PerpMarket", deploy(w3, deployer, project("PerpMarket"), MARKET_SYMBOL, vault.address, adapter.address, MAX_OPEN_INTEREST, deployer.address, guardian.address), "market", "PerpMarket", pause=pause_market,
+                 metrics={"long_size": "longSize()(uint256)", "short_size": "shortSize()(uint256)"})
     send(w3, vault.functions.setMarket(market.address), deployer)
     lender = add("FlashLender", deploy(w3, deployer, project("FlashLender"), deployer.address), "flash_lender", "FlashLender")
 
@@ -208,6 +215,7 @@ def _write_manifest(w3: Web3, path: Path, entries: list[dict[str, Any]], abis: d
     manifest = {
         "chain_id": w3.eth.chain_id,
         "block": w3.eth.block_number,
+        "protocol": "demo-perps",
         "contracts": entries,
         "safe": {"address": safe_address, "owners": [o.address for o in accounts.safe_owners], "threshold": 2},
         "scopes": {"protocol": PROTOCOL_SCOPE, **SCOPES},
