@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import threading
-import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Callable
 
@@ -88,6 +87,3 @@ class MetricsServer:
         self.server.shutdown()
         self.server.server_close()
 
-
-def now_ms() -> int:
-    return int(time.time() * 1000)

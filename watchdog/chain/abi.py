@@ -35,22 +35,23 @@ def event_topic(event: dict[str, Any]) -> str:
     return "0x" + keccak(text=signature).hex()
 
 
-def _word_reader(kind: str) -> Callable[[str], Any] | None:
-    """A fast reader of one 32-byte hex word (64 chars) for a static elementary type, else None."""
+def _signed(value: int) -> int:
+    return value - (1 << 256) if value >= 1 << 255 else value
+
+
+def _word_expr(kind: str, word: str) -> str | None:
+    """Python source reading one 32-byte hex word (expression `word`, 64 hex chars, maybe 0x-prefixed)
+    as a static elementary type; None for types eth-abi must decode."""
     if kind == "address":
-        return lambda word: "0x" + word[24:]
+        return f'"0x" + {word}[-40:]'
     if kind == "bool":
-        return lambda word: int(word, 16) != 0
+        return f"int({word}, 16) != 0"
     if kind.startswith("uint") and kind[4:].isdigit():
-        return lambda word: int(word, 16)
+        return f"int({word}, 16)"
     if kind.startswith("int") and kind[3:].isdigit():
-        def signed(word: str) -> int:
-            value = int(word, 16)
-            return value - (1 << 256) if value >= 1 << 255 else value
-        return signed
+        return f"_signed(int({word}, 16))"
     if kind.startswith("bytes") and kind[5:].isdigit():
-        size = int(kind[5:])
-        return lambda word: "0x" + word[: 2 * size]
+        return f'"0x" + {word}[-64:][:{2 * int(kind[5:])}]'
     return None
 
 
@@ -66,7 +67,11 @@ def _plain(value: Any) -> Any:
 
 
 class EventDecoder:
-    """Decodes the logs of one event signature."""
+    """Decodes the logs of one event signature.
+
+    For the common case (every data field static) the decoder is generated as one Python function
+    that slices the hex words directly: ingestion decodes tens of thousands of logs per second.
+    """
 
     def __init__(self, event: dict[str, Any]) -> None:
         self.name: str = event["name"]
@@ -74,33 +79,38 @@ class EventDecoder:
         inputs = event.get("inputs", [])
         self.indexed = [(i.get("name") or f"arg{n}", canonical_type(i)) for n, i in enumerate(inputs) if i.get("indexed")]
         self.data = [(i.get("name") or f"arg{n}", canonical_type(i)) for n, i in enumerate(inputs) if not i.get("indexed")]
-        # Dynamic indexed values are only their keccak hash on chain: keep the topic as is.
-        self._topic_readers = [_word_reader(kind) or (lambda word: "0x" + word) for _, kind in self.indexed]
-        readers = [_word_reader(kind) for _, kind in self.data]
-        self._data_readers = readers if all(readers) else None
         self._data_types = [kind for _, kind in self.data]
+        self.decode = self._generate()
 
-    def decode(self, topics: tuple[str, ...], data: str) -> dict[str, Any] | None:
-        """Arguments by name, or None when the log does not fit this event (wrong topic count, short data)."""
-        if len(topics) != 1 + len(self.indexed):
+    def _generate(self) -> Callable[[tuple[str, ...], str], dict[str, Any] | None]:
+        """decode(topics, data) -> arguments by name, or None when the log does not fit this event."""
+        fields = []
+        for n, (name, kind) in enumerate(self.indexed, start=1):
+            # Dynamic indexed values are only their keccak hash on chain: keep the topic as is.
+            fields.append(f"{name!r}: {_word_expr(kind, f'topics[{n}]') or f'topics[{n}]'}")
+        words = [_word_expr(kind, f"data[{2 + 64 * n}:{66 + 64 * n}]") for n, (_, kind) in enumerate(self.data)]
+        static = all(w is not None for w in words)
+        if static:
+            fields += [f"{name!r}: {expr}" for (name, _), expr in zip(self.data, words)]
+        lines = ["def decode(topics, data):",
+                 f"    if len(topics) != {1 + len(self.indexed)}: return None"]
+        if static:
+            lines.append(f"    if len(data) < {2 + 64 * len(self.data)}: return None")
+            lines.append("    return {" + ", ".join(fields) + "}")
+        else:
+            lines.append("    values = _dynamic(data)")
+            lines.append("    if values is None: return None")
+            lines.append("    return {" + ", ".join(fields) + (", " if fields else "") + "**values}")
+        namespace: dict[str, Any] = {"_signed": _signed, "_dynamic": self._dynamic}
+        exec("\n".join(lines), namespace)  # noqa: S102 (source built from ABI types and repr'd names only)
+        return namespace["decode"]
+
+    def _dynamic(self, data: str) -> dict[str, Any] | None:
+        try:
+            values = abi_decode(self._data_types, bytes.fromhex(data[2:]))
+        except Exception:  # any malformed payload: the log stays raw
             return None
-        args: dict[str, Any] = {}
-        for (name, _), reader, topic in zip(self.indexed, self._topic_readers, topics[1:]):
-            args[name] = reader(topic[2:].rjust(64, "0"))
-        hexdata = data[2:]
-        if self._data_readers is not None:
-            if len(hexdata) < 64 * len(self._data_readers):
-                return None
-            for n, ((name, _), reader) in enumerate(zip(self.data, self._data_readers)):
-                args[name] = reader(hexdata[64 * n: 64 * n + 64])
-        elif self.data:
-            try:
-                values = abi_decode(self._data_types, bytes.fromhex(hexdata))
-            except Exception:  # any malformed payload: the log stays raw
-                return None
-            for (name, _), value in zip(self.data, values):
-                args[name] = _plain(value)
-        return args
+        return {name: _plain(value) for (name, _), value in zip(self.data, values)}
 
 
 class AbiRegistry:

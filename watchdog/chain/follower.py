@@ -14,18 +14,23 @@ orphaned blocks (status "retracted" plus a notification to the sinks), and follo
 
 from __future__ import annotations
 
+import gc
 import logging
 import random
 import threading
 import time
 from collections import defaultdict
+from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Iterator
+
+from sqlmodel import Session
 
 from watchdog.chain import ledger, parse
 from watchdog.chain.abi import AbiRegistry
 from watchdog.chain.events import Block, BlockBundle, Log, Tx
-from watchdog.chain.handler import BlockHandler, Sink
+from watchdog.chain.handler import BlockHandler, Sink, call_handler
 from watchdog.chain.reader import BlockReader
 from watchdog.chain.rpc import RpcAnswerError, RpcClient
 from watchdog.detect.finding import Finding
@@ -36,7 +41,8 @@ from watchdog.store.models import FindingRecord
 
 log = logging.getLogger("watchdog.follower")
 
-BATCH = 100  # JSON-RPC calls per HTTP request when fetching many blocks
+BATCH = 100                # JSON-RPC calls per HTTP request when fetching many blocks
+LOGS_PER_REQUEST = 5000    # the log range adapts to return about this many logs per eth_getLogs
 
 
 @dataclass
@@ -79,8 +85,11 @@ class Follower:
         self.handler_lock = handler_lock or threading.Lock()
         self.wake = threading.Event()   # set by a WebSocket newHeads notification (or stop)
         self.head = 0
-        self.last_progress = time.monotonic()
-        self._span = self.options.max_range
+        self.last_ok = time.monotonic()   # last successful step (health)
+        self._span = min(self.options.max_range, 100)
+        self._address_list = sorted(self.addresses)
+        self._pool: ThreadPoolExecutor | None = None
+        self._prefetch: tuple[tuple[int, int], Future[list[Any]]] | None = None
         self._topics = sorted(t.lower() for t in handler.watched_topics())
         self._checkpoint = self._load_checkpoint()
 
@@ -92,6 +101,7 @@ class Follower:
             try:
                 progressed = self.step()
                 failures = 0
+                self.last_ok = time.monotonic()
             except Exception as exc:  # the follower must survive anything the node or a rule throws
                 failures += 1
                 kind = "rpc" if isinstance(exc, RpcError) else "internal"
@@ -115,6 +125,12 @@ class Follower:
         limit = block if block is not None else int(self.rpc.call("eth_blockNumber"), 16) - self.options.confirmations
         while self.step(limit):
             pass
+
+    def close(self) -> None:
+        """Stop the prefetch worker (the RPC client and store belong to the caller)."""
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+            self._pool, self._prefetch = None, None
 
     @property
     def checkpoint(self) -> int | None:
@@ -153,6 +169,10 @@ class Follower:
 
     # --- processing a range ---
     def _process(self, first: int, target: int) -> None:
+        with _gc_paused():
+            self._process_range(first, target)
+
+    def _process_range(self, first: int, target: int) -> None:
         started = time.perf_counter()
         last, logs = self._fetch_logs(first, target)
         by_block: dict[int, list[Log]] = defaultdict(list)
@@ -168,27 +188,25 @@ class Follower:
             return
         self._check_links(first, last, blocks, by_block)
 
-        findings: list[Finding] = []
-        for number in full:
-            block = blocks[number]
-            block_logs = by_block.get(number, [])
-            reader = BlockReader(self.rpc, self.network, number)
-            wanted = {item.tx_hash for item in block_logs}
-            picked: dict[str, Tx] = {}
-            for tx in txs.get(number, []):
-                if tx.hash in wanted or (tx.to is not None and tx.to in self.addresses):
-                    picked[tx.hash] = tx
-                    reader.remember_tx(tx)
-            if not block_logs and not picked and number < window_from:
-                continue
-            findings += self._run_handler(BlockBundle(self.network, block, block_logs, picked, reader))
-
         recent = [blocks[n] for n in range(max(first, window_from), last + 1)]
         with self.store.session() as session:
+            findings: list[Finding] = []
+            for number in full:
+                block = blocks[number]
+                block_logs = by_block.get(number, [])
+                reader = BlockReader(self.rpc, self.network, number)
+                wanted = {item.tx_hash for item in block_logs}
+                picked: dict[str, Tx] = {}
+                for tx in txs.get(number, []):
+                    if tx.hash in wanted or (tx.to is not None and tx.to in self.addresses):
+                        picked[tx.hash] = tx
+                        reader.remember_tx(tx)
+                if not block_logs and not picked and number < window_from:
+                    continue
+                findings += self._run_handler(BlockBundle(self.network, block, block_logs, picked, reader), session)
             new = ledger.store_findings(session, findings)
             ledger.advance(session, self.network, blocks[last], recent, keep_from=last - self.options.reorg_window + 1)
         self._checkpoint = blocks[last]
-        self.last_progress = time.monotonic()
         self.metrics.blocks.labels(self.network).inc(last - first + 1)
         self.metrics.logs.labels(self.network).inc(len(logs))
         self.metrics.checkpoint.labels(self.network).set(last)
@@ -196,30 +214,61 @@ class Follower:
             self.metrics.commit_latency.labels(self.network).observe(time.perf_counter() - started)
         for record in new:
             self.metrics.findings.labels(self.network, record.severity).inc()
-        self._notify(new, [])
+        self.notify(new, [])
 
     def _fetch_logs(self, first: int, target: int) -> tuple[int, list[Log]]:
-        """Logs of [first, last] with the largest `last` <= target the provider accepts (adaptive range)."""
-        while True:
+        """Logs of [first, last] with the largest `last` <= target the provider accepts (adaptive range).
+
+        While this range is processed, the logs of the next one are already requested on a worker thread:
+        the node prepares its answer while this thread decodes, runs the rules and commits.
+        """
+        answers = None
+        if self._prefetch is not None:
+            (p_first, p_last), future = self._prefetch
+            self._prefetch = None
+            if p_first == first and p_last <= target:
+                try:
+                    last, answers = p_last, future.result()
+                except RpcError:
+                    answers = None  # refused or failed: asked again below, with range splitting
+        while answers is None:
             last = min(target, first + self._span - 1)
-            calls = []
-            if self.addresses:
-                calls.append(("eth_getLogs", [{"fromBlock": hex(first), "toBlock": hex(last), "address": sorted(self.addresses)}]))
-            if self._topics:
-                calls.append(("eth_getLogs", [{"fromBlock": hex(first), "toBlock": hex(last), "topics": [self._topics]}]))
             try:
-                answers = self.rpc.batch(calls)
-                break
+                answers = self._request_logs(first, last)
             except RpcAnswerError as exc:
                 if last == first:
                     raise
                 self._span = max(1, (last - first + 1) // 2)
                 log.info("%s: provider refused eth_getLogs over %d blocks (%s); trying %d", self.network,
                          last - first + 1, exc.message, self._span)
-        if self._span < self.options.max_range and last - first + 1 == self._span:
+        # Aim at about LOGS_PER_REQUEST logs per request: bounded memory, and a pipeline that keeps moving.
+        count, blocks = sum(len(a) for a in answers if isinstance(a, list)), last - first + 1
+        if count > 2 * LOGS_PER_REQUEST:
+            self._span = max(1, blocks * LOGS_PER_REQUEST // count)
+        elif count < LOGS_PER_REQUEST // 2 and blocks >= self._span:
             self._span = min(self.options.max_range, self._span * 2)
+        if last < target:
+            self._prefetch_logs(last + 1, min(target, last + self._span))
+        logs = self._parse_logs(answers, first, last)
+        return last, logs
+
+    def _request_logs(self, first: int, last: int) -> list[Any]:
+        calls = []
+        if self.addresses:
+            calls.append(("eth_getLogs", [{"fromBlock": hex(first), "toBlock": hex(last), "address": self._address_list}]))
+        if self._topics:
+            calls.append(("eth_getLogs", [{"fromBlock": hex(first), "toBlock": hex(last), "topics": [self._topics]}]))
+        return self.rpc.batch(calls)
+
+    def _prefetch_logs(self, first: int, last: int) -> None:
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"{self.network}-prefetch")
+        self._prefetch = ((first, last), self._pool.submit(self._request_logs, first, last))
+
+    def _parse_logs(self, answers: list[Any], first: int, last: int) -> list[Log]:
         seen: set[tuple[str | None, int]] = set()
         logs: list[Log] = []
+        decode = self.registry.decode
         for answer in answers:
             if not isinstance(answer, list):
                 raise parse.BadRpcAnswer(f"eth_getLogs answered {type(answer).__name__}, not a list")
@@ -227,13 +276,15 @@ class Follower:
                 item = parse.log_entry(raw)
                 if item.block_number is None or not first <= item.block_number <= last:
                     raise parse.BadRpcAnswer(f"eth_getLogs returned a log of block {item.block_number} outside {first}..{last}")
-                key = (item.block_hash, item.log_index)
-                if key not in seen:
+                if len(answers) > 1:  # the two queries may both return a watched contract's watched topic
+                    key = (item.block_hash, item.log_index)
+                    if key in seen:
+                        continue
                     seen.add(key)
-                    logs.append(self.registry.decode(item))
+                logs.append(decode(item))
         if len(answers) > 1:
             logs.sort(key=lambda item: (item.block_number, item.log_index))
-        return last, logs
+        return logs
 
     def _fetch_blocks(self, full: list[int], bare: list[int]) -> tuple[dict[int, Block], dict[int, list[Tx]]]:
         calls = [("eth_getBlockByNumber", [hex(n), True]) for n in full] + [("eth_getBlockByNumber", [hex(n), False]) for n in bare]
@@ -259,10 +310,10 @@ class Follower:
             if number in blocks and number - 1 in blocks and blocks[number].parent_hash != blocks[number - 1].hash:
                 raise ChainMoved(f"block {number} does not link to block {number - 1} (reorg in progress)")
 
-    def _run_handler(self, bundle: BlockBundle) -> list[Finding]:
+    def _run_handler(self, bundle: BlockBundle, session: Session) -> list[Finding]:
         try:
             with self.handler_lock:
-                return list(self.handler.on_block(bundle))
+                return call_handler(self.handler.on_block, session, bundle)
         except RpcError:
             raise  # the node failed under the rule: retry the whole range, nothing is committed
         except Exception:
@@ -299,7 +350,7 @@ class Follower:
         self.metrics.retractions.labels(self.network).inc(len(retracted))
         self.metrics.checkpoint.labels(self.network).set(fork.number)
         log.warning("%s: reorg of depth %d at block %d; %d findings retracted", self.network, depth, fork.number, len(retracted))
-        self._notify([], retracted)
+        self.notify([], retracted)
 
     # --- store and sinks ---
     def _load_checkpoint(self) -> Block | None:
@@ -307,7 +358,7 @@ class Follower:
             cp = ledger.checkpoint(session, self.network)
             return Block(cp.block_number, cp.block_hash, "", 0) if cp else None
 
-    def _notify(self, new: list[FindingRecord], retracted: list[FindingRecord]) -> None:
+    def notify(self, new: list[FindingRecord], retracted: list[FindingRecord]) -> None:
         if not new and not retracted:
             return
         for sink in list(self.sinks):
@@ -316,3 +367,16 @@ class Follower:
             except Exception:
                 self.metrics.errors.labels(self.network, "sink").inc()
                 log.exception("%s: a finding sink failed; the findings are stored", self.network)
+
+
+@contextmanager
+def _gc_paused() -> Iterator[None]:
+    """Pause the cyclic garbage collector while a range is ingested: parsing tens of thousands of JSON
+    objects otherwise triggers collections that cost more than the parsing (the objects hold no cycles)."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Callable, Protocol
+import functools
+import inspect
+from typing import Any, Callable, Protocol
+
+from sqlmodel import Session
 
 from watchdog.chain.events import BlockBundle, ChainReader, PendingTx
 from watchdog.detect.finding import Finding
@@ -29,3 +33,20 @@ class BlockHandler(Protocol):
 # exception is logged and never stops the listener. Delivery is at most once per process; a consumer that
 # must not miss anything across a crash reconciles from the store on start (findings with no incident).
 Sink = Callable[[list[FindingRecord], list[FindingRecord]], None]
+
+
+@functools.cache
+def _takes_session(function: Callable[..., Any]) -> bool:
+    try:
+        return "session" in inspect.signature(function).parameters
+    except (TypeError, ValueError):
+        return False
+
+
+def call_handler(method: Callable[..., list[Finding]], session: Session, *args: Any) -> list[Finding]:
+    """Call a handler entry point; one that accepts `session=` writes its own state (rule state) in the
+    listener's transaction, so that state commits atomically with the checkpoint and the findings."""
+    function = getattr(method, "__func__", method)
+    if _takes_session(function):
+        return list(method(*args, session=session))
+    return list(method(*args))

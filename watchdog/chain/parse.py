@@ -30,16 +30,19 @@ def block(raw: Any) -> Block:
 
 
 def log_entry(raw: Any) -> Log:
+    # The ingestion hot path: positional construction, no helper calls for the common hex fields.
     try:
+        number = raw["blockNumber"]
+        block_hash = raw["blockHash"]
         return Log(
-            address=raw["address"].lower(),
-            topics=tuple(t.lower() for t in raw["topics"]),
-            data=raw.get("data") or "0x",
-            block_number=_int(raw["blockNumber"]) if raw.get("blockNumber") is not None else None,
-            block_hash=raw["blockHash"].lower() if raw.get("blockHash") else None,
-            tx_hash=raw["transactionHash"].lower(),
-            tx_index=_int(raw.get("transactionIndex") or 0),
-            log_index=_int(raw.get("logIndex") or 0),
+            raw["address"].lower(),
+            tuple([t.lower() for t in raw["topics"]]),
+            raw.get("data") or "0x",
+            None if number is None else int(number, 16) if isinstance(number, str) else int(number),
+            block_hash.lower() if block_hash else None,
+            raw["transactionHash"].lower(),
+            _int(raw.get("transactionIndex") or 0),
+            _int(raw.get("logIndex") or 0),
         )
     except (KeyError, TypeError, ValueError, AttributeError) as exc:
         raise BadRpcAnswer(f"malformed log object ({type(exc).__name__}: {exc})") from exc
