@@ -235,23 +235,22 @@ class Executor:
 
     # ------------------------------------------------------------------ watch
     def _watch(self, action_id: int, plan: TxPlan, wait: bool) -> None:
+        since = self.rpc.block_number()  # read now: a block mined before the thread runs still counts
         if wait:
-            self._watch_loop(action_id, plan)
+            self._watch_loop(action_id, plan, since)
             return
-        thread = threading.Thread(target=self._watch_loop, args=(action_id, plan), daemon=True,
+        thread = threading.Thread(target=self._watch_loop, args=(action_id, plan, since), daemon=True,
                                   name=f"watch-action-{action_id}")
         self._watchers.append(thread)
         thread.start()
 
-    def _watch_loop(self, action_id: int, plan: TxPlan) -> None:
-        try:
-            last_block = self.rpc.block_number()
-            waited = 0
-            while not self._stop.is_set():
+    def _watch_loop(self, action_id: int, plan: TxPlan, last_block: int) -> None:
+        waited = 0
+        while not self._stop.is_set():
+            try:
                 with self.store.session() as s:
                     action = s.get(Action, action_id)
-                assert action is not None
-                if action.status not in OPEN:
+                if action is None or action.status not in OPEN:
                     return
                 attempts = self._attempts(action)
                 if self._check_receipts(action, attempts, plan):
@@ -264,9 +263,13 @@ class Executor:
                         self.store.audit("responder", "action_stuck", plan.target, action_id=action_id, blocks=waited)
                         return
                     self._reprice(action, attempts, plan)
-                time.sleep(self.settings.poll_seconds)
-        except Exception as exc:  # a watcher must never take the daemon down
-            log.error("watching action %d failed: %s", action_id, exc)
+            except RpcError as exc:  # the node hiccups: keep watching, the action stays open
+                log.warning("watching action %d: %s", action_id, exc)
+                time.sleep(self.settings.poll_seconds * 10)
+            except Exception as exc:  # a watcher must never take the daemon down
+                log.error("watching action %d failed: %s", action_id, exc)
+                return
+            time.sleep(self.settings.poll_seconds)
 
     def _check_receipts(self, action: Action, attempts: list[ActionAttempt], plan: TxPlan) -> bool:
         for attempt in attempts:
