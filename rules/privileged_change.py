@@ -1,6 +1,7 @@
 """privileged-change: ownership, roles, admin, implementation (EIP-1967), oracle source and parameter changes
-on watched contracts, with who did what. Changes executed by the protocol's Safe weigh one step less;
-changes configured as expected are informational."""
+on watched contracts, with who did what. Parameter and role changes executed by the protocol's Safe weigh one
+step less (hand-overs never do: a compromised Safe looks like governance); changes configured as expected are
+informational."""
 
 from __future__ import annotations
 
@@ -27,6 +28,8 @@ KNOWN = {
 ORACLE_WORDS = re.compile(r"oracle|feed|aggregator|pricesource|source", re.I)
 PARAMETER_NAME = re.compile(r"^(Set|Update|New)[A-Z]|(Set|Updated|Changed)$")
 ROUTINE = {"Transfer", "Approval", "Sync", "Swap", "Mint", "Burn", "AnswerUpdated", "NewRound", "Paused"}
+# Kinds that hand over the protocol: a compromised Safe looks like governance, so these never weigh less.
+SOVEREIGN = {"ownership", "admin", "implementation", "oracle-source", "role-admin"}
 LOWER = {Severity.CRITICAL: Severity.HIGH, Severity.HIGH: Severity.MEDIUM, Severity.MEDIUM: Severity.LOW,
          Severity.LOW: Severity.INFO, Severity.INFO: Severity.INFO}
 
@@ -37,7 +40,8 @@ class PrivilegedChange(Rule):
     severity = Severity.HIGH
     confidence = 0.95
     description = ("Ownership, roles, proxy admin or implementation, oracle sources or risk parameters of a watched "
-                   "contract changed. Expected changes (see `expected`) are informational.")
+                   "contract changed. Expected changes (see `expected`) are informational; parameter and role changes "
+                   "made through the protocol's Safe weigh one step less.")
     references = ("EIP-1967 storage slots; OpenZeppelin Ownable/AccessControl events",)
     params = {
         # [{"contract": "<manifest name>", "event": "SetFee", "args": {"fee": 30}, "sender": "0x..."}]: routine
@@ -71,7 +75,7 @@ class PrivilegedChange(Rule):
             expected = self._expected(ctx, watched.name, entry.event, entry.args or {})
             if expected:
                 severity = Severity.INFO
-            elif governance:
+            elif governance and kind not in SOVEREIGN:
                 severity = LOWER[severity]
             args = {k: str(v) if isinstance(v, int) else v for k, v in (entry.args or {}).items()}
             yield ctx.finding(

@@ -44,11 +44,13 @@ def test_oracle_source_and_ownership_changes_are_high(world, anvil, tmp_path):
     assert world.accounts[8] in found[1].addresses
 
 
-def test_change_made_by_the_protocols_safe_weighs_less(world, anvil, tmp_path):
+def test_parameter_change_by_the_protocols_safe_weighs_less_but_a_hand_over_does_not(world, anvil, tmp_path):
     first = world.head() + 1
+    world.send(world.lending, "setLtv(uint256)", 90)
     world.send(world.lending, "setOracle(address)", world.accounts[8])
     found = by_rule(follow(world, tmp_path, first, safe=world.owner), "privileged-change")
-    assert [(r.severity, r.evidence["by_governance"]) for r in found] == [("medium", True)]
+    assert [(r.evidence["kind"], r.severity, r.evidence["by_governance"]) for r in found] == [
+        ("parameter", "low", True), ("oracle-source", "high", True)]
 
 
 def test_announced_and_silent_upgrades(world, anvil, tmp_path):

@@ -1,0 +1,90 @@
+"""The core rules against the demo world (real Uniswap V2, Safe, guardian, perp market): the flagship flash-loan
+spot-price attack and a hostile governance takeover are flagged above the pause threshold; a legit flash-swap
+arbitrage, an honest large withdrawal, an honest 12 % feed move, a routine governance parameter change and a
+session of benign traffic (with a sell-off and a liquidation) stay below it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from fixtures.detect.kit import follow_manifest
+
+from watchdog.detect import PAUSE_SEVERITY, Severity
+from watchdog.devnet import scenarios
+from watchdog.devnet.world import E18
+
+
+def detect(world, tmp_path: Path, first: int, **kw):
+    return follow_manifest(world.rpc_url, world.manifest_path, tmp_path, first, world.w3.eth.block_number, **kw)
+
+
+def alarming(records) -> list:
+    return [(r.rule_id, r.severity, r.title) for r in records if Severity(r.severity) >= PAUSE_SEVERITY]
+
+
+def test_flagship_flash_loan_spot_attack(world, anvil, tmp_path):
+    first = world.w3.eth.block_number + 1
+    attack = scenarios.flash_loan_spot_attack(world)
+    assert attack.succeeded and attack.attacker_profit > 0
+    records = [r for r in detect(world, tmp_path, first) if r.tx_hash == attack.tx_hash]
+    severities = {(r.rule_id, r.severity) for r in records}
+    assert {("flash-loan", "critical"), ("price-manipulation", "critical"), ("drain", "critical")} <= severities
+    flash = next(r for r in records if r.rule_id == "flash-loan")
+    assert "PerpMarket" in flash.evidence["protocol_contracts"]
+    assert flash.evidence["profit_estimate"] > 100_000 and flash.protocol == "demo-perps"
+
+
+def test_legit_flash_swap_arbitrage(world, anvil, tmp_path):
+    first = world.w3.eth.block_number + 1
+    scenarios.swap(world, "trader1", "WETH", 40 * E18)  # opens a gap between the two venues
+    tx = scenarios.flash_swap_arbitrage(world)
+    assert tx is not None
+    records = detect(world, tmp_path, first)
+    assert [(r.rule_id, r.evidence["loans"][0]["kind"]) for r in records if r.tx_hash == tx] == [
+        ("flash-loan", "flash-swap:uniswapV2Call")]
+    assert alarming(records) == []
+
+
+def test_honest_large_withdrawal(world, anvil, tmp_path):
+    vault = world.contract("CollateralVault")
+    lp = world.accounts.lp.address
+    first = world.w3.eth.block_number + 1
+    world.send(vault.functions.removeLiquidity(vault.functions.sharesOf(lp).call() * 3 // 10), "lp")  # ~28 % of the vault
+    assert alarming(detect(world, tmp_path, first)) == []
+
+
+def test_honest_twelve_percent_feed_move(world, anvil, tmp_path):
+    first = world.w3.eth.block_number + 1
+    scenarios.push_feed(world, scenarios.spot_price(world) * 112 // 100)
+    records = detect(world, tmp_path, first)
+    assert {r.evidence["check"] for r in records if r.rule_id == "oracle-health"} == {"move", "divergence:WETH-dUSD"}
+    assert alarming(records) == []
+
+
+def test_routine_governance_parameter_change_configured_as_expected(world, anvil, tmp_path):
+    market = world.contract("PerpMarket")
+    current = [getattr(market.functions, name)().call() for name in ("maxLeverage", "maintenanceMarginBps", "feeBps", "maxOpenInterest")]
+    expected = {"privileged-change": {"expected": [
+        {"contract": "PerpMarket", "event": "RiskParametersChanged", "args": {"feeBps": current[2] + 5}}]}}
+    first = world.w3.eth.block_number + 1
+    world.governance_call("PerpMarket", "setRiskParameters", current[0], current[1], current[2] + 5, current[3])
+    records = detect(world, tmp_path, first, rules=expected)
+    change = [r for r in records if r.rule_id == "privileged-change"]
+    assert [(r.severity, r.evidence["expected"], r.evidence["by_governance"]) for r in change] == [("info", True, True)]
+    assert alarming(records) == []
+
+
+def test_hostile_takeover_through_compromised_safe_keys(world, anvil, tmp_path):
+    first = world.w3.eth.block_number + 1
+    attack = scenarios.admin_key_drain(world)
+    records = detect(world, tmp_path, first)
+    takeover = [r for r in records if r.tx_hash == attack.details["takeover_tx"]]
+    assert [(r.rule_id, r.severity, r.evidence["kind"]) for r in takeover] == [("privileged-change", "high", "ownership")]
+    assert ("drain", "critical") in {(r.rule_id, r.severity) for r in records if r.tx_hash == attack.tx_hash}
+
+
+def test_benign_traffic_with_a_selloff_and_a_liquidation(world, anvil, tmp_path):
+    first = world.w3.eth.block_number + 1
+    traffic = scenarios.benign_traffic(world, rounds=4, volatile=True)
+    assert traffic.count("liquidation") == 1 and traffic.count("flash_swap_arbitrage") >= 1
+    assert alarming(detect(world, tmp_path, first)) == []
