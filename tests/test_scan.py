@@ -1,0 +1,294 @@
+"""`watchdog scan` on sources: our detectors on vulnerable/fixed pairs, formats, CI exit codes, baseline,
+cache, several solc versions, and hostile input. Real solc-js and real slither throughout."""
+
+from __future__ import annotations
+
+import io
+import json
+import subprocess
+import sys
+from contextlib import redirect_stderr, redirect_stdout
+from pathlib import Path
+from unittest import mock
+
+import pytest
+
+from watchdog import toolchain
+from watchdog.cli import main
+from watchdog.scan import plugin
+from watchdog.scan.scanner import ScanError, ScanOptions, ScanReport, scan_path
+from watchdog.scan.sources import ScanInputError
+
+FIXTURES = Path(__file__).parent / "fixtures" / "scan"
+OUR_DETECTORS = {
+    "chainlink": "wd-chainlink-unchecked",
+    "spot_price": "wd-spot-price",
+    "sequencer": "wd-l2-sequencer",
+    "pause": "wd-pause-bypass",
+    "initializer": "wd-unprotected-initializer",
+    "flash_callback": "wd-flash-callback",
+    "single_oracle": "wd-single-oracle-liquidation",
+}
+
+
+def run_cli(*args: str) -> subprocess.CompletedProcess:
+    """`watchdog scan ...` in-process (the console script's own entry point), as a CompletedProcess."""
+    out, err = io.StringIO(), io.StringIO()
+    code = 0
+    with mock.patch.object(sys, "argv", ["watchdog", "scan", *args]), redirect_stdout(out), redirect_stderr(err):
+        try:
+            main()
+        except SystemExit as exc:
+            code = exc.code if isinstance(exc.code, int) else 0
+    return subprocess.CompletedProcess(args, code, out.getvalue(), err.getvalue())
+
+
+@pytest.fixture(scope="module")
+def cache_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("scan-cache")
+
+
+@pytest.fixture(scope="module")
+def fixtures_report(cache_dir: Path) -> ScanReport:
+    """All fixtures, all detectors (stock and ours), in one scan."""
+    return scan_path(FIXTURES, ScanOptions(cache_dir=cache_dir))
+
+
+def test_plugin_provides_every_detector() -> None:
+    assert {d.ARGUMENT for d in plugin.detectors()} == set(OUR_DETECTORS.values())
+
+
+@pytest.mark.parametrize("pair", sorted(OUR_DETECTORS))
+def test_detector_flags_vulnerable_and_is_silent_on_fixed(fixtures_report: ScanReport, pair: str) -> None:
+    detector = OUR_DETECTORS[pair]
+    hits = [f for f in fixtures_report.findings if f.detector == detector]
+    assert {f.file for f in hits} == {f"{pair}/Vulnerable.sol"}, [f.description for f in hits]
+    assert all(f.contract and f.start_line > 1 for f in hits)
+
+
+def test_our_detectors_stay_silent_on_every_fixed_twin(fixtures_report: ScanReport) -> None:
+    ours = [f for f in fixtures_report.findings if f.ours and f.file.endswith("Fixed.sol")]
+    assert ours == []
+
+
+def test_several_compiler_versions_side_by_side(fixtures_report: ScanReport) -> None:
+    assert "0.8.20" in toolchain.solc_versions()
+    assert sorted(fixtures_report.compilers["0.8.20"]) == ["flash_callback/Fixed.sol", "flash_callback/Vulnerable.sol"]
+    newest = max(toolchain.solc_versions(), key=lambda v: tuple(map(int, v.split("."))))
+    assert "chainlink/Vulnerable.sol" in fixtures_report.compilers[newest]
+
+
+def test_second_scan_comes_from_the_cache(fixtures_report: ScanReport, cache_dir: Path) -> None:
+    again = scan_path(FIXTURES, ScanOptions(cache_dir=cache_dir))
+    assert again.cached_groups == len(again.compilers) == 2
+    assert [f.fingerprint for f in again.findings] == [f.fingerprint for f in fixtures_report.findings]
+
+
+def test_changed_source_misses_the_cache(tmp_path: Path, cache_dir: Path) -> None:
+    target = tmp_path / "Pricer.sol"
+    target.write_text((FIXTURES / "chainlink" / "Vulnerable.sol").read_text())
+    first = scan_path(target, ScanOptions(cache_dir=cache_dir, include=["wd-*"]))
+    assert first.cached_groups == 0 and [f.detector for f in first.findings] == ["wd-chainlink-unchecked"]
+    target.write_text((FIXTURES / "chainlink" / "Fixed.sol").read_text())
+    second = scan_path(target, ScanOptions(cache_dir=cache_dir, include=["wd-*"]))
+    assert second.cached_groups == 0 and second.findings == []
+
+
+def test_include_and_exclude_select_detectors(cache_dir: Path) -> None:
+    only = scan_path(FIXTURES / "pause", ScanOptions(cache_dir=cache_dir, include=["wd-pause-bypass"]))
+    assert {f.detector for f in only.findings} == {"wd-pause-bypass"}
+    without = scan_path(FIXTURES / "pause", ScanOptions(cache_dir=cache_dir, include=["wd-*"], exclude=["wd-pause-bypass"]))
+    assert without.findings == []
+    with pytest.raises(ScanInputError, match="no detector matches 'wd-nope'"):
+        scan_path(FIXTURES / "pause", ScanOptions(cache_dir=cache_dir, include=["wd-nope"], use_cache=False))
+
+
+def _check_sarif(sarif: dict) -> None:
+    """The parts of the SARIF 2.1.0 schema that consumers (code-scanning UIs) depend on."""
+    assert sarif["version"] == "2.1.0"
+    assert sarif["$schema"].endswith("sarif-schema-2.1.0.json")
+    assert isinstance(sarif["runs"], list) and sarif["runs"]
+    for run in sarif["runs"]:
+        driver = run["tool"]["driver"]
+        assert isinstance(driver["name"], str) and driver["name"]
+        ids = [rule["id"] for rule in driver["rules"]]
+        assert len(ids) == len(set(ids))
+        for rule in driver["rules"]:
+            assert rule["shortDescription"]["text"]
+            assert rule["defaultConfiguration"]["level"] in {"none", "note", "warning", "error"}
+        for result in run["results"]:
+            assert result["ruleId"] in ids and ids[result["ruleIndex"]] == result["ruleId"]
+            assert result["level"] in {"none", "note", "warning", "error"}
+            assert result["message"]["text"]
+            assert all(isinstance(v, str) for v in result["partialFingerprints"].values())
+            for location in result["locations"]:
+                physical = location["physicalLocation"]
+                uri = physical["artifactLocation"]["uri"]
+                assert uri and not uri.startswith("/") and "\\" not in uri
+                region = physical["region"]
+                assert region["startLine"] >= 1 and region.get("endLine", region["startLine"]) >= region["startLine"]
+                assert region.get("startColumn", 1) >= 1
+
+
+def test_sarif_output_is_valid_and_names_our_detectors(tmp_path: Path, cache_dir: Path) -> None:
+    """Through the installed console script, as CI runs it."""
+    out = tmp_path / "out.sarif"
+    proc = subprocess.run(
+        [sys.executable, "-m", "watchdog", "scan", str(FIXTURES), "--format", "sarif", "-o", str(out), "--cache-dir", str(cache_dir)],
+        capture_output=True, text=True, timeout=600,
+    )
+    assert proc.returncode == 0, proc.stderr
+    sarif = json.loads(out.read_text())
+    _check_sarif(sarif)
+    run = sarif["runs"][0]
+    assert set(OUR_DETECTORS.values()) <= {rule["id"] for rule in run["tool"]["driver"]["rules"]}
+    flagged = {(r["ruleId"], r["locations"][0]["physicalLocation"]["artifactLocation"]["uri"]) for r in run["results"]}
+    assert ("wd-flash-callback", "flash_callback/Vulnerable.sol") in flagged
+    assert ("wd-chainlink-unchecked", "chainlink/Vulnerable.sol") in flagged
+
+
+def test_fail_on_high_fails_on_vulnerable_and_passes_on_fixed(cache_dir: Path) -> None:
+    """All detectors, stock and ours, as CI would run them on one pair."""
+    vulnerable = run_cli(str(FIXTURES / "chainlink" / "Vulnerable.sol"), "--fail-on", "high", "--cache-dir", str(cache_dir))
+    fixed = run_cli(str(FIXTURES / "chainlink" / "Fixed.sol"), "--fail-on", "high", "--cache-dir", str(cache_dir))
+    assert vulnerable.returncode == 1, vulnerable.stdout + vulnerable.stderr
+    assert "wd-chainlink-unchecked" in vulnerable.stdout
+    assert fixed.returncode == 0, fixed.stdout + fixed.stderr
+
+
+def test_fixed_twins_have_no_high_finding_at_all(fixtures_report: ScanReport) -> None:
+    """What `--fail-on high` decides on, for every pair at once."""
+    high = [(f.detector, f.file) for f in fixtures_report.findings if f.severity >= "high" and f.file.endswith("Fixed.sol")]
+    assert high == []
+
+
+def test_fail_on_medium_for_a_medium_detector(cache_dir: Path) -> None:
+    pair = FIXTURES / "single_oracle"
+    vulnerable = run_cli(str(pair / "Vulnerable.sol"), "--fail-on", "medium", "--include", "wd-*", "--cache-dir", str(cache_dir))
+    fixed = run_cli(str(pair / "Fixed.sol"), "--fail-on", "medium", "--include", "wd-*", "--cache-dir", str(cache_dir))
+    assert (vulnerable.returncode, fixed.returncode) == (1, 0), vulnerable.stdout + fixed.stdout
+
+
+def test_baseline_hides_known_findings(tmp_path: Path, cache_dir: Path) -> None:
+    target = FIXTURES / "initializer" / "Vulnerable.sol"
+    base = tmp_path / "baseline.json"
+    first = run_cli(str(target), "--format", "json", "-o", str(base), "--cache-dir", str(cache_dir))
+    assert first.returncode == 0
+    assert json.loads(base.read_text())["summary"]["high"] == 1
+    again = run_cli(str(target), "--baseline", str(base), "--fail-on", "high", "--format", "json", "--cache-dir", str(cache_dir))
+    assert again.returncode == 0, again.stdout
+    report = json.loads(again.stdout)
+    assert report["findings"] == [] and report["hidden_by_baseline"] >= 1
+
+
+def test_markdown_and_text_formats(cache_dir: Path) -> None:
+    md = run_cli(str(FIXTURES / "pause" / "Vulnerable.sol"), "--format", "markdown", "--include", "wd-*", "--cache-dir", str(cache_dir))
+    assert md.returncode == 0 and "## [HIGH] wd-pause-bypass" in md.stdout and "| high | 1 |" in md.stdout
+    text = run_cli(str(FIXTURES / "pause" / "Vulnerable.sol"), "--include", "wd-*", "--cache-dir", str(cache_dir))
+    assert text.returncode == 0 and "wd-pause-bypass" in text.stdout and "1 high" in text.stdout
+
+
+def test_plain_slither_lists_our_detectors() -> None:
+    proc = subprocess.run(
+        [str(toolchain.python_script("slither")), "--list-detectors"],
+        capture_output=True, text=True, timeout=300, env={**toolchain.tool_env(), "COLUMNS": "250"},
+    )
+    assert proc.returncode == 0
+    for detector in OUR_DETECTORS.values():
+        assert detector in proc.stdout
+
+
+def test_list_detectors_from_the_cli() -> None:
+    proc = run_cli("--list-detectors")
+    assert proc.returncode == 0 and "wd-flash-callback" in proc.stdout and "reentrancy-eth" in proc.stdout
+
+
+# --- hostile and broken input: one clear line, exit code 2, never a hang ---
+
+
+def _one_line_error(proc: subprocess.CompletedProcess) -> str:
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error:"), proc.stderr
+    return lines[0]
+
+
+def test_compiler_error_is_one_line(tmp_path: Path) -> None:
+    (tmp_path / "Broken.sol").write_text("pragma solidity ^0.8.0;\ncontract Broken { function f( }\n")
+    line = _one_line_error(run_cli(str(tmp_path / "Broken.sol"), "--no-cache"))
+    assert "compiler error in Broken.sol: ParserError" in line
+
+
+def test_missing_import_is_one_line(tmp_path: Path) -> None:
+    (tmp_path / "A.sol").write_text('pragma solidity ^0.8.0;\nimport "./Nowhere.sol";\ncontract A {}\n')
+    line = _one_line_error(run_cli(str(tmp_path), "--no-cache"))
+    assert 'import "./Nowhere.sol" in A.sol not found' in line
+
+
+def test_import_loop_terminates(tmp_path: Path) -> None:
+    (tmp_path / "A.sol").write_text('pragma solidity ^0.8.0;\nimport "./B.sol";\ncontract A {}\n')
+    (tmp_path / "B.sol").write_text('pragma solidity ^0.8.0;\nimport "./A.sol";\ncontract B {}\n')
+    report = scan_path(tmp_path, ScanOptions(use_cache=False, include=["wd-*"]))
+    assert report.findings == [] and sorted(report.compilers[next(iter(report.compilers))]) == ["A.sol", "B.sol"]
+
+
+def test_huge_source_is_refused_before_compiling(tmp_path: Path) -> None:
+    padding = "// " + "x" * 1000 + "\n"
+    (tmp_path / "Huge.sol").write_text("pragma solidity ^0.8.0;\ncontract Huge {}\n" + padding * 2200)
+    line = _one_line_error(run_cli(str(tmp_path), "--max-source-mb", "2", "--no-cache"))
+    assert "sources exceed 2 MiB" in line
+
+
+def test_unsupported_pragma_names_the_fix(tmp_path: Path) -> None:
+    (tmp_path / "Old.sol").write_text("pragma solidity ^0.5.0;\ncontract Old {}\n")
+    line = _one_line_error(run_cli(str(tmp_path / "Old.sol"), "--no-cache"))
+    assert "no installed solc-js release satisfies" in line and "npm alias" in line
+
+
+def test_time_and_memory_limits_stop_the_analysis() -> None:
+    with pytest.raises(ScanError, match="did not finish within"):
+        scan_path(FIXTURES / "pause", ScanOptions(use_cache=False, timeout=0.05))
+    with pytest.raises(ScanError, match="used more than 40 MiB"):
+        scan_path(FIXTURES / "pause", ScanOptions(use_cache=False, max_memory_mb=40))
+
+
+def test_not_solidity_and_missing_paths(tmp_path: Path) -> None:
+    (tmp_path / "notes.txt").write_text("hello")
+    assert "not a Solidity file" in _one_line_error(run_cli(str(tmp_path / "notes.txt")))
+    assert "does not exist" in _one_line_error(run_cli(str(tmp_path / "missing")))
+    assert "no Solidity files" in _one_line_error(run_cli(str(tmp_path)))
+
+
+def test_foundry_project_with_remappings(tmp_path: Path, cache_dir: Path) -> None:
+    """A Foundry project: src/ from foundry.toml, an import through a remapping into a library folder."""
+    (tmp_path / "foundry.toml").write_text('[profile.default]\nsrc = "contracts"\nlibs = ["deps"]\nremappings = ["@oz/=deps/oz/"]\n')
+    (tmp_path / "deps" / "oz").mkdir(parents=True)
+    (tmp_path / "deps" / "oz" / "Pausable.sol").write_text(
+        (toolchain.node_modules() / "@openzeppelin" / "contracts" / "utils" / "Pausable.sol").read_text()
+    )
+    (tmp_path / "deps" / "utils").mkdir()  # Pausable imports "../utils/Context.sol"
+    (tmp_path / "deps" / "utils" / "Context.sol").write_text(
+        (toolchain.node_modules() / "@openzeppelin" / "contracts" / "utils" / "Context.sol").read_text()
+    )
+    (tmp_path / "contracts").mkdir()
+    source = (FIXTURES / "pause" / "Vulnerable.sol").read_text()
+    source = source.replace("@openzeppelin/contracts/utils/Pausable.sol", "@oz/Pausable.sol")
+    (tmp_path / "contracts" / "Vault.sol").write_text(source)
+    (tmp_path / "test").mkdir()
+    (tmp_path / "test" / "Ignored.sol").write_text("pragma solidity ^0.8.0; contract Ignored { function f( }")
+    report = scan_path(tmp_path, ScanOptions(cache_dir=cache_dir, include=["wd-*"]))
+    assert [(f.detector, f.file) for f in report.findings] == [("wd-pause-bypass", "contracts/Vault.sol")]
+
+
+def test_scan_of_the_project_contracts_when_they_build(tmp_path: Path, cache_dir: Path) -> None:
+    contracts = toolchain.PROJECT_ROOT / "contracts"
+    out = tmp_path / "contracts.sarif"
+    proc = run_cli(str(contracts), "--format", "sarif", "-o", str(out), "--cache-dir", str(cache_dir))
+    if proc.returncode == 2 and "compiler error" in proc.stderr:
+        pytest.skip(f"contracts/ does not compile at the moment: {proc.stderr.strip()}")
+    assert proc.returncode == 0, proc.stderr
+    sarif = json.loads(out.read_text())
+    _check_sarif(sarif)
+    assert set(OUR_DETECTORS.values()) <= {rule["id"] for rule in sarif["runs"][0]["tool"]["driver"]["rules"]}
+    uris = {r["locations"][0]["physicalLocation"]["artifactLocation"]["uri"] for r in sarif["runs"][0]["results"]}
+    assert uris and all(uri.startswith("src/") for uri in uris)
