@@ -7,39 +7,11 @@ from pathlib import Path
 import pytest
 from sqlmodel import select
 
-from watchdog.chain.abi import AbiRegistry
-from watchdog.chain.follower import Follower, FollowerOptions
-from watchdog.chain.rpc import RpcClient
 from watchdog.devnet import Anvil
-from watchdog.manifest import load_manifest
-from watchdog.store import Store
-from watchdog.store.models import BlockRecord, Checkpoint, FindingRecord
+from watchdog.store.models import BlockRecord, Checkpoint
 
-from fixtures.chain.chainkit import Chain
-from fixtures.chain.handler import CRASH_VALUE, TransferHandler
-
-
-def make_follower(node: Anvil, chain: Chain, tmp_path: Path, store: Store | None = None, **options) -> Follower:
-    manifest = load_manifest(chain.manifest(tmp_path))
-    registry = AbiRegistry()
-    registry.add_manifest(manifest)
-    registry.add(__import__("fixtures.chain.chainkit", fromlist=["artifacts"]).artifacts()["Lender"]["abi"])
-    store = store or Store(f"sqlite:///{tmp_path / 'watchdog.db'}")
-    options.setdefault("start_block", 0)
-    return Follower("local", RpcClient(node.url), store, TransferHandler(chain.token), {c.address for c in manifest.contracts},
-                    registry, FollowerOptions(**options))
-
-
-def findings(store: Store, status: str | None = None) -> list[FindingRecord]:
-    with store.session() as s:
-        query = select(FindingRecord)
-        if status:
-            query = query.where(FindingRecord.status == status)
-        return list(s.exec(query))
-
-
-def values(records: list[FindingRecord]) -> list[int]:
-    return sorted(r.evidence["value"] for r in records)
+from fixtures.chain.chainkit import Chain, calldata, findings, make_follower, values
+from fixtures.chain.handler import CRASH_VALUE
 
 
 def test_follows_transfers_and_flash_loans_of_any_emitter(anvil: Anvil, tmp_path: Path) -> None:
@@ -95,8 +67,6 @@ def test_reorg_retracts_orphaned_findings_and_finds_the_new_branch(anvil: Anvil,
 
 
 def chain_transfer_data(chain: Chain, value: int) -> str:
-    from fixtures.chain.chainkit import calldata
-
     return calldata("transfer(address,uint256)", ["address", "uint256"], [chain.accounts[1], value])
 
 

@@ -117,14 +117,27 @@ class Follower:
                 self.wake.wait(self.options.poll_interval)
                 self.wake.clear()
 
-    def run_until(self, block: int | None = None) -> None:
+    def run_until(self, block: int | None = None, max_failures: int = 8) -> None:
         """Process up to `block` (default: the current safe head), reorgs included, and return.
 
-        For replays, `watchdog run --once` and tests.
+        For replays, `watchdog run --once` and tests. RPC trouble is retried with backoff; it is raised
+        after `max_failures` failed steps in a row.
         """
-        limit = block if block is not None else int(self.rpc.call("eth_blockNumber"), 16) - self.options.confirmations
-        while self.step(limit):
-            pass
+        failures = 0
+        limit = block
+        while True:
+            try:
+                if limit is None:
+                    limit = int(self.rpc.call("eth_blockNumber"), 16) - self.options.confirmations
+                if not self.step(limit):
+                    return
+                failures = 0
+            except RpcError as exc:
+                failures += 1
+                if failures >= max_failures:
+                    raise
+                log.warning("%s: %s (retry %d)", self.network, exc, failures)
+                time.sleep(random.uniform(0.5, 1.0) * min(2.0, 0.05 * 2 ** failures))
 
     def close(self) -> None:
         """Stop the prefetch worker (the RPC client and store belong to the caller)."""
@@ -332,8 +345,8 @@ class Follower:
         canonical = self.rpc.batch([("eth_getBlockByNumber", [hex(n), False]) for n in numbers])
         fork: Block | None = None
         for (number, stored), raw in zip(known, canonical):
-            if raw is not None and raw["hash"].lower() == stored:
-                fork = parse.block(raw)
+            if raw is not None and (candidate := parse.block(raw)).hash == stored:
+                fork = candidate
                 break
         if fork is None:  # deeper than the window: restart just below everything remembered
             below = max(0, min(min(numbers) - 1, self.head))

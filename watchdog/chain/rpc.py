@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import itertools
 import logging
+import math
 import random
 import threading
 import time
@@ -23,6 +24,7 @@ from watchdog.errors import RpcError
 log = logging.getLogger("watchdog.rpc")
 
 Call = tuple[str, list[Any]]
+RECOVERY_SECONDS = 60.0
 
 
 class RpcAnswerError(RpcError):
@@ -48,6 +50,7 @@ class Endpoint:
     url: str
     score: float = 1.0               # EWMA of successes (1) and failures (0)
     cooldown_until: float = 0.0      # monotonic time before which the endpoint is skipped
+    failed_at: float = 0.0           # monotonic time of the last failure
     failures_in_row: int = 0
     requests: int = 0
     failures: int = 0
@@ -63,8 +66,10 @@ class Endpoint:
                 self.failures_in_row = 0
                 self.latency_ms = elapsed_ms if self.latency_ms == 0 else 0.8 * self.latency_ms + 0.2 * elapsed_ms
             else:
+                self.score = self.health_score()  # fold the recovery so far in before the new failure
                 self.failures += 1
                 self.failures_in_row += 1
+                self.failed_at = time.monotonic()
                 self.last_error = error
                 # Back off from a failing endpoint for longer the more it fails in a row (max 30 s).
                 self.cooldown_until = time.monotonic() + min(30.0, 0.25 * 2 ** min(self.failures_in_row - 1, 7))
@@ -72,6 +77,13 @@ class Endpoint:
     @property
     def healthy(self) -> bool:
         return time.monotonic() >= self.cooldown_until
+
+    def health_score(self) -> float:
+        """The score, recovering towards 1 over about a minute without failures (so a primary that was
+        flaky gets traffic back once it behaves)."""
+        if self.score >= 1.0 or not self.failed_at:
+            return self.score
+        return 1.0 - (1.0 - self.score) * math.exp(-(time.monotonic() - self.failed_at) / RECOVERY_SECONDS)
 
 
 class RpcClient:
@@ -129,7 +141,7 @@ class RpcClient:
         return results
 
     def health(self) -> list[dict[str, Any]]:
-        return [{"url": e.url, "score": round(e.score, 3), "healthy": e.healthy, "requests": e.requests,
+        return [{"url": e.url, "score": round(e.health_score(), 3), "healthy": e.healthy, "requests": e.requests,
                  "failures": e.failures, "latency_ms": round(e.latency_ms, 1), "last_error": e.last_error}
                 for e in self.endpoints]
 
@@ -138,8 +150,10 @@ class RpcClient:
 
     # --- internals ---
     def _ranked(self) -> list[Endpoint]:
-        """Endpoints to try, best first: not cooling down, then by health score, then lower latency."""
-        return sorted(self.endpoints, key=lambda e: (not e.healthy, -round(e.score, 2), e.latency_ms))
+        """Endpoints to try, best first: not cooling down, then by health score (in steps of 0.1), then
+        in the configured order (the first URL is the primary)."""
+        order = {id(e): n for n, e in enumerate(self.endpoints)}
+        return sorted(self.endpoints, key=lambda e: (not e.healthy, -round(e.health_score(), 1), order[id(e)]))
 
     def _send(self, body: Any, ids: list[int]) -> list[dict[str, Any]]:
         last = ""
