@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from watchdog.errors import ConfigError
 from watchdog.manifest import ContractEntry, Manifest, load_manifest
+from watchdog.respond.config import NotifierConfig, Playbook, ResponderSection, SignerConfig
 
 DEFAULT_STORE = "sqlite:///watchdog.db"
 
@@ -127,10 +128,11 @@ class Settings(Strict):
     logging: LoggingConfig = Field(default_factory=LoggingConfig)
     schedule: ScheduleConfig = Field(default_factory=ScheduleConfig)
     abis: AbiConfig = Field(default_factory=AbiConfig)
-    # The responder's sections, kept as plain tables until the responder defines their models.
-    playbooks: list[dict[str, Any]] = Field(default_factory=list)
-    notifiers: dict[str, dict[str, Any]] = Field(default_factory=dict)
-    signers: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    # The responder's sections (models in watchdog.respond.config).
+    playbooks: list[Playbook] = Field(default_factory=list)
+    notifiers: dict[str, NotifierConfig] = Field(default_factory=dict)
+    signers: dict[str, SignerConfig] = Field(default_factory=dict)
+    responder: ResponderSection = Field(default_factory=ResponderSection)
     # Where relative paths (manifests, ABI files, rule dirs, sqlite files) are read from.
     base_dir: Path = Field(default_factory=Path.cwd, exclude=True)
 
@@ -320,8 +322,29 @@ json = false                # one JSON object per line
 rules_interval = 60         # seconds between scheduled rule runs (oracle heartbeats, ...)
 health_interval = 15
 
-# Response: playbooks (conditions -> actions), notifiers and signers.
+# Response: playbooks (conditions -> actions), notifiers and signers. Every action can be a dry run.
 # [[playbooks]]
+# name = "contain"
+# when = { rules = ["drain*", "flash-loan*"], min_severity = "high", min_confidence = 0.8, count = 1, window_seconds = 3600 }
+# actions = [{ type = "notify" }, { type = "pause", targets = ["affected"] }, { type = "propose" }]
+# dry_run = false
+
 # [notifiers.ops]
-# [signers.guardian]
+# type = "webhook"          # webhook | slack | discord | telegram | pagerduty
+# url = "https://hooks.example.org/watchdog"
+# secret_env = "WATCHDOG_WEBHOOK_SECRET"   # HMAC-SHA256 of timestamp.body in X-Watchdog-Signature
+# min_severity = "high"
+
+# [signers.responder]       # the key that sends pauses (RESPONDER_ROLE on the guardian)
+# keystore = "keys/responder.json"
+# password_env = "WATCHDOG_RESPONDER_PASSWORD"   # or password_file = "..."; or key_env = "..." alone
+
+# [responder.executor]
+# min_priority_fee_gwei = 2
+# emergency_cap_gwei = 1000  # never pay more per gas than this
+# bump_percent = 25          # re-price every block until mined (replacements need +10% on both fees)
+# [responder.incidents]
+# window_seconds = 3600
+# [responder.safe_service]
+# url = "http://127.0.0.1:8000"   # a Safe Transaction Service
 '''
