@@ -15,6 +15,7 @@ from sqlmodel import select
 
 from test_respond_support import PASSWORD, PASSWORD_ENV, attack_finding, config, nonce, vault_paused
 from watchdog.devnet import Anvil
+from watchdog.devnet.scenarios import deploy_flash_loan_attacker, send_flash_loan_spot_attack
 from watchdog.devnet.world import World
 from watchdog.respond import Responder
 from watchdog.store import Store
@@ -205,18 +206,14 @@ def test_underpriced_pause_is_replaced_and_mined_within_three_blocks(world, tmp_
 
 def test_preemptive_pause_overtakes_the_pending_attack(world, tmp_path: Path) -> None:
     anvil, w = world
-    vault = w.contract("CollateralVault")
-    lp = w.accounts.lp
-    shares = vault.functions.balanceOf(lp.address).call() if any(f.get("name") == "balanceOf" for f in vault.abi) else None
+    attacker_contract = deploy_flash_loan_attacker(w)  # the attacker's own deployment, mined earlier
     store = Store(f"sqlite:///{tmp_path / 'wd.db'}")
     responder = Responder(config(tmp_path, w, ["pause"]), store, anvil.url, w.manifest)
     anvil.set_automine(False)
     base = int(anvil.rpc("eth_getBlockByNumber", ["latest", False])["baseFeePerGas"], 16)
-    drain = vault.functions.removeLiquidity(shares or 10**18).build_transaction({
-        "from": lp.address, "nonce": nonce(anvil, lp.address, "pending"), "gas": 500_000, "chainId": anvil.chain_id,
-        "maxPriorityFeePerGas": 30 * GWEI, "maxFeePerGas": 2 * base + 30 * GWEI})
-    signed = lp.signer.sign_transaction(drain)
-    attack_hash = anvil.rpc("eth_sendRawTransaction", ["0x" + signed.raw_transaction.hex()])
+    attack_hash = send_flash_loan_spot_attack(w, attacker_contract, wait=False, maxPriorityFeePerGas=30 * GWEI,
+                                              maxFeePerGas=2 * base + 30 * GWEI)
+    assert anvil.rpc("eth_getTransactionReceipt", [attack_hash]) is None  # waiting in the mempool
     result = responder.handle([attack_finding(w, block=None, tx_hash=attack_hash, pending=True)], [])
     assert result.pauses and result.pauses[0].sent
     anvil.mine(1)
