@@ -7,7 +7,8 @@ from collections.abc import Iterator
 import pytest
 
 from watchdog.devnet import Anvil
-from watchdog.devnet.world import World, deploy_world
+from watchdog.devnet.cache import world_on_anvil
+from watchdog.devnet.world import World
 
 
 @pytest.fixture(scope="session")
@@ -18,9 +19,9 @@ def anvil_session() -> Iterator[Anvil]:
 
 @pytest.fixture(scope="session")
 def world(anvil_session: Anvil, tmp_path_factory: pytest.TempPathFactory) -> World:
-    """The demo world, deployed once per session on the session anvil. Use it together with `anvil` so that
-    each test's changes are reverted."""
-    return deploy_world(anvil_session.url, tmp_path_factory.mktemp("world"))
+    """The demo world, deployed once per session on the session anvil (or loaded from the state cache under
+    anvil/state/). Use it together with `anvil` so that each test's changes are reverted."""
+    return world_on_anvil(anvil_session, tmp_path_factory.mktemp("world"))
 
 
 @pytest.fixture

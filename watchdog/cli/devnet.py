@@ -58,10 +58,10 @@ def up(
     _state_file(state_dir).write_text(json.dumps(state, indent=2))
     Console().print(f"devnet up: rpc {anvil.url} (pid {anvil.process.pid})")
     if world:
-        from watchdog.devnet.world import deploy_world  # web3 and the forge build only when deploying
+        from watchdog.devnet.cache import world_on_anvil  # web3 and the forge build only when deploying
 
         try:
-            deployed = deploy_world(anvil.url, state_dir / "world")
+            deployed = world_on_anvil(anvil, state_dir / "world")
         except Exception:
             anvil.stop()
             _state_file(state_dir).unlink(missing_ok=True)
