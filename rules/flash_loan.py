@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from eth_abi import decode
 
-from watchdog.detect import Context, EventSpec, Rule, Severity, Trigger, selector
+from watchdog.detect import Context, EventSpec, Rule, Severity, Trigger, selector, topic
 from watchdog.detect.abi import transfer_of
 
 # (name, human signature): every lender event shape the rule knows; topic0 collisions differ by indexing.
@@ -33,6 +33,7 @@ CALLBACKS = {
     selector("DVMFlashLoanCall(address,uint256,uint256,bytes)"): "DVMFlashLoanCall",
 }
 PAIR_CALLBACKS = {"uniswapV2Call", "pancakeCall", "DVMFlashLoanCall"}
+SWAP_V2 = topic("Swap(address,uint256,uint256,uint256,uint256,address)")
 
 
 class FlashLoan(Rule):
@@ -115,6 +116,8 @@ class FlashLoan(Rule):
         return loans
 
     def _callback_loans(self, ctx: Context) -> list[dict]:
+        if not ctx.pending and not any(e.topics and e.topics[0] == SWAP_V2 for e in ctx.tx_logs()):
+            return []  # a pair's flash swap always emits Swap: no Swap, no need to trace
         trace = ctx.trace
         if trace is None:
             return []
@@ -135,8 +138,8 @@ class FlashLoan(Rule):
         moves = [(e.address, *move) for e in logs if (move := transfer_of(e))]
         loans = []
         for i, (token, lender, borrower, amount) in enumerate(moves):
-            if lender == ctx.tx.sender or amount == 0 or lender == "0x" + "0" * 40:
-                continue
+            if lender == ctx.tx.sender or amount == 0 or lender == "0x" + "0" * 40 or ctx.registry.is_core(borrower):
+                continue  # funds parked in the protocol and taken back are a deposit, not a loan
             back = sum(v for t, f, to, v in moves[i + 1:] if t == token and to == lender and f != lender)
             if back >= amount and any(t == token and f == borrower for t, f, _, _ in moves[i + 1:]):
                 loans.append(_loan("borrow-repay", lender, borrower, token, amount, 0.6))

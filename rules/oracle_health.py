@@ -92,15 +92,11 @@ class OracleHealth(Rule):
     def _references(self, ctx: Context, feed) -> list[tuple[str, float | None]]:
         refs = feed.extra.get("reference") or []
         out = []
+        asset = ctx.registry.resolve(str(feed.extra.get("asset", "")))
         for ref in [refs] if isinstance(refs, str) else refs:
             other = ctx.registry.resolve(ref)
-            if other is None:
-                continue
-            if other.role == "amm_pair":
-                asset = ctx.registry.resolve(str(feed.extra.get("asset", "")))
-                out.append((other.name, ctx.pair_price(other.address, asset.address) if asset else None))
-            else:
-                out.append((other.name, ctx.feed_price(other.address)))
+            if other is not None:
+                out.append((other.name, ctx.source_price(other, asset.address if asset else None)))
         remote = self.params["remote_feeds"].get(feed.name)
         if remote:
             out.append((f"{feed.name}@{remote['rpc']}", self._remote_price(remote)))

@@ -4,6 +4,7 @@ across one block), a protocol consuming a price far from its reference, or a TWA
 from __future__ import annotations
 
 from watchdog.detect import Context, Rule, Severity, Trigger, topic
+from watchdog.detect.abi import transfer_of
 
 SYNC = topic("Sync(uint112,uint112)")
 
@@ -77,9 +78,11 @@ class PriceManipulation(Rule):
 
     def _consumed(self, ctx: Context):
         """Prices the protocol read through its oracle adapter during the tx, against their reference."""
-        trace = ctx.trace
         adapters = {w.address: w for w in ctx.registry.role("oracle_adapter")}
-        if trace is None or not adapters:
+        if not adapters or not (ctx.pending or ctx.registry.core_touched(_actors(ctx.tx_logs()))):
+            return  # a price matters once the protocol acted on it (its logs, its token flows), or for a pending tx
+        trace = ctx.trace
+        if trace is None:
             return
         seen: set[tuple[str, str]] = set()
         for frame in trace.walk():
@@ -88,9 +91,11 @@ class PriceManipulation(Rule):
                 continue
             seen.add((frame.to, frame.input))
             consumed = int(frame.output[2:66], 16) / 10 ** int(adapter.extra.get("decimals", 18))
-            ref_feed = ctx.registry.resolve(adapter.extra.get("reference"))
-            if ref_feed is not None:
-                reference, limit, basis = ctx.feed_price(ref_feed.address, ctx.before), self.params["consumed_deviation"], ref_feed.name
+            source = ctx.registry.resolve(adapter.extra.get("reference"))
+            if source is not None:
+                asset = ctx.registry.resolve(adapter.extra.get("asset"))
+                reference = ctx.source_price(source, asset.address if asset else None, ctx.before)
+                limit, basis = self.params["consumed_deviation"], source.name
             else:
                 before = ctx.scope.reader.call(frame.to, frame.input, ctx.before) if not ctx.pending else None
                 reference = int(before[2:66], 16) / 10 ** int(adapter.extra.get("decimals", 18)) if before and len(before) >= 66 else None
@@ -170,6 +175,17 @@ class PriceManipulation(Rule):
                 evidence={"pair": pair.name, "blocks": [h[0] for h in history], "prices": prices, "total_move": total},
                 labels={"shape": "twap-push"}, key=f"twap:{pair.address}",
             )
+
+
+def _actors(logs) -> list[str]:
+    """Emitters of the logs and both sides of their token transfers."""
+    out = []
+    for entry in logs:
+        out.append(entry.address)
+        move = transfer_of(entry)
+        if move:
+            out += move[:2]
+    return out
 
 
 def _price(entry) -> float:

@@ -8,7 +8,7 @@ from typing import Any, Iterable
 from watchdog.chain.events import Block, CallFrame, ChainReader, Log, PendingTx, Tx
 from watchdog.detect.abi import decode_result, encode_call
 from watchdog.detect.finding import Finding, Severity
-from watchdog.detect.registry import ProtocolRegistry
+from watchdog.detect.registry import ProtocolRegistry, Watched
 from watchdog.detect.rule import Rule, Trigger
 from watchdog.detect.state import RuleStateView
 
@@ -20,8 +20,9 @@ class Scope:
 
     def __init__(self, reader: ChainReader, registry: ProtocolRegistry, block: Block | None,
                  pending: PendingTx | None = None, block_logs: list[Log] | None = None,
-                 txs: dict[str, Tx] | None = None) -> None:
+                 txs: dict[str, Tx] | None = None, static: dict | None = None) -> None:
         self.reader, self.registry, self.block, self.pending = reader, registry, block, pending
+        self.static = static if static is not None else {}  # immutable reads (decimals, pair tokens), engine-wide
         self.block_logs = block_logs or []
         self.txs = txs or {}
         self._reads: dict[tuple[str, str, Any], tuple[Any, ...] | None] = {}
@@ -38,6 +39,13 @@ class Scope:
                 log.debug("read %s %s at %s failed: %s", to, signature, block, exc)
                 self._reads[slot] = None
         return self._reads[slot]
+
+    def read_static(self, to: str, signature: str) -> tuple[Any, ...] | None:
+        """A read whose answer never changes (decimals(), token0()): asked once per engine, not per block."""
+        slot = (to.lower(), signature)
+        if slot not in self.static:
+            self.static[slot] = self.read(to, signature, (), "latest")
+        return self.static[slot]
 
     def trace(self, tx_hash: str) -> CallFrame | None:
         if self.pending is not None and self.pending.tx.hash == tx_hash:
@@ -136,13 +144,13 @@ class Context:
         watched = self.registry.get(token)
         if watched and "decimals" in watched.extra:
             return int(watched.extra["decimals"])
-        out = self.read(token, "decimals()(uint8)", (), "latest")
+        out = self.scope.read_static(token, "decimals()(uint8)")
         return int(out[0]) if out else 18
 
     def feed_price(self, feed: str, block: int | str | None = None) -> float | None:
         """A Chainlink-style feed's answer as a float, None when unreadable or not positive."""
         data = self.read(feed, "latestRoundData()(uint80,int256,uint256,uint256,uint80)", (), block)
-        dec = self.read(feed, "decimals()(uint8)", (), "latest")
+        dec = self.scope.read_static(feed, "decimals()(uint8)")
         if not data or data[1] <= 0:
             return None
         return data[1] / 10 ** (dec[0] if dec else 8)
@@ -176,9 +184,19 @@ class Context:
         return r1 / r0 if base.lower() == tokens[0] else r0 / r1
 
     def pair_tokens(self, pair: str) -> tuple[str, str] | None:
-        t0 = self.read(pair, "token0()(address)", (), "latest")
-        t1 = self.read(pair, "token1()(address)", (), "latest")
+        t0 = self.scope.read_static(pair, "token0()(address)")
+        t1 = self.scope.read_static(pair, "token1()(address)")
         return (t0[0], t1[0]) if t0 and t1 else None
+
+    def source_price(self, source: Watched, asset: str | None = None, block: int | str | None = None) -> float | None:
+        """The price a watched source gives for `asset`: a feed's answer, a pool's spot price, or the `price_call`
+        (default `price()(uint256)`) of a TWAP oracle or adapter scaled by its `decimals` (default 18)."""
+        if source.role == "oracle_feed":
+            return self.feed_price(source.address, block)
+        if source.role == "amm_pair":
+            return self.pair_price(source.address, asset, block) if asset else None
+        out = self.read(source.address, str(source.extra.get("price_call", "price()(uint256)")), (), block)
+        return out[0] / 10 ** int(source.extra.get("decimals", 18)) if out else None
 
     # -- results -------------------------------------------------------------------------------------
     def finding(self, *, title: str | None = None, severity: Severity | None = None, confidence: float | None = None,

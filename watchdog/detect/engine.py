@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable, Mapping
 
-from prometheus_client import Counter, Histogram
+from prometheus_client import REGISTRY, CollectorRegistry, Counter, Histogram
 from sqlmodel import Session
 
 from watchdog.chain import parse
@@ -31,9 +31,19 @@ from watchdog.store import Store
 
 log = logging.getLogger(__name__)
 
-RULE_SECONDS = Histogram("watchdog_rule_seconds", "Time spent in one rule evaluation", ["rule"],
-                         buckets=(0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5))
-RULE_ERRORS = Counter("watchdog_rule_errors_total", "Rule evaluations that raised", ["rule"])
+_METRICS: dict[int, tuple[Histogram, Counter]] = {}
+
+
+def rule_metrics(registry: CollectorRegistry = REGISTRY) -> tuple[Histogram, Counter]:
+    """`watchdog_rule_seconds` (histogram) and `watchdog_rule_errors_total` (counter) by rule, once per registry."""
+    if id(registry) not in _METRICS:
+        _METRICS[id(registry)] = (
+            Histogram("watchdog_rule_seconds", "Time spent in one rule evaluation", ["rule"], registry=registry,
+                      buckets=(0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5)),
+            Counter("watchdog_rule_errors_total", "Rule evaluations that raised", ["rule"], registry=registry),
+        )
+    return _METRICS[id(registry)]
+
 COOLDOWN_RULE = "__cooldown__"
 
 
@@ -62,8 +72,11 @@ def _rule_settings(raw: Any) -> tuple[bool, dict[str, Any]]:
 class Engine:
     def __init__(self, network: str, manifest: Manifest | ProtocolRegistry, store: Store | None = None,
                  rules: Mapping[str, Any] | None = None, rule_dirs: Iterable[Path | str] = (),
-                 allowlist: Iterable[str] = (), builtin: bool = True) -> None:
+                 allowlist: Iterable[str] = (), builtin: bool = True,
+                 metrics_registry: CollectorRegistry | None = None) -> None:
         self.network = network
+        self._seconds, self._errors = rule_metrics(metrics_registry or REGISTRY)
+        self._static: dict = {}  # immutable reads shared by every scope
         self.registry = manifest if isinstance(manifest, ProtocolRegistry) else ProtocolRegistry(manifest)
         self.store = store
         self.state = StateCache(store)
@@ -96,7 +109,10 @@ class Engine:
         """Findings of one block; rule state is written in `session` when given (else in its own transaction)."""
         for entry in bundle.logs:
             self.registry.decoder.decode(entry)
-        scope = Scope(bundle.reader, self.registry, bundle.block, block_logs=bundle.logs, txs=bundle.txs)
+        prefetch = getattr(bundle.reader, "prefetch_receipts", None)
+        if callable(prefetch) and bundle.txs:
+            prefetch(list(bundle.txs))  # one batch instead of a receipt request per transaction
+        scope = Scope(bundle.reader, self.registry, bundle.block, block_logs=bundle.logs, txs=bundle.txs, static=self._static)
         findings: list[Finding] = []
         for rule in self._with(Trigger.BLOCK):
             findings += self._run(rule, Trigger.BLOCK, scope, None, bundle.logs)
@@ -113,7 +129,7 @@ class Engine:
         for entry in pending.logs:
             self.registry.decoder.decode(entry)
         scope = Scope(reader, self.registry, _latest_block(reader), pending=pending, block_logs=pending.logs,
-                      txs={pending.tx.hash: pending.tx})
+                      txs={pending.tx.hash: pending.tx}, static=self._static)
         findings: list[Finding] = []
         for rule in self._with(Trigger.PENDING):
             findings += self._run(rule, Trigger.PENDING, scope, pending.tx, pending.logs)
@@ -121,7 +137,7 @@ class Engine:
         return findings
 
     def on_schedule(self, reader: ChainReader, block: Block | None = None, session: Session | None = None) -> list[Finding]:
-        scope = Scope(reader, self.registry, block or _latest_block(reader))
+        scope = Scope(reader, self.registry, block or _latest_block(reader), static=self._static)
         findings: list[Finding] = []
         for rule in self._with(Trigger.SCHEDULE):
             findings += self._run(rule, Trigger.SCHEDULE, scope, None, [])
@@ -150,14 +166,14 @@ class Engine:
         except Exception as exc:  # one broken rule never stops the others
             stats.errors += 1
             stats.last_error = f"{type(exc).__name__}: {exc}"
-            RULE_ERRORS.labels(rule.id).inc()
+            self._errors.labels(rule.id).inc()
             log.exception("rule %s failed on %s %s", rule.id, trigger.value, tx.hash if tx else (scope.block.number if scope.block else ""))
             return []
         finally:
             elapsed = time.perf_counter() - started
             stats.runs += 1
             stats.seconds += elapsed
-            RULE_SECONDS.labels(rule.id).observe(elapsed)
+            self._seconds.labels(rule.id).observe(elapsed)
         return [f for f in (self._control(rule, ctx, f) for f in produced) if f is not None]
 
     def _control(self, rule: Rule, ctx: Context, finding: Finding) -> Finding | None:
