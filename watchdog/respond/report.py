@@ -10,6 +10,7 @@ from typing import Any
 from sqlmodel import col, select
 
 from watchdog.errors import WatchdogError
+from watchdog.respond.evidence import funds_at_risk
 from watchdog.respond.incidents import aware
 from watchdog.store import BlockRecord, FindingRecord, Store
 from watchdog.store.responder import Action, Incident, IncidentEvent, Proposal
@@ -43,7 +44,7 @@ def postmortem(store: Store, incident_id: int) -> dict[str, Any]:
     mined = [a for a in actions if a.status == "mined"]
     failed = [a for a in actions if a.status in ("failed", "reverted")]
     paused = [a.contract or a.target for a in actions if a.status in ("mined", "already_paused")]
-    at_risk = [f.evidence.get("funds_at_risk") for f in findings if f.evidence.get("funds_at_risk") is not None]
+    at_risk = [x for x in (funds_at_risk(f) for f in findings) if x]
     well, wrong = [], []
     if mined and incident.first_block is not None:
         worst = max(a.block_number or 0 for a in mined) - incident.first_block

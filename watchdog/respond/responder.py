@@ -22,6 +22,7 @@ from watchdog.errors import ConfigError, WatchdogError
 from watchdog.keys import Signer, load_signer
 from watchdog.manifest import Manifest
 from watchdog.respond.config import PlaybookAction, ResponseConfig
+from watchdog.respond.evidence import incident_evidence
 from watchdog.respond.executor import Executor, Outcome
 from watchdog.respond.incidents import IncidentBook
 from watchdog.respond.notify import Notice, Notifications
@@ -203,7 +204,7 @@ class Responder:
                 self.incidents.note(incident.id, "dry_run", message)
                 result.dry_run.append(message)
                 continue
-            proposal, created = self.proposals.propose(plan, evidence=self.evidence(incident),
+            proposal, created = self.proposals.propose(plan, evidence=incident_evidence(self.store, incident),
                                                        description=f"Pause {entry.name}: incident #{incident.id} ({record.title})",
                                                        incident_id=incident.id)
             result.proposals.append(proposal.id)  # type: ignore[arg-type]
@@ -293,22 +294,6 @@ class Responder:
             s.flush()
             s.refresh(row)
         return row
-
-    def evidence(self, incident: Incident) -> dict[str, Any]:
-        """What signers read: the incident's findings, tx hashes, addresses, funds at risk."""
-        with self.store.session() as s:
-            findings = s.exec(select(FindingRecord).where(FindingRecord.incident_id == incident.id)).all()
-        at_risk = [f.evidence.get("funds_at_risk") for f in findings if f.evidence.get("funds_at_risk") is not None]
-        return {
-            "incident": {"id": incident.id, "title": incident.title, "severity": incident.severity,
-                         "network": incident.network, "protocol": incident.protocol},
-            "findings": [{"rule_id": f.rule_id, "title": f.title, "severity": f.severity, "confidence": f.confidence,
-                          "tx_hash": f.tx_hash, "block": f.block_number, "pending": f.pending,
-                          "addresses": f.addresses, "evidence": f.evidence} for f in findings],
-            "tx_hashes": sorted({f.tx_hash for f in findings if f.tx_hash}),
-            "addresses": incident.addresses,
-            "funds_at_risk": at_risk,
-        }
 
 
 def _trigger(record: FindingRecord) -> dict[str, Any]:
