@@ -112,3 +112,13 @@ def test_report_of_an_unknown_incident_is_one_clear_error(tmp_path: Path) -> Non
     _, db = responder(tmp_path)
     out = runner.invoke(app, ["incidents", "report", "7", "--store", db])
     assert out.exit_code != 0 and "no incident 7" in str(out.exception)
+
+
+def test_commands_take_the_store_from_the_config(tmp_path: Path) -> None:
+    r, _ = responder(tmp_path)
+    r.handle([finding(1)], [])
+    (tmp_path / "watchdog.toml").write_text('[networks.devnet]\nchain_id = 31337\nrpc_urls = ["http://127.0.0.1:9"]\n'
+                                            '[store]\nurl = "sqlite:///wd.db"\n')
+    out = runner.invoke(app, ["incidents", "list", "-c", str(tmp_path / "watchdog.toml"), "--json"])
+    assert out.exit_code == 0, out.output
+    assert [i["id"] for i in json.loads(out.output)] == [1]

@@ -11,6 +11,7 @@ from rich.table import Table
 from sqlmodel import col, select
 
 from watchdog.cli.app import app
+from watchdog.config import load_settings
 from watchdog.respond.incidents import resolve
 from watchdog.respond.report import iso, markdown, postmortem
 from watchdog.store import Store
@@ -19,18 +20,29 @@ from watchdog.store.responder import Incident
 incidents_app = typer.Typer(help="Incidents: findings grouped per protocol, time window and attacker.", no_args_is_help=True)
 app.add_typer(incidents_app, name="incidents")
 
-STORE_OPTION = typer.Option("sqlite:///watchdog.db", "--store", envvar="WATCHDOG_STORE",
-                            help="Store URL (env WATCHDOG_STORE), e.g. sqlite:///watchdog.db.")
+STORE_OPTION = typer.Option(None, "--store", envvar="WATCHDOG_STORE",
+                            help="Store URL (env WATCHDOG_STORE; default: the config's [store], else sqlite:///watchdog.db).")
+CONFIG_OPTION = typer.Option(None, "--config", "-c", help="TOML config to take the store (and RPC) from.")
+
+
+def open_store(store: str | None, config: Path | None) -> Store:
+    """The store named on the command line, else the config's, else ./watchdog.db."""
+    if store:
+        return Store(store)
+    if config is not None:
+        return Store(load_settings(config).store_url())
+    return Store("sqlite:///watchdog.db")
 
 
 @incidents_app.command("list")
 def list_incidents(
     store: str = STORE_OPTION,
+    config: Path = CONFIG_OPTION,
     status: str = typer.Option(None, help="Only this status: open, contained or resolved."),
     as_json: bool = typer.Option(False, "--json", help="JSON instead of a table."),
 ) -> None:
     """List incidents, newest first."""
-    db = Store(store)
+    db = open_store(store, config)
     with db.session() as s:
         query = select(Incident).order_by(col(Incident.id).desc())
         if status:
@@ -48,9 +60,9 @@ def list_incidents(
 
 
 @incidents_app.command("show")
-def show(incident_id: int, store: str = STORE_OPTION) -> None:
+def show(incident_id: int, store: str = STORE_OPTION, config: Path = CONFIG_OPTION) -> None:
     """An incident with its findings, actions and UTC timeline."""
-    report = postmortem(Store(store), incident_id)
+    report = postmortem(open_store(store, config), incident_id)
     out = Console(width=160, highlight=False, soft_wrap=True)
     out.print(f"incident #{report['incident']}: {report['title']}")
     out.print(f"status {report['status']}, severity {report['severity_label']} ({report['severity']}), "
@@ -72,13 +84,14 @@ def show(incident_id: int, store: str = STORE_OPTION) -> None:
 def report(
     incident_id: int,
     store: str = STORE_OPTION,
+    config: Path = CONFIG_OPTION,
     fmt: str = typer.Option("markdown", "--format", help="markdown or json."),
     out: Path = typer.Option(None, "--out", help="Write to this file instead of stdout."),
 ) -> None:
     """The post-mortem: summary, impact, UTC timeline, root cause, lessons, action items, time to detection."""
     if fmt not in ("markdown", "json"):
         raise typer.BadParameter("use markdown or json", param_hint="--format")
-    data = postmortem(Store(store), incident_id)
+    data = postmortem(open_store(store, config), incident_id)
     text = markdown(data) if fmt == "markdown" else json.dumps(data, indent=2) + "\n"
     if out:
         out.write_text(text)
@@ -91,9 +104,10 @@ def report(
 def resolve_cmd(
     incident_id: int,
     store: str = STORE_OPTION,
+    config: Path = CONFIG_OPTION,
     note: str = typer.Option("", help="What was done (goes to the timeline)."),
     root_cause: str = typer.Option("", help="Root cause, for the post-mortem."),
 ) -> None:
     """Mark an incident resolved (after governance handled it)."""
-    incident = resolve(Store(store), incident_id, note, root_cause)
+    incident = resolve(open_store(store, config), incident_id, note, root_cause)
     typer.echo(f"incident #{incident.id} resolved")

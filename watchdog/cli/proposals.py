@@ -14,6 +14,8 @@ from rich.table import Table
 from sqlmodel import col, select
 
 from watchdog.cli.app import app
+from watchdog.cli.incidents import CONFIG_OPTION, STORE_OPTION, open_store
+from watchdog.config import load_settings
 from watchdog.errors import WatchdogError
 from watchdog.keys import KeySource, Signer, load_signer
 from watchdog.respond.config import ExecutorSettings
@@ -28,9 +30,8 @@ from watchdog.store.responder import Proposal
 proposals_app = typer.Typer(help="Safe proposals: review the evidence, sign with your keystore, execute.", no_args_is_help=True)
 app.add_typer(proposals_app, name="proposals")
 
-STORE_OPTION = typer.Option("sqlite:///watchdog.db", "--store", envvar="WATCHDOG_STORE",
-                            help="Store URL (env WATCHDOG_STORE), e.g. sqlite:///watchdog.db.")
-RPC_OPTION = typer.Option("http://127.0.0.1:8545", "--rpc", envvar="WATCHDOG_RPC", help="JSON-RPC URL of the Safe's network (env WATCHDOG_RPC).")
+RPC_OPTION = typer.Option(None, "--rpc", envvar="WATCHDOG_RPC",
+                          help="JSON-RPC URL of the Safe's network (env WATCHDOG_RPC; default: the config's network, else http://127.0.0.1:8545).")
 KEYSTORE_OPTION = typer.Option(None, "--keystore", help="Your encrypted keystore (eth-account JSON).")
 PASSWORD_ENV_OPTION = typer.Option(None, "--password-env", help="Environment variable holding the keystore password.")
 PASSWORD_FILE_OPTION = typer.Option(None, "--password-file", help="File holding the keystore password.")
@@ -43,6 +44,16 @@ def _signer(keystore: Path | None, password_env: str | None, password_file: Path
     return load_signer(KeySource(keystore, password_env, password_file, key_env))
 
 
+def _rpc_url(rpc: str | None, config: Path | None, network: str) -> str:
+    if rpc:
+        return rpc
+    if config is not None:
+        networks = load_settings(config).networks
+        if network in networks:
+            return networks[network].rpc_urls[0]
+    return "http://127.0.0.1:8545"
+
+
 def _proposals(store: Store, proposal: Proposal, rpc: str, service_url: str | None = None) -> SafeProposals:
     client = Rpc(rpc)
     chain_id = client.chain_id()
@@ -53,9 +64,10 @@ def _proposals(store: Store, proposal: Proposal, rpc: str, service_url: str | No
 
 
 @proposals_app.command("list")
-def list_proposals(store: str = STORE_OPTION, as_json: bool = typer.Option(False, "--json", help="JSON instead of a table.")) -> None:
+def list_proposals(store: str = STORE_OPTION, config: Path = CONFIG_OPTION,
+                   as_json: bool = typer.Option(False, "--json", help="JSON instead of a table.")) -> None:
     """Proposals, newest first, with their signature count."""
-    db = Store(store)
+    db = open_store(store, config)
     with db.session() as s:
         rows = s.exec(select(Proposal).order_by(col(Proposal.id).desc())).all()
     data = [{"id": p.id, "status": p.status, "safe": p.safe, "nonce": p.nonce, "contract": p.contract,
@@ -72,9 +84,10 @@ def list_proposals(store: str = STORE_OPTION, as_json: bool = typer.Option(False
 
 
 @proposals_app.command("show")
-def show(proposal_id: int, store: str = STORE_OPTION, as_json: bool = typer.Option(False, "--json", help="Everything as JSON.")) -> None:
+def show(proposal_id: int, store: str = STORE_OPTION, config: Path = CONFIG_OPTION,
+         as_json: bool = typer.Option(False, "--json", help="Everything as JSON.")) -> None:
     """The proposal and its evidence: what the SafeTx does, why, and what to check before signing."""
-    db = Store(store)
+    db = open_store(store, config)
     p = get_proposal(db, proposal_id)
     sigs = signatures(db, proposal_id)
     if as_json:
@@ -109,6 +122,7 @@ def show(proposal_id: int, store: str = STORE_OPTION, as_json: bool = typer.Opti
 def sign(
     proposal_id: int,
     store: str = STORE_OPTION,
+    config: Path = CONFIG_OPTION,
     rpc: str = RPC_OPTION,
     keystore: Path = KEYSTORE_OPTION,
     password_env: str = PASSWORD_ENV_OPTION,
@@ -117,10 +131,10 @@ def sign(
     service_url: str = typer.Option(None, "--service-url", help="Also post to this Safe Transaction Service."),
 ) -> None:
     """Sign the proposal's safeTxHash with your own keystore (checked against the Safe on chain)."""
-    db = Store(store)
+    db = open_store(store, config)
     proposal = get_proposal(db, proposal_id)
     signer = _signer(keystore, password_env, password_file, key_env)
-    _, added, note = _proposals(db, proposal, rpc, service_url).sign(proposal_id, signer)
+    _, added, note = _proposals(db, proposal, _rpc_url(rpc, config, proposal.network), service_url).sign(proposal_id, signer)
     typer.echo(note if added else f"nothing changed: {note}")
 
 
@@ -128,6 +142,7 @@ def sign(
 def execute(
     proposal_id: int,
     store: str = STORE_OPTION,
+    config: Path = CONFIG_OPTION,
     rpc: str = RPC_OPTION,
     keystore: Path = KEYSTORE_OPTION,
     password_env: str = PASSWORD_ENV_OPTION,
@@ -135,12 +150,12 @@ def execute(
     key_env: str = KEY_ENV_OPTION,
 ) -> None:
     """Send execTransaction once the threshold is met (the sender pays gas; any account can send)."""
-    db = Store(store)
+    db = open_store(store, config)
     proposal = get_proposal(db, proposal_id)
     if proposal.status == "executed":
         typer.echo(f"nothing changed: proposal {proposal_id} was already executed in {proposal.exec_tx_hash}")
         return
-    proposals = _proposals(db, proposal, rpc)
+    proposals = _proposals(db, proposal, _rpc_url(rpc, config, proposal.network))
     signer = _signer(keystore, password_env, password_file, key_env)
     assert proposals.rpc is not None
     executor = Executor(db, proposals.rpc, signer, proposal.network, proposal.chain_id, ExecutorSettings())
