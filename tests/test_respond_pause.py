@@ -18,6 +18,7 @@ from watchdog.devnet import Anvil
 from watchdog.devnet.scenarios import deploy_flash_loan_attacker, send_flash_loan_spot_attack
 from watchdog.devnet.world import World
 from watchdog.respond import Responder
+from watchdog.respond.rpc import Rpc
 from watchdog.store import Store
 from watchdog.store.responder import Action, ActionAttempt, Incident, IncidentEvent
 
@@ -271,4 +272,36 @@ def test_after_governance_unpauses_a_new_attack_pauses_again(world, tmp_path: Pa
     (action,) = actions(store)
     assert action.status == "mined" and action.generation == 1
     assert nonce(anvil, address) == start + 2
+    responder.close()
+
+
+class LaggingNode(Rpc):
+    """A load-balanced endpoint whose first nonce answer comes from a replica one transaction behind."""
+
+    lag = 1
+
+    def nonce(self, address: str, tag: str = "pending") -> int:
+        value = super().nonce(address, tag)
+        if self.lag:
+            self.lag -= 1
+            return value - 1
+        return value
+
+
+def test_nonce_error_resyncs_and_still_sends_one_pause(world, tmp_path: Path) -> None:
+    anvil, w = world
+    responder_account = w.accounts.responder
+    # the key was used before (another tool): its nonce is 1 ahead of what the lagging replica says
+    tx = {"to": responder_account.address, "value": 0, "gas": 21000, "nonce": nonce(anvil, responder_account.address),
+          "chainId": anvil.chain_id, "maxFeePerGas": 10 * GWEI, "maxPriorityFeePerGas": GWEI}
+    anvil.rpc("eth_sendRawTransaction", ["0x" + responder_account.signer.sign_transaction(tx).raw_transaction.hex()])
+    start = nonce(anvil, responder_account.address)
+    store = Store(f"sqlite:///{tmp_path / 'wd.db'}")
+    responder = Responder(config(tmp_path, w, ["pause"]), store, LaggingNode(anvil.url), w.manifest)
+    result = responder.handle([attack_finding(w, block=anvil.block_number())], [])
+    assert responder.wait(30)
+    tries = attempts(store)
+    assert [a.status for a in tries] == ["error", "mined"] and "nonce" in tries[0].error.lower()
+    assert tries[1].nonce == start and result.pauses[0].sent
+    assert nonce(anvil, responder_account.address) == start + 1 and vault_paused(anvil, w)
     responder.close()

@@ -59,8 +59,7 @@ class Executor:
         self.chain_id = chain_id
         self.settings = settings or ExecutorSettings()
         self.on_finish = on_finish
-        self._nonce_lock = threading.Lock()
-        self._next_nonce: int | None = None
+        self._nonce_lock = threading.Lock()  # one fresh nonce at a time from this process
         self._watchers: list[threading.Thread] = []
         self._stop = threading.Event()
 
@@ -196,14 +195,15 @@ class Executor:
 
     def _send(self, action_id: int, generation: int, plan: TxPlan, gas: int, max_fee: int, priority: int,
               nonce: int | None) -> ActionAttempt | None:
-        """Sign, record, broadcast, record. A fresh nonce is resynced and retried on nonce errors; a
-        fixed nonce (replacement) is not retried here. Returns the broadcast attempt or None."""
+        """Sign, record, broadcast, record. A fresh nonce is the node's pending count, read again (resync)
+        and retried after a nonce error; a fixed nonce (replacement) is not retried here. Returns the
+        broadcast attempt or None."""
         assert self.signer is not None
         for _ in range(3):
             with self._nonce_lock:
                 if nonce is None:
                     fresh = True
-                    use = max(self.rpc.nonce(self.signer.address), self._next_nonce or 0)
+                    use = self.rpc.nonce(self.signer.address, "pending")
                 else:
                     fresh, use = False, nonce
                 tx = {"type": 2, "chainId": self.chain_id, "nonce": use, "to": to_checksum_address(plan.to), "data": plan.data,
@@ -221,13 +221,9 @@ class Executor:
                         return attempt
                     self._update_attempt(attempt.id, status="error", error=message[:500])
                     log.warning("broadcast of %s (nonce %d) failed: %s", tx_hash, use, message)
-                    if any(e in message.lower() for e in NONCE_ERRORS):
-                        self._next_nonce = None  # resync from the node
-                        if fresh:
-                            continue
+                    if fresh and any(e in message.lower() for e in NONCE_ERRORS):
+                        continue  # resync: the next round reads the node's count again
                     return None
-                if fresh or use >= (self._next_nonce or 0):
-                    self._next_nonce = use + 1
             self._mark_sent(attempt, action_id)
             log.info("%s %s: sent %s (nonce %d, max fee %d, tip %d)", plan.kind, plan.target, tx_hash, use, max_fee, priority)
             return attempt
