@@ -39,3 +39,34 @@ def test_flash_swap_arbitrage_stays_below_the_pause_threshold(world, anvil, tmp_
     assert Severity(found[0].severity) < PAUSE_SEVERITY
     assert found[0].evidence["protocol_contracts"] == []
     assert all(Severity(r.severity) < PAUSE_SEVERITY for r in records)
+
+
+@pytest.mark.parametrize(("lender", "kind"), [
+    ("BalancerLikeLender", "balancer-v2"),
+    ("MakerLikeLender", "maker-dssflash"),
+    ("AaveV2LikeLender", "aave-v2"),
+    ("UniswapV3LikePool", "uniswap-v3"),
+    ("PlainLender", "borrow-repay"),  # no event at all: the same amount out and back in one transaction
+])
+def test_every_lender_shape_is_recognised_from_any_emitter(world, anvil, tmp_path, lender, kind):
+    args = (("address", "address"), (world.usd, world.eth)) if lender == "UniswapV3LikePool" else ((), ())
+    source = world.deploy(lender, *args)                         # not in the manifest
+    borrower = world.deploy("Borrower")
+    world.mint(world.usd, source, 100_000 * E)
+    first = world.head() + 1
+    tx = world.send(borrower, "borrow(address,address,uint256)", source, world.usd, 50_000 * E)
+    found = by_rule(follow(world, tmp_path, first), "flash-loan")
+    assert [(r.tx_hash, r.severity) for r in found] == [(tx, "info")]  # no protocol touched, no profit
+    loan = found[0].evidence["loans"][0]
+    assert (loan["kind"], loan["lender"], loan["borrower"], loan["token"], loan["amount"]) == (
+        kind, source, borrower, world.usd, str(50_000 * E))
+    assert found[0].evidence["borrowed_value"] == 50_000
+
+
+def test_deposit_and_withdrawal_in_one_transaction_is_not_a_loan(world, anvil, tmp_path):
+    depositor = world.deploy("Depositor")
+    world.mint(world.usd, depositor, 10_000 * E)
+    first = world.head() + 1
+    world.send(depositor, "cycle(address,address,uint256)", world.lending, world.usd, 10_000 * E)
+    records = follow(world, tmp_path, first)
+    assert by_rule(records, "flash-loan") == []
