@@ -29,6 +29,16 @@ def test_stale_oracle_attack_profits_only_without_a_staleness_bound(world, anvil
     assert not result.succeeded and result.attacker_profit <= 0 and result.pool_loss == 0
 
 
+def test_oracle_divergence_attack_and_a_pause_before_the_close(world, anvil):
+    snapshot = anvil.snapshot()
+    result = scenarios.oracle_divergence_attack(world)
+    assert result.succeeded and result.attacker_profit > 10_000 * E18
+    anvil.revert(snapshot)
+    _pause_vault(world)
+    result = scenarios.oracle_divergence_attack(world)
+    assert not result.succeeded and result.pool_loss == 0
+
+
 def test_admin_key_drain_and_its_pause(world, anvil):
     snapshot = anvil.snapshot()
     result = scenarios.admin_key_drain(world)

@@ -207,6 +207,29 @@ def _push_price_up(world: World, pct: int) -> None:
     swap(world, "trader2", "dUSD", usd_in * 1003 // 1000)
 
 
+def oracle_divergence_attack(world: World, *, drop_pct: int = 30) -> AttackResult:
+    """The market prices through the feed; a faulty (or compromised) feed update publishes a price `drop_pct`
+    below the AMM's; the attacker opens a long at the wrong price and closes once the feed is corrected."""
+    attacker = world.accounts.attacker
+    world.set_oracle_source("feed")
+    vault, market = world.contract("CollateralVault"), world.contract("PerpMarket")
+    margin = _buy_usd(world, "attacker", 20 * E18) // 2
+    usd_before, pool_before = _usd_of(world, attacker.address), _pool(world)
+    fair = spot_price(world)
+    wrong = fair * (100 - drop_pct) // 100
+    bad_update = push_feed(world, wrong)
+    world.send(world.contract("dUSD").functions.approve(vault.address, margin), attacker)
+    _try_send(world, vault.functions.deposit(margin), "attacker")
+    open_tx = _try_send(world, market.functions.openPosition(margin * 10 * E18 // wrong * 99 // 100, margin), "attacker")
+    fix_update = push_feed(world, fair)
+    close_tx = _try_send(world, market.functions.closePosition(), "attacker")
+    free = vault.functions.balanceOf(attacker.address).call()
+    if free:
+        _try_send(world, vault.functions.withdraw(free), "attacker")
+    return _result(world, "oracle-divergence", close_tx, "", usd_before, pool_before, bad_update_tx=bad_update,
+                   open_tx=open_tx, fix_update_tx=fix_update, fair_price=fair, feed_price=wrong)
+
+
 def admin_key_drain(world: World) -> AttackResult:
     """Two Safe owner keys are compromised: the Safe hands the vault to the attacker's contract, which drains
     the liquidity pool. The ownership change is the precursor a watchdog can act on."""
