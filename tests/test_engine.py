@@ -86,6 +86,8 @@ def test_a_failing_rule_is_counted_and_the_others_still_run(world, anvil, tmp_pa
 @pytest.mark.parametrize(("files", "rules", "message"), [
     ({}, {"no-such-rule": {"enabled": False}}, "unknown rule id(s) no-such-rule"),
     ({}, {"drain": {"max_fraction": 0.5, "maxfraction": 1}}, "rules.drain: unknown parameter(s) maxfraction"),
+    ({}, {"drain": {"max_fraction": "half"}}, "rules.drain.max_fraction: expected a number (default 0.5), got 'half'"),
+    ({}, {"privileged-change": {"expected": {"contract": "X"}}}, "rules.privileged-change.expected: expected a list"),
     ({"a.py": "def broken(:\n"}, {}, "failed to import: SyntaxError"),
     ({"a.py": "from watchdog.detect import Rule\nclass R(Rule):\n    pass\n"}, {}, "has no `id`"),
     ({"a.py": "from watchdog.detect import Rule\nclass R(Rule):\n    id = 'drain'\n"}, {}, "rule id 'drain' is defined twice"),

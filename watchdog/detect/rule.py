@@ -46,10 +46,33 @@ class Rule:
                 f"rules.{self.id}: unknown parameter(s) {', '.join(sorted(unknown))}; "
                 f"known: {', '.join(sorted(type(self).params)) or 'none'}"
             )
-        self.params: dict[str, Any] = {"cooldown": 0, "allowlist": [], **type(self).params, **(params or {})}
+        defaults = {"cooldown": 0, "allowlist": [], **type(self).params}
+        for name, value in (params or {}).items():
+            _check_type(self.id, name, value, defaults[name])
+        self.params: dict[str, Any] = {**defaults, **(params or {})}
 
     def evaluate(self, ctx: "Context") -> Iterable[Finding]:  # pragma: no cover - abstract
         raise NotImplementedError
 
     def __repr__(self) -> str:
         return f"<rule {self.id}>"
+
+
+def _check_type(rule_id: str, name: str, value: Any, default: Any) -> None:
+    """A configured parameter must have the kind of its default (numbers stay numbers, lists stay lists)."""
+    from watchdog.errors import ConfigError
+
+    if isinstance(default, bool):
+        ok, kind = isinstance(value, bool), "true or false"
+    elif isinstance(default, (int, float)):
+        ok, kind = isinstance(value, (int, float)) and not isinstance(value, bool), "a number"
+    elif isinstance(default, (list, tuple)):
+        ok, kind = isinstance(value, (list, tuple)), "a list"
+    elif isinstance(default, dict):
+        ok, kind = isinstance(value, dict), "a table"
+    elif isinstance(default, str):
+        ok, kind = isinstance(value, str), "a string"
+    else:
+        ok, kind = True, ""
+    if not ok:
+        raise ConfigError(f"rules.{rule_id}.{name}: expected {kind} (default {default!r}), got {value!r}")
