@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 import threading
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 from eth_abi import decode
@@ -21,8 +22,14 @@ class CallReverted(RpcError):
 
 
 class Rpc:
-    def __init__(self, url: str, timeout: float = 10.0) -> None:
-        self.url = url
+    """One or several endpoints of one chain; a transport failure moves on to the next endpoint (a
+    signed transaction is the same bytes wherever it is broadcast)."""
+
+    def __init__(self, url: str | list[str], timeout: float = 10.0) -> None:
+        self.urls = [url] if isinstance(url, str) else list(url)
+        if not self.urls:
+            raise RpcError("no RPC endpoint given: set rpc_urls for the network")
+        self.url = self.urls[0]
         self._client = httpx.Client(timeout=timeout)
         self._ids = itertools.count(1)
         self._lock = threading.Lock()
@@ -31,10 +38,19 @@ class Rpc:
         with self._lock:
             request_id = next(self._ids)
         body = {"jsonrpc": "2.0", "id": request_id, "method": method, "params": params or []}
-        try:
-            answer = self._client.post(self.url, json=body).json()
-        except (httpx.HTTPError, ValueError) as exc:
-            raise RpcError(f"{method} on {self.url} failed: {exc.__class__.__name__}: {exc}") from None
+        answer: Any = None
+        for url in list(self.urls):
+            try:
+                answer = self._client.post(url, json=body).json()
+                break
+            except (httpx.HTTPError, ValueError) as exc:
+                problem = f"{method} on {_where(url)} failed: {exc.__class__.__name__}"
+                with self._lock:
+                    if len(self.urls) > 1 and url == self.urls[0]:  # prefer the next endpoint from now on
+                        self.urls.append(self.urls.pop(0))
+                        self.url = self.urls[0]
+        else:
+            raise RpcError(problem)
         error = answer.get("error") if isinstance(answer, dict) else {"message": "malformed answer"}
         if error:
             message = str(error.get("message", error))
@@ -80,6 +96,12 @@ class Rpc:
 
     def close(self) -> None:
         self._client.close()
+
+
+def _where(url: str) -> str:
+    """Scheme and host of an endpoint: its path or query may carry an API key."""
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.hostname}" + (f":{parts.port}" if parts.port else "")
 
 
 def revert_reason(data: Any) -> str | None:

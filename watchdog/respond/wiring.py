@@ -8,6 +8,7 @@ from typing import Any, Iterable
 
 from watchdog.manifest import Manifest
 from watchdog.respond.responder import Responder
+from watchdog.respond.rpc import Rpc
 from watchdog.store import Store
 
 log = logging.getLogger(__name__)
@@ -52,5 +53,13 @@ def responder_sink(settings: Any, store: Store) -> ResponderSink:
         mine = [p for p in protocols if p.network == name]
         manifest = Manifest(chain_id=net.chain_id, contracts=[c for p in mine for c in p.manifest.contracts],
                             safe=next((p.manifest.safe for p in mine if p.manifest.safe), None))
-        responders[name] = Responder(settings, store, net.rpc_urls[0], manifest, network=name)
+        responders[name] = Responder(settings, store, Rpc(net.rpc_urls, timeout=net.timeout), manifest, network=name)
     return ResponderSink(responders)
+
+
+def attach(daemon: Any) -> ResponderSink:
+    """Register the responder on a `watchdog.daemon.Daemon` and resume what a previous run left open."""
+    sink = responder_sink(daemon.settings, daemon.store)
+    daemon.add_sink(sink)
+    sink.start()
+    return sink
