@@ -135,9 +135,10 @@ class Responder:
         for finding in new:
             try:
                 self._respond(self._record(finding), result)
-            except WatchdogError as exc:
-                log.error("responding to %s failed: %s", getattr(finding, "rule_id", "?"), exc)
-                self.store.audit("responder", "respond_failed", getattr(finding, "rule_id", ""), error=str(exc))
+            except Exception as exc:  # one bad finding or a node hiccup must not stop the others (nor the daemon)
+                message = str(exc) if isinstance(exc, WatchdogError) else f"{exc.__class__.__name__}: {exc}"
+                log.error("responding to %s failed: %s", getattr(finding, "rule_id", "?"), message)
+                self.store.audit("responder", "respond_failed", getattr(finding, "rule_id", ""), error=message[:500])
         return result
 
     __call__ = handle
@@ -218,17 +219,19 @@ class Responder:
                      opened: bool, dry: bool, result: Handled) -> None:
         assert incident.id is not None
         names = action.notifiers or list(self.notifications.notifiers)
-        known = self._notify_names.get(incident.id)
-        if known is None and not opened:
-            known = self._threads(incident.id)
-        if known is not None and set(names) <= set(known):
-            return  # this incident already has its thread: no storm
+        with self._lock:  # concurrent findings of one incident: one opening message
+            known = self._notify_names.get(incident.id)
+            if known is None and not opened:
+                known = self._threads(incident.id)
+            if known is not None and set(names) <= set(known):
+                return  # this incident already has its thread: no storm
+            if not dry:
+                self._notify_names[incident.id] = sorted(set(known or []) | set(names))
         if dry:
             message = f"dry-run: would notify {', '.join(names) or 'nobody'} about incident #{incident.id}"
             self.incidents.note(incident.id, "dry_run", message)
             result.dry_run.append(message)
             return
-        self._notify_names[incident.id] = sorted(set(known or []) | set(names))
         result.notified.append(playbook)
         self.incidents.note(incident.id, "notify", f"playbook {playbook} notifies {', '.join(names)}", playbook=playbook)
         text = f"{record.description or record.title}\nrule {record.rule_id}, tx {record.tx_hash}, block {record.block_number}"
