@@ -15,7 +15,9 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from sqlmodel import select
+from typer.testing import CliRunner
 
+from watchdog.cli import app
 from watchdog.detect.finding import Finding, Severity
 from watchdog.manifest import Manifest
 from watchdog.respond import NotifierConfig, Playbook, PlaybookAction, Responder, ResponseConfig
@@ -181,3 +183,33 @@ def test_refused_message_is_not_retried_and_is_audited(tmp_path: Path, service: 
         failed = s.exec(select(AuditEntry).where(AuditEntry.action == "notify_failed")).all()
     assert len(failed) == 1 and "HTTP 400" in failed[0].detail["error"] and "wrong-token" not in json.dumps(failed[0].detail)
     hub.close()
+
+
+def test_resolving_closes_the_threads(tmp_path: Path, service: str) -> None:
+    r = responder(tmp_path, service)
+    r.handle([finding(1)], [])
+    r.wait(30)
+    r.close()
+    Service.accepted = []
+    config = tmp_path / "watchdog.toml"
+    config.write_text(f"""
+[networks.devnet]
+chain_id = 31337
+rpc_urls = ["http://127.0.0.1:9"]
+[store]
+url = "sqlite:///wd.db"
+[notifiers.pagerduty]
+type = "pagerduty"
+url = "{service}/pd/v2/enqueue"
+token_env = "PD_KEY"
+[notifiers.slack]
+type = "slack"
+url = "{service}/slack"
+token_env = "SLACK_TOKEN"
+channel = "C0123"
+""")
+    out = CliRunner().invoke(app, ["incidents", "resolve", "1", "-c", str(config), "--note", "fixed and unpaused"])
+    assert out.exit_code == 0, out.output
+    sent = dict(Service.accepted)
+    assert sent["pd"]["event_action"] == "resolve" and sent["pd"]["dedup_key"] == "watchdog-devnet-incident-1"
+    assert sent["slack"]["thread_ts"] == "1700000000.000100" and "fixed and unpaused" in sent["slack"]["text"]

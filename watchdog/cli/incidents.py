@@ -13,9 +13,11 @@ from sqlmodel import col, select
 from watchdog.cli.app import app
 from watchdog.config import load_settings
 from watchdog.respond.incidents import resolve
+from watchdog.respond.notify import Notice, Notifications
 from watchdog.respond.report import iso, markdown, postmortem
+from watchdog.respond.responder import response_config
 from watchdog.store import Store
-from watchdog.store.responder import Incident
+from watchdog.store.responder import Incident, NotificationThread
 
 incidents_app = typer.Typer(help="Incidents: findings grouped per protocol, time window and attacker.", no_args_is_help=True)
 app.add_typer(incidents_app, name="incidents")
@@ -109,5 +111,15 @@ def resolve_cmd(
     root_cause: str = typer.Option("", help="Root cause, for the post-mortem."),
 ) -> None:
     """Mark an incident resolved (after governance handled it)."""
-    incident = resolve(open_store(store, config), incident_id, note, root_cause)
+    db = open_store(store, config)
+    incident = resolve(db, incident_id, note, root_cause)
     typer.echo(f"incident #{incident.id} resolved")
+    if config is not None:  # close the incident's threads (PagerDuty resolve, a last reply elsewhere)
+        notifications = Notifications(db, response_config(load_settings(config)).notifiers)
+        with db.session() as s:
+            names = list(s.exec(select(NotificationThread.notifier).where(NotificationThread.incident_id == incident_id)).all())
+        if names:
+            notifications.deliver(Notice(incident_id=incident_id, network=incident.network, protocol=incident.protocol,
+                                         severity=incident.severity, status="resolved", kind="resolved", title=incident.title,
+                                         text=note or "resolved", at=iso(incident.resolved_at) or ""), names)
+        notifications.close()
