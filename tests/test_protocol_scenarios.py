@@ -3,6 +3,8 @@ or a hardened configuration; honest traffic (including flash swaps and a liquida
 
 from __future__ import annotations
 
+from web3.logs import DISCARD
+
 from watchdog.devnet import scenarios
 from watchdog.devnet.world import E18, POOL_USD, PROTOCOL_SCOPE
 
@@ -49,8 +51,27 @@ def test_admin_key_drain_and_its_pause(world, anvil):
     assert not result.succeeded and result.attacker_profit == 0 and result.pool_loss == 0
 
 
-def test_malicious_oracle_upgrade_drains_the_pool(world, anvil):
-    result = scenarios.malicious_oracle_upgrade(world)
+IMPLEMENTATION_SLOT = "0x360894a13ba1a3210667c828492db98dca3e2076cc3735a920a3ca505d382bbc"
+
+
+def test_malicious_upgrade_drains_the_pool_unless_paused(world, anvil):
+    adapter = world.addresses["OracleAdapter"]
+    snapshot = anvil.snapshot()
+    result = scenarios.malicious_upgrade(world)
+    assert result.succeeded and result.attacker_profit > POOL_USD // 2
+    slot = world.w3.eth.get_storage_at(adapter, IMPLEMENTATION_SLOT)
+    assert slot[-20:].hex() == result.attacker_contract[2:].lower()  # the proxy now runs the attacker's code
+    upgrade = world.w3.eth.get_transaction_receipt(result.details["upgrade_tx"])
+    upgraded = world.contract("OracleAdapter").events.Upgraded().process_receipt(upgrade, errors=DISCARD)
+    assert upgraded[0]["args"]["implementation"] == result.attacker_contract
+    anvil.revert(snapshot)
+    _pause_vault(world)
+    result = scenarios.malicious_upgrade(world)
+    assert not result.succeeded and result.pool_loss == 0
+
+
+def test_malicious_oracle_swap_drains_the_pool(world, anvil):
+    result = scenarios.malicious_oracle_swap(world)
     assert result.succeeded and result.attacker_profit > POOL_USD // 2
     assert world.contract("PerpMarket").functions.oracle().call() == result.attacker_contract
 

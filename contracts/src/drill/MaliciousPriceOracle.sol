@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: MIT
 pragma solidity ^0.8.24;
 
-/// @title DRILL ATTACKER: malicious oracle upgrade
-/// @notice For drills only. A price source that reports whatever its owner sets. The malicious-upgrade drill has a
+/// @title DRILL ATTACKER: malicious oracle swap
+/// @notice For drills only. A price source that reports whatever its owner sets. The oracle-swap drill has a
 ///         compromised governance swap the market's oracle for this contract (`PerpMarket.setOracle`), after which
 ///         the attacker opens at a low price and closes at a high one.
 contract MaliciousPriceOracle {
@@ -16,7 +16,7 @@ contract MaliciousPriceOracle {
         price = initialPrice;
     }
 
-    function setPrice(uint256 price_) external {
+    function setFakePrice(uint256 price_) external {
         if (msg.sender != owner) revert NotOwner();
         price = price_;
     }
