@@ -305,3 +305,29 @@ def test_nonce_error_resyncs_and_still_sends_one_pause(world, tmp_path: Path) ->
     assert tries[1].nonce == start and result.pauses[0].sent
     assert nonce(anvil, responder_account.address) == start + 1 and vault_paused(anvil, w)
     responder.close()
+
+
+def test_repricing_stops_at_the_emergency_cap(world, tmp_path: Path) -> None:
+    anvil, w = world
+    store = Store(f"sqlite:///{tmp_path / 'wd.db'}")
+    cap = 5 * GWEI
+    responder = Responder(config(tmp_path, w, ["pause"], emergency_cap_gwei=5.0), store, anvil.url, w.manifest)
+    anvil.set_automine(False)
+    responder.handle([attack_finding(w, block=anvil.block_number())], [])
+    for _ in range(3):  # a fee spike far above the cap: the pause cannot get in, and never pays more than the cap
+        anvil.rpc("anvil_setNextBlockBaseFeePerGas", [hex(40 * GWEI)])
+        seen = len(attempts(store))
+        anvil.mine(1)
+        wait_until(lambda: len(attempts(store)) > seen, 5)
+    assert actions(store)[0].status == "sent"
+    assert all(a.max_fee <= cap and a.priority_fee <= a.max_fee for a in attempts(store))
+    assert any(a.max_fee == cap for a in attempts(store))
+    anvil.rpc("anvil_setNextBlockBaseFeePerGas", [hex(GWEI)])  # the spike ends
+    for _ in range(3):
+        seen = len(attempts(store))
+        anvil.mine(1)
+        if wait_until(lambda: actions(store)[0].status == "mined" or len(attempts(store)) > seen, 5):
+            if actions(store)[0].status == "mined":
+                break
+    assert actions(store)[0].status == "mined" and vault_paused(anvil, w)
+    responder.close()
