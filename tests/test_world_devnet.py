@@ -41,3 +41,24 @@ def test_devnet_up_deploys_world_and_down_stops_it(tmp_path: Path):
         alive = False
     assert not alive
     assert not (state_dir / "devnet.json").exists()
+
+
+def test_deploy_script_names_an_unreachable_node(tmp_path: Path):
+    script = Path(__file__).resolve().parents[1] / "anvil" / "deploy.py"
+    url = f"http://127.0.0.1:{free_port()}"
+    proc = subprocess.run([sys.executable, str(script), "--rpc", url, "--out", str(tmp_path / "m.json")],
+                          capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 2
+    assert proc.stderr.strip().count("\n") == 0 and url in proc.stderr
+    assert not (tmp_path / "m.json").exists()
+
+
+def test_deploy_script_refuses_a_node_without_funded_dev_accounts(tmp_path: Path):
+    from watchdog.devnet import Anvil
+
+    script = Path(__file__).resolve().parents[1] / "anvil" / "deploy.py"
+    with Anvil(extra_args=("--balance", "0")) as node:
+        proc = subprocess.run([sys.executable, str(script), "--rpc", node.url, "--out", str(tmp_path / "m.json")],
+                              capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 2, proc.stderr
+    assert proc.stderr.strip().count("\n") == 0 and "dev accounts" in proc.stderr

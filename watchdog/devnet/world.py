@@ -18,6 +18,7 @@ from typing import Any
 from eth_utils import keccak
 from web3 import Web3
 from web3.contract import Contract
+from web3.exceptions import Web3Exception
 
 from watchdog.devnet import artifacts
 from watchdog.devnet.accounts import Accounts, DevAccount
@@ -106,6 +107,14 @@ def deploy_world(rpc_url: str, out_dir: Path, *, manifest_name: str = "manifest.
     w3 = connect(rpc_url, accounts.all())
     if not w3.is_connected():
         raise RpcError(f"no JSON-RPC node answers at {rpc_url}: start one (e.g. `watchdog devnet up`) or fix the URL")
+    try:
+        return _deploy(w3, rpc_url, out_dir, manifest_name, accounts)
+    except (Web3Exception, ValueError) as exc:  # e.g. unfunded dev accounts on a non-dev node
+        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise RpcError(f"deploying the demo world on {rpc_url} failed ({reason}): use a node that funds anvil's dev accounts") from exc
+
+
+def _deploy(w3: Web3, rpc_url: str, out_dir: Path, manifest_name: str, accounts: Accounts) -> World:
     deployer, keeper = accounts.deployer, accounts.keeper
     entries: list[dict[str, Any]] = []
 
