@@ -134,7 +134,7 @@ def _deploy(w3: Web3, rpc_url: str, out_dir: Path, manifest_name: str, accounts:
     usd = add("dUSD", deploy(w3, deployer, project("DemoToken"), "Demo USD", "dUSD", 18, deployer.address), "token", "DemoToken",
               quote=True)
     weth = add("WETH", deploy(w3, deployer, artifacts.weth9()), "token", "WETH9")
-    _, pair = _deploy_venue(w3, deployer, add, "", weth, usd, PAIR_WETH)
+    pair = _deploy_venue(w3, deployer, add, "", weth, usd, PAIR_WETH)
     # A second, smaller venue with the same real bytecode: honest arbitrage and a reference price.
     _deploy_venue(w3, deployer, add, "AltSwap", weth, usd, ALT_PAIR_WETH)
 
@@ -190,8 +190,8 @@ def _deploy(w3: Web3, rpc_url: str, out_dir: Path, manifest_name: str, accounts:
 
 
 def _deploy_venue(w3: Web3, deployer: DevAccount, add: Any, prefix: str, weth: Contract, usd: Contract,
-                  weth_liquidity: int) -> tuple[Contract, Contract]:
-    """A Uniswap V2 factory, router and WETH-dUSD pair (real npm bytecode), seeded at ETH_PRICE."""
+                  weth_liquidity: int) -> Contract:
+    """A Uniswap V2 factory, router and WETH-dUSD pair (real npm bytecode), seeded at ETH_PRICE; returns the pair."""
     factory_name, router_name = (f"{prefix}Factory", f"{prefix}Router") if prefix else ("UniswapV2Factory", "UniswapV2Router02")
     factory = add(factory_name, deploy(w3, deployer, artifacts.uniswap_factory(), deployer.address), "other", "UniswapV2Factory")
     router = add(router_name, deploy(w3, deployer, artifacts.uniswap_router(), factory.address, weth.address), "router", "UniswapV2Router02")
@@ -207,7 +207,7 @@ def _deploy_venue(w3: Web3, deployer: DevAccount, add: Any, prefix: str, weth: C
     deadline = w3.eth.get_block("latest")["timestamp"] + 3600
     send(w3, router.functions.addLiquidity(weth.address, usd.address, weth_liquidity, usd_liquidity, 0, 0,
                                            deployer.address, deadline), deployer)
-    return router, pair
+    return pair
 
 
 def _start_twap(w3: Web3, twap: Contract, keeper: DevAccount) -> None:
