@@ -98,3 +98,11 @@ def test_benign_traffic_all_succeeds(world, anvil):
         for tx_hash in hashes:
             assert world.w3.eth.get_transaction_receipt(tx_hash)["status"] == 1, kind
     assert world.contract("CollateralVault").functions.poolAssets().call() > POOL_USD * 9 // 10
+
+
+def test_benign_traffic_again_after_a_revert(world, anvil):
+    """The arbitrage bot deployed by an earlier (reverted) test is redeployed, not called at an empty address."""
+    traffic = scenarios.benign_traffic(world, rounds=3)
+    assert traffic.count("flash_swap_arbitrage") >= 1
+    bot = world.addresses["FlashSwapArbitrageur"]
+    assert world.w3.eth.get_code(bot)

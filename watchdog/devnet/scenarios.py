@@ -361,11 +361,13 @@ def flash_swap_arbitrage(world: World, result: TrafficResult | None = None) -> s
 
 
 def _arbitrageur(world: World) -> Any:
-    if "FlashSwapArbitrageur" not in world.addresses:
-        contract = deploy(world.w3, world.accounts.keeper, artifacts.project("FlashSwapArbitrageur"))
-        world.addresses["FlashSwapArbitrageur"] = contract.address
-    return world.w3.eth.contract(address=world.addresses["FlashSwapArbitrageur"],
-                                 abi=artifacts.project("FlashSwapArbitrageur").abi)
+    """The keeper's arbitrage bot, deployed on first use (again after a snapshot revert removed it)."""
+    artifact = artifacts.project("FlashSwapArbitrageur")
+    address = world.addresses.get("FlashSwapArbitrageur")
+    if not address or not world.w3.eth.get_code(address):
+        address = deploy(world.w3, world.accounts.keeper, artifact).address
+        world.addresses["FlashSwapArbitrageur"] = address
+    return world.w3.eth.contract(address=address, abi=artifact.abi)
 
 
 def benign_traffic(world: World, rounds: int = 10, *, volatile: bool = False, seed: int = 7) -> TrafficResult:
