@@ -3,18 +3,16 @@ cache, several solc versions, and hostile input. Real solc-js and real slither t
 
 from __future__ import annotations
 
-import io
 import json
 import subprocess
 import sys
-from contextlib import redirect_stderr, redirect_stdout
 from pathlib import Path
-from unittest import mock
 
 import pytest
 
+from fixtures.scan.helpers import check_sarif, run_cli
+
 from watchdog import toolchain
-from watchdog.cli import main
 from watchdog.scan import plugin
 from watchdog.scan.scanner import ScanError, ScanOptions, ScanReport, scan_path
 from watchdog.scan.sources import ScanInputError
@@ -29,18 +27,6 @@ OUR_DETECTORS = {
     "flash_callback": "wd-flash-callback",
     "single_oracle": "wd-single-oracle-liquidation",
 }
-
-
-def run_cli(*args: str) -> subprocess.CompletedProcess:
-    """`watchdog scan ...` in-process (the console script's own entry point), as a CompletedProcess."""
-    out, err = io.StringIO(), io.StringIO()
-    code = 0
-    with mock.patch.object(sys, "argv", ["watchdog", "scan", *args]), redirect_stdout(out), redirect_stderr(err):
-        try:
-            main()
-        except SystemExit as exc:
-            code = exc.code if isinstance(exc.code, int) else 0
-    return subprocess.CompletedProcess(args, code, out.getvalue(), err.getvalue())
 
 
 @pytest.fixture(scope="module")
@@ -103,33 +89,6 @@ def test_include_and_exclude_select_detectors(cache_dir: Path) -> None:
         scan_path(FIXTURES / "pause", ScanOptions(cache_dir=cache_dir, include=["wd-nope"], use_cache=False))
 
 
-def _check_sarif(sarif: dict) -> None:
-    """The parts of the SARIF 2.1.0 schema that consumers (code-scanning UIs) depend on."""
-    assert sarif["version"] == "2.1.0"
-    assert sarif["$schema"].endswith("sarif-schema-2.1.0.json")
-    assert isinstance(sarif["runs"], list) and sarif["runs"]
-    for run in sarif["runs"]:
-        driver = run["tool"]["driver"]
-        assert isinstance(driver["name"], str) and driver["name"]
-        ids = [rule["id"] for rule in driver["rules"]]
-        assert len(ids) == len(set(ids))
-        for rule in driver["rules"]:
-            assert rule["shortDescription"]["text"]
-            assert rule["defaultConfiguration"]["level"] in {"none", "note", "warning", "error"}
-        for result in run["results"]:
-            assert result["ruleId"] in ids and ids[result["ruleIndex"]] == result["ruleId"]
-            assert result["level"] in {"none", "note", "warning", "error"}
-            assert result["message"]["text"]
-            assert all(isinstance(v, str) for v in result["partialFingerprints"].values())
-            for location in result["locations"]:
-                physical = location["physicalLocation"]
-                uri = physical["artifactLocation"]["uri"]
-                assert uri and not uri.startswith("/") and "\\" not in uri
-                region = physical["region"]
-                assert region["startLine"] >= 1 and region.get("endLine", region["startLine"]) >= region["startLine"]
-                assert region.get("startColumn", 1) >= 1
-
-
 def test_sarif_output_is_valid_and_names_our_detectors(tmp_path: Path, cache_dir: Path) -> None:
     """Through the installed console script, as CI runs it."""
     out = tmp_path / "out.sarif"
@@ -139,7 +98,7 @@ def test_sarif_output_is_valid_and_names_our_detectors(tmp_path: Path, cache_dir
     )
     assert proc.returncode == 0, proc.stderr
     sarif = json.loads(out.read_text())
-    _check_sarif(sarif)
+    check_sarif(sarif)
     run = sarif["runs"][0]
     assert set(OUR_DETECTORS.values()) <= {rule["id"] for rule in run["tool"]["driver"]["rules"]}
     flagged = {(r["ruleId"], r["locations"][0]["physicalLocation"]["artifactLocation"]["uri"]) for r in run["results"]}
@@ -288,7 +247,7 @@ def test_scan_of_the_project_contracts_when_they_build(tmp_path: Path, cache_dir
         pytest.skip(f"contracts/ does not compile at the moment: {proc.stderr.strip()}")
     assert proc.returncode == 0, proc.stderr
     sarif = json.loads(out.read_text())
-    _check_sarif(sarif)
+    check_sarif(sarif)
     assert set(OUR_DETECTORS.values()) <= {rule["id"] for rule in sarif["runs"][0]["tool"]["driver"]["rules"]}
     uris = {r["locations"][0]["physicalLocation"]["artifactLocation"]["uri"] for r in sarif["runs"][0]["results"]}
     assert uris and all(uri.startswith("src/") for uri in uris)
