@@ -331,3 +331,24 @@ def test_repricing_stops_at_the_emergency_cap(world, tmp_path: Path) -> None:
                 break
     assert actions(store)[0].status == "mined" and vault_paused(anvil, w)
     responder.close()
+
+
+def test_a_pending_pause_is_repriced_above_an_attack_seen_later(world, tmp_path: Path) -> None:
+    anvil, w = world
+    attacker_contract = deploy_flash_loan_attacker(w)
+    store = Store(f"sqlite:///{tmp_path / 'wd.db'}")
+    responder = Responder(config(tmp_path, w, ["pause"]), store, anvil.url, w.manifest)
+    anvil.set_automine(False)
+    responder.handle([attack_finding(w, block=anvil.block_number())], [])  # a mined finding: pause sent, still pending
+    base = int(anvil.rpc("eth_getBlockByNumber", ["latest", False])["baseFeePerGas"], 16)
+    attack_hash = send_flash_loan_spot_attack(w, attacker_contract, wait=False, maxPriorityFeePerGas=50 * GWEI,
+                                              maxFeePerGas=2 * base + 50 * GWEI)
+    responder.handle([attack_finding(w, block=None, tx_hash=attack_hash, pending=True, n=1)], [])
+    tries = attempts(store)
+    assert len(tries) == 2 and tries[1].nonce == tries[0].nonce and tries[1].priority_fee > 50 * GWEI
+    anvil.mine(1)
+    assert responder.wait(30)
+    attack = anvil.rpc("eth_getTransactionReceipt", [attack_hash])
+    assert attack["status"] == "0x0" and vault_paused(anvil, w)
+    assert nonce(anvil, w.accounts.responder.address) == tries[0].nonce + 1
+    responder.close()

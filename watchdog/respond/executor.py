@@ -70,6 +70,8 @@ class Executor:
         unless `wait`). A plan already claimed returns the existing action without sending."""
         action, won = self._claim(plan, incident_id, trigger or {})
         if not won:
+            if attack_tx and action.status == "sent":
+                self._outbid(action, plan, attack_tx)
             return Outcome(action.id, action.status, action.tx_hash)  # type: ignore[arg-type]
         outcome = self._run(action, plan, attack_tx)
         if outcome.status == "sent":
@@ -313,6 +315,22 @@ class Executor:
         else:
             self.store.audit("responder", "action_repriced", plan.target, action_id=action.id,
                              tx_hash=attempt.tx_hash, replaces=last.tx_hash, max_fee=max_fee, priority_fee=priority)
+
+    def _outbid(self, action: Action, plan: TxPlan, attack_tx: str) -> None:
+        """Our pause is still pending and an attack shows up in the mempool: re-price it (same nonce) above
+        the attack, so that it is ordered first."""
+        live = [a for a in self._attempts(action) if a.status in ("signed", "sent")]
+        if not live or self.signer is None or live[-1].sender != self.signer.address:
+            return
+        last = live[-1]
+        max_fee, priority = self._initial_fees(attack_tx)
+        max_fee, priority = max(max_fee, math.ceil(last.max_fee * 1.1)), max(priority, math.ceil(last.priority_fee * 1.1))
+        cap = int(self.settings.emergency_cap_gwei * GWEI)
+        if max_fee > cap or priority > max_fee:
+            return
+        if self._send(action.id, action.generation, plan, last.gas, max_fee, priority, nonce=last.nonce) is not None:  # type: ignore[arg-type]
+            self.store.audit("responder", "action_outbid", plan.target, action_id=action.id, attack_tx=attack_tx,
+                             max_fee=max_fee, priority_fee=priority)
 
     def _rebroadcast(self, action: Action, attempts: list[ActionAttempt]) -> Outcome:
         """Restart path: the recorded transaction is mined, in the pool, or broadcast again (same hash)."""
