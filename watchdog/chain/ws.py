@@ -69,7 +69,7 @@ class Subscriber:
             delay = min(delay * 2, 10.0)
 
     async def _session(self) -> None:
-        async with websockets.connect(self.url, open_timeout=5, ping_interval=20, max_size=None) as conn:
+        async with websockets.connect(self.url, open_timeout=5, close_timeout=1, ping_interval=20, max_size=None) as conn:
             callbacks: dict[str, Callback] = {}
             for request_id, (params, callback) in enumerate(self._subs, start=1):
                 await conn.send(json.dumps({"jsonrpc": "2.0", "id": request_id, "method": "eth_subscribe", "params": params}))
