@@ -15,8 +15,10 @@ from fixtures.detect.kit import E, by_rule, follow, lending_world  # noqa: F401
 
 from watchdog.chain.abi import AbiRegistry
 from watchdog.chain.mempool import MempoolFollower
-from watchdog.chain.rpc import RpcClient
+from watchdog.chain.reader import BlockReader
+from watchdog.chain.rpc import RpcClient, RpcUnavailable
 from watchdog.detect import PAUSE_SEVERITY, Engine, Severity, topic
+from watchdog.devnet.anvil import free_port
 from watchdog.errors import ConfigError
 from watchdog.manifest import Manifest, load_manifest
 from watchdog.store import FindingRecord, Store
@@ -103,6 +105,15 @@ def test_configuration_errors_are_one_clear_line(tmp_path, files, rules, message
 def test_missing_rule_directory(tmp_path):
     with pytest.raises(ConfigError, match="does not exist"):
         Engine("devnet", Manifest(chain_id=1, contracts=[]), None, rule_dirs=[tmp_path / "nope"])
+
+
+def test_a_node_outage_is_not_swallowed_as_a_rule_error(world, tmp_path):
+    """The listener must retry the block later, not commit it without findings."""
+    engine = Engine("devnet", load_manifest(world.manifest(tmp_path)), None)
+    dead = BlockReader(RpcClient(f"http://127.0.0.1:{free_port()}", retries=0, timeout=1), "devnet")
+    with pytest.raises(RpcUnavailable):
+        engine.on_schedule(dead)
+    assert engine.stats["oracle-health"].errors == 0
 
 
 def test_watched_topics_cover_the_flash_loan_events():

@@ -6,6 +6,7 @@ import logging
 from typing import Any, Iterable
 
 from watchdog.chain.events import Block, CallFrame, ChainReader, Log, PendingTx, Tx
+from watchdog.chain.rpc import RpcUnavailable
 from watchdog.detect.abi import decode_result, encode_call
 from watchdog.detect.finding import Finding, Severity
 from watchdog.detect.registry import ProtocolRegistry, Watched
@@ -35,6 +36,8 @@ class Scope:
         if slot not in self._reads:
             try:
                 self._reads[slot] = decode_result(signature, self.reader.call(to, data, block))
+            except RpcUnavailable:
+                raise  # the node is gone: the listener retries the whole block
             except Exception as exc:  # a revert or an empty answer: the rule decides what that means
                 log.debug("read %s %s at %s failed: %s", to, signature, block, exc)
                 self._reads[slot] = None

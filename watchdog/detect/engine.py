@@ -18,6 +18,7 @@ from sqlmodel import Session
 
 from watchdog.chain import parse
 from watchdog.chain.events import Block, BlockBundle, ChainReader, Log, PendingTx, Tx
+from watchdog.chain.rpc import RpcUnavailable
 from watchdog.detect.abi import EventSpec
 from watchdog.detect.context import Context, Scope
 from watchdog.detect.finding import Finding, Severity
@@ -163,6 +164,8 @@ class Engine:
         started = time.perf_counter()
         try:
             produced = list(rule.evaluate(ctx) or ())
+        except RpcUnavailable:
+            raise  # not the rule's fault: the listener retries the block once the node answers again
         except Exception as exc:  # one broken rule never stops the others
             stats.errors += 1
             stats.last_error = f"{type(exc).__name__}: {exc}"
