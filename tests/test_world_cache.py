@@ -33,3 +33,14 @@ def test_a_used_chain_is_deployed_on_not_replaced(tmp_path, monkeypatch):
         world = cache.world_on_anvil(node, tmp_path / "w")
         assert world.manifest.block > 3
     assert not (tmp_path / "state").exists()
+
+
+def test_a_damaged_entry_is_replaced_by_a_deployment(tmp_path, monkeypatch):
+    monkeypatch.setattr(cache, "CACHE_DIR", tmp_path / "state")
+    entry = tmp_path / "state" / cache.cache_key()
+    (entry / "world").mkdir(parents=True)
+    (entry / "state.hex").write_text("0xnot-a-state-dump")
+    with Anvil() as node:
+        world = cache.world_on_anvil(node, tmp_path / "w")
+        assert world.w3.eth.get_code(world.addresses["PerpMarket"])
+    assert (entry / "state.hex").read_text() != "0xnot-a-state-dump"

@@ -18,6 +18,7 @@ from watchdog import toolchain
 from watchdog.devnet import artifacts
 from watchdog.devnet.anvil import Anvil
 from watchdog.devnet.world import World, deploy_world, load_world
+from watchdog.errors import ConfigError, RpcError
 
 CACHE_DIR = toolchain.PROJECT_ROOT / "anvil" / "state"
 _DEPLOYER_CODE = ("world.py", "safe.py", "accounts.py", "artifacts.py", "txs.py")
@@ -44,9 +45,14 @@ def world_on_anvil(anvil: Anvil, out_dir: Path, *, use_cache: bool = True) -> Wo
         return deploy_world(anvil.url, out_dir)
     entry = CACHE_DIR / cache_key()
     if (entry / "state.hex").exists():
-        anvil.load_state(entry / "state.hex")
-        shutil.copytree(entry / "world", out_dir, dirs_exist_ok=True)
-        return load_world(anvil.url, out_dir / "manifest.json")
+        try:
+            anvil.load_state(entry / "state.hex")
+            shutil.copytree(entry / "world", out_dir, dirs_exist_ok=True)
+            return load_world(anvil.url, out_dir / "manifest.json")
+        except (RpcError, OSError, ConfigError):  # a damaged entry: drop it and deploy afresh
+            shutil.rmtree(entry, ignore_errors=True)
+            if anvil.block_number() != 0:
+                return deploy_world(anvil.url, out_dir)
     world = deploy_world(anvil.url, out_dir)
     _store(anvil, out_dir, entry)
     return world
