@@ -87,7 +87,7 @@ class FlashLoan(Rule):
             addresses=[ctx.tx.sender, *borrowers, *lenders, *(w.address for w in core)],
             evidence={"loans": [{**l, "amount": str(l["amount"])} for l in loans], "borrowed_value": borrowed,
                       "profit_estimate": profit, "net_flows": flows, "protocol_contracts": [w.name for w in core]},
-            labels={"actor": ctx.tx.sender, "stage": "exploitation" if core else "funding"},
+            labels={"actor": ctx.tx.sender, **({"stage": "exploitation"} if core else {})},
         )
 
     # -- loan sources --------------------------------------------------------------------------------

@@ -9,7 +9,7 @@ from watchdog.detect.abi import EventDecoder
 from watchdog.manifest import ContractEntry, Manifest
 
 # Roles whose contracts hold users' funds or price them: touching one means touching the protocol itself.
-CORE_ROLES = frozenset({"market", "vault", "lending", "oracle_adapter", "twap_oracle", "guardian", "other"})
+CORE_ROLES = frozenset({"market", "vault", "lending", "oracle_adapter", "twap_oracle", "guardian"})
 FUND_ROLES = frozenset({"market", "vault", "lending"})
 
 
