@@ -52,7 +52,7 @@ def run(
     ws: str = typer.Option(None, help="Zero-config: WebSocket URL for new heads."),
     store: str = typer.Option(None, help="Store URL (overrides [store] url), e.g. sqlite:///watchdog.db."),
     handler: str = typer.Option(None, help="Detection handler factory module:function or file.py:function (default: the rule engine)."),
-    once: bool = typer.Option(False, "--once", help="Process up to the current head (or --to-block), then exit."),
+    once: bool = typer.Option(False, "--once", help="Detect up to the current head (or --to-block) and exit; no response actions."),
     to_block: int = typer.Option(None, help="With --once: the last block to process."),
     check: bool = typer.Option(False, "--check", help="Validate the configuration and exit."),
     json_logs: bool = typer.Option(None, "--json-logs/--text-logs", help="One JSON object per log line (overrides [logging] json)."),
@@ -80,7 +80,14 @@ def run(
                 logging.getLogger("watchdog").info("%s: processed up to block %s", name, runtime.follower.checkpoint)
             daemon.store.close()
             return
-        daemon.run()
+        # The responder acts on live findings only; --once is for backfills and replays.
+        from watchdog.respond.wiring import attach
+
+        responder = attach(daemon)
+        try:
+            daemon.run()
+        finally:
+            responder.close()
     except WatchdogError as exc:
         raise _fail(exc) from None
 
