@@ -294,7 +294,8 @@ def test_nonce_error_resyncs_and_still_sends_one_pause(world, tmp_path: Path) ->
     # the key was used before (another tool): its nonce is 1 ahead of what the lagging replica says
     tx = {"to": responder_account.address, "value": 0, "gas": 21000, "nonce": nonce(anvil, responder_account.address),
           "chainId": anvil.chain_id, "maxFeePerGas": 10 * GWEI, "maxPriorityFeePerGas": GWEI}
-    anvil.rpc("eth_sendRawTransaction", ["0x" + responder_account.signer.sign_transaction(tx).raw_transaction.hex()])
+    sent = anvil.rpc("eth_sendRawTransaction", ["0x" + responder_account.signer.sign_transaction(tx).raw_transaction.hex()])
+    assert wait_until(lambda: anvil.rpc("eth_getTransactionReceipt", [sent]) is not None)
     start = nonce(anvil, responder_account.address)
     store = Store(f"sqlite:///{tmp_path / 'wd.db'}")
     responder = Responder(config(tmp_path, w, ["pause"]), store, LaggingNode(anvil.url), w.manifest)
