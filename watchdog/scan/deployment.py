@@ -64,13 +64,15 @@ def scan_deployment(
     watched: set[str],
     *,
     init_code: str | None = None,
+    code: str | None = None,
     block: int | str = "latest",
 ) -> ScanVerdict:
     """Bytecode verdict on `address`. `watched`: lowercase addresses of the protocol's contracts (and any
-    other address worth noticing); `init_code`: the creation input (constructor arguments are at its end)."""
+    other address worth noticing); `init_code`: the creation input (constructor arguments are at its end);
+    `code`: the runtime code when already known (a simulated pending creation's trace output)."""
     address = address.lower()
     watched = {w.lower() for w in watched}
-    code = reader.code(address, block)
+    code = code or reader.code(address, block)
     if not code or code == "0x":
         return ScanVerdict(address, 0, Severity.INFO, 0.0, ["no runtime code (creation failed or self-destructed)"])
     facts = bytecode.analyse(code)
