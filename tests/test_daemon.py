@@ -60,6 +60,9 @@ url = "sqlite:///watchdog.db"
 
 [metrics]
 port = 0
+
+[schedule]
+rules_interval = 0.5
 """)
     return config
 
@@ -140,6 +143,7 @@ def test_follower_survives_a_node_outage_and_catches_up(fresh_anvil: Anvil, tmp_
     finally:
         daemon.shutdown()
     assert sorted(notified) == [1, 2, 3, 4, 5, 6]
+    assert daemon.networks["local"].handler.scheduled > 0  # scheduled rules ran (and survived the outage)
     assert values(findings(Store(settings.store_url()), "active")) == [1, 2, 3, 4, 5, 6]
 
 

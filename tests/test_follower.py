@@ -73,11 +73,40 @@ def chain_transfer_data(chain: Chain, value: int) -> str:
 def test_a_bad_log_and_a_crashing_rule_do_not_stop_the_follower(anvil: Anvil, tmp_path: Path) -> None:
     chain = Chain(anvil)
     chain.transfer(1)
-    chain.weird_log()          # Transfer topic that fits no ABI: kept raw
+    weird = chain.weird_log()    # Transfer topic that fits no ABI: kept raw
     chain.transfer(CRASH_VALUE)  # the rule raises on this block
     chain.transfer(2)
     follower = make_follower(anvil, chain, tmp_path)
+    bundles = []
+    on_block = follower.handler.on_block
+    follower.handler.on_block = lambda bundle: bundles.append(bundle) or on_block(bundle)
     follower.run_until()
     assert values(findings(follower.store)) == [1, 2]
+    [raw] = [log for b in bundles for log in b.logs if log.tx_hash == weird]
+    assert raw.event is None and raw.args is None and raw.contract == "Weird" and raw.data == "0x"
     assert follower.checkpoint == anvil.block_number()
     assert follower.metrics.errors.labels("local", "rule")._value.get() == 1
+
+
+def test_confirmations_hold_detection_back_and_bundles_carry_decoded_logs_and_txs(anvil: Anvil, tmp_path: Path) -> None:
+    chain = Chain(anvil)
+    first = chain.transfer(10)
+    indirect = chain.forward(20)
+    chain.transfer(30)
+    follower = make_follower(anvil, chain, tmp_path, confirmations=2)
+    bundles = []
+    on_block = follower.handler.on_block
+    follower.handler.on_block = lambda bundle: bundles.append(bundle) or on_block(bundle)
+    follower.run_until()
+    assert follower.checkpoint == anvil.block_number() - 2
+    assert values(findings(follower.store)) == [10]
+    [bundle] = [b for b in bundles if first in b.txs]
+    [log] = bundle.logs
+    assert log.event == "Transfer" and log.contract == "Token" and log.args == {
+        "from": chain.sender, "to": chain.accounts[1], "value": 10}
+    assert bundle.txs[first].to == chain.token and bundle.reader.receipt(first)["status"] == "0x1"
+    anvil.mine(2)
+    follower.run_until()
+    assert values(findings(follower.store)) == [10, 20, 30]
+    [via_router] = [b for b in bundles if indirect in b.txs]
+    assert via_router.txs[indirect].to == chain.router  # the tx behind a watched log, sent to another contract

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from watchdog.chain.reader import BlockReader
 from watchdog.chain.rpc import RpcAnswerError, RpcClient, RpcUnavailable
 from watchdog.chain.ws import Subscriber
 from watchdog.devnet import Anvil
@@ -101,3 +102,25 @@ def test_websocket_subscriptions_deliver_heads_logs_and_pending_hashes(anvil: An
     assert got["logs"][0]["transactionHash"] == tx
     assert tx in got["newPendingTransactions"]
     assert int(got["newHeads"][-1]["number"], 16) == anvil.block_number()
+
+
+def test_block_reader_pins_latest_to_its_block_and_caches(anvil: Anvil) -> None:
+    chain = Chain(anvil)
+    tx = chain.forward(3)
+    number = anvil.block_number()
+    proxy = FlakyProxy(anvil.url)
+    try:
+        reader = BlockReader(RpcClient(proxy.url), "local", number)
+        before = reader.balance(chain.sender)
+        chain.transfer(1)  # a later block changes the sender's balance
+        assert reader.balance(chain.sender) == before == int(anvil.rpc("eth_getBalance", [chain.sender, hex(number)]), 16)
+        assert reader.code(chain.token) == anvil.rpc("eth_getCode", [chain.token, "latest"])
+        assert reader.transaction(tx).to == chain.router
+        trace = reader.trace(tx)
+        assert [f.to for f in trace.walk()] == [chain.router, chain.token]
+        assert trace.walk()[1].logs[0].address == chain.token
+        requests = proxy.requests
+        reader.balance(chain.sender), reader.trace(tx), reader.transaction(tx), reader.code(chain.token)
+        assert proxy.requests == requests  # all from the cache
+    finally:
+        proxy.close()
