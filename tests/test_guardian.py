@@ -144,6 +144,18 @@ def test_safe_with_two_signatures_unpauses(world, anvil):
     assert revert_data(vault.functions.deposit(E18), world.accounts.trader1) is None
 
 
+def test_liquidations_wait_out_a_grace_period_after_the_unpause(world, anvil):
+    calls = _value_moving_calls(world)
+    liquidate, keeper = calls["liquidate"]
+    _pause(world, "CollateralVault", PROTOCOL_SCOPE)
+    world.governance_call("CollateralVault", "unpause", PROTOCOL_SCOPE)
+    data = revert_data(liquidate, keeper)
+    assert data is not None and data.startswith(error_selector("LiquidationGrace(uint256)"))
+    assert revert_data(calls["closePosition"][0], calls["closePosition"][1]) is None  # traders may act at once
+    _warp(anvil, world.contract("PerpMarket").functions.liquidationGracePeriod().call())
+    assert revert_data(liquidate, keeper) is None
+
+
 def test_pause_expires_and_only_governance_extends(world, anvil):
     vault, guardian = world.contract("CollateralVault"), world.contract("Guardian")
     receipt = _pause(world, "CollateralVault", PROTOCOL_SCOPE)

@@ -104,5 +104,5 @@ def test_benign_traffic_again_after_a_revert(world, anvil):
     """The arbitrage bot deployed by an earlier (reverted) test is redeployed, not called at an empty address."""
     traffic = scenarios.benign_traffic(world, rounds=3)
     assert traffic.count("flash_swap_arbitrage") >= 1
-    bot = world.addresses["FlashSwapArbitrageur"]
+    bot = world.helpers["FlashSwapArbitrageur"]
     assert world.w3.eth.get_code(bot)

@@ -30,6 +30,7 @@ contract PerpMarketTest is TestBase {
     SettablePrice oracle;
 
     function setUp() public {
+        vm.warp(1_700_000_000);
         usd = new DemoToken("Demo USD", "dUSD", 18, address(this));
         oracle = new SettablePrice();
         vault = new CollateralVault(IERC20(address(usd)), address(this), PAUSER);
@@ -104,6 +105,25 @@ contract PerpMarketTest is TestBase {
         vm.expectRevert(abi.encodeWithSelector(ScopedPausable.EnforcedPause.selector, bytes32(0)));
         vm.prank(TRADER);
         vault.withdraw(1_000e18);
+    }
+
+    function testLiquidationsWaitOutAGracePeriodAfterAPause() public {
+        vm.prank(TRADER);
+        market.openPosition(10e18, 3_000e18);
+        vm.prank(PAUSER);
+        vault.pause(bytes32(0), uint64(block.timestamp + 1 hours));
+        vm.warp(block.timestamp + 2 hours); // the pause expired an hour ago
+        oracle.set(2_800e18);
+        market.pause(market.LIQUIDATIONS(), uint64(block.timestamp + 1 days));
+        market.unpause(market.LIQUIDATIONS()); // governance reopens liquidations now
+        uint256 resumesAt = block.timestamp + 1 hours;
+        vm.expectRevert(abi.encodeWithSelector(PerpMarket.LiquidationGrace.selector, resumesAt));
+        vm.prank(KEEPER);
+        market.liquidate(TRADER);
+        vm.warp(resumesAt);
+        vm.prank(KEEPER);
+        market.liquidate(TRADER);
+        assertEq(market.positionOf(TRADER).margin, 0, "not liquidated after the grace period");
     }
 
     /// Whatever the size, direction and price move, settlement never creates or destroys tokens and the trader

@@ -363,10 +363,10 @@ def flash_swap_arbitrage(world: World, result: TrafficResult | None = None) -> s
 def _arbitrageur(world: World) -> Any:
     """The keeper's arbitrage bot, deployed on first use (again after a snapshot revert removed it)."""
     artifact = artifacts.project("FlashSwapArbitrageur")
-    address = world.addresses.get("FlashSwapArbitrageur")
+    address = world.helpers.get("FlashSwapArbitrageur")
     if not address or not world.w3.eth.get_code(address):
         address = deploy(world.w3, world.accounts.keeper, artifact).address
-        world.addresses["FlashSwapArbitrageur"] = address
+        world.helpers["FlashSwapArbitrageur"] = address
     return world.w3.eth.contract(address=address, abi=artifact.abi)
 
 

@@ -63,6 +63,7 @@ class World:
     manifest: Manifest
     addresses: dict[str, str]
     accounts: Accounts = field(default_factory=Accounts)
+    helpers: dict[str, str] = field(default_factory=dict)  # contracts deployed later (bots), by name
 
     @cached_property
     def w3(self) -> Web3:

@@ -11,6 +11,7 @@ abstract contract ScopedPausable is Ownable, IGuardable {
 
     address public pauser;
     mapping(bytes32 scope => uint64 until) private _pausedUntil;
+    mapping(bytes32 scope => uint64 at) private _unpausedAt;
 
     event PauserChanged(address indexed previousPauser, address indexed newPauser);
     event ScopePaused(bytes32 indexed scope, address indexed by, uint64 until);
@@ -40,7 +41,15 @@ abstract contract ScopedPausable is Ownable, IGuardable {
 
     function unpause(bytes32 scope) external onlyOwner {
         _pausedUntil[scope] = 0;
+        _unpausedAt[scope] = uint64(block.timestamp);
         emit ScopeUnpaused(scope, msg.sender);
+    }
+
+    /// When `scope` last came out of a pause (lifted by governance, or expired); 0 if never paused.
+    function resumedAt(bytes32 scope) public view returns (uint64) {
+        uint64 until = _pausedUntil[scope];
+        uint64 expired = until <= block.timestamp ? until : 0;
+        return expired > _unpausedAt[scope] ? expired : _unpausedAt[scope];
     }
 
     function paused() external view returns (bool) {

@@ -36,6 +36,8 @@ contract PerpMarket is ScopedPausable {
     uint256 public feeBps = 10;
     uint256 public liquidationRewardBps = 100;
     uint256 public maxOpenInterest; // quote notional, checked at the open price
+    /// After a pause ends, traders get this long to add margin or close before liquidations resume.
+    uint256 public liquidationGracePeriod = 1 hours;
 
     uint256 public longSize;
     uint256 public shortSize;
@@ -53,6 +55,7 @@ contract PerpMarket is ScopedPausable {
     error OpenInterestTooHigh(uint256 openInterest, uint256 limit);
     error NotLiquidatable(address account, int256 equity, uint256 maintenance);
     error InvalidSize();
+    error LiquidationGrace(uint256 resumesAt);
 
     constructor(string memory symbol, CollateralVault vault_, IPriceSource oracle_, uint256 maxOpenInterest_, address owner_, address pauser_)
         ScopedPausable(owner_, pauser_)
@@ -113,6 +116,8 @@ contract PerpMarket is ScopedPausable {
     /// Liquidate `account` when its equity is below the maintenance margin; the caller earns a reward.
     function liquidate(address account) external {
         _requireActive(marketId, LIQUIDATIONS);
+        uint256 resumesAt = lastResume() + liquidationGracePeriod;
+        if (block.timestamp < resumesAt) revert LiquidationGrace(resumesAt);
         Position memory pos = _positions[account];
         if (pos.size == 0) revert NoPosition(account);
         uint256 price = oracle.price();
@@ -128,6 +133,16 @@ contract PerpMarket is ScopedPausable {
     }
 
     // --- views ---
+    /// The latest end of a pause that stopped liquidations here: the whole market contract, this market, the
+    /// liquidation group, or the whole vault.
+    function lastResume() public view returns (uint256 latest) {
+        bytes32[3] memory scopes = [PROTOCOL_SCOPE, marketId, LIQUIDATIONS];
+        for (uint256 i = 0; i < scopes.length; i++) {
+            latest = Math.max(latest, resumedAt(scopes[i]));
+        }
+        latest = Math.max(latest, vault.resumedAt(PROTOCOL_SCOPE));
+    }
+
     function positionOf(address account) external view returns (Position memory) {
         return _positions[account];
     }
