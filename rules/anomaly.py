@@ -9,14 +9,7 @@ import statistics
 from watchdog.detect import Context, Rule, Severity, Trigger
 from watchdog.detect.abi import transfer_of
 from watchdog.detect.registry import FUND_ROLES
-
-
-def robust_score(value: float, window: list[float], ewma: dict, min_relative: float) -> float:
-    """How far `value` is from the window, in robust standard deviations (MAD, EWMA std, a relative floor)."""
-    median = statistics.median(window)
-    mad = statistics.median(abs(x - median) for x in window)
-    scale = max(1.4826 * mad, ewma.get("var", 0.0) ** 0.5, abs(median) * min_relative, 1e-12)
-    return (value - median) / scale
+from watchdog.detect.stats import remember, robust_score, values
 
 
 class Anomaly(Rule):
@@ -39,14 +32,7 @@ class Anomaly(Rule):
 
     def evaluate(self, ctx: Context):
         for market in ctx.registry.role(*FUND_ROLES):
-            series = self._samples(ctx, market)
-            if not series:
-                continue
-            last = ctx.state.get(f"last:{market.address}", -1)
-            if ctx.block.number <= last:
-                continue  # already counted (a replayed or reprocessed block)
-            ctx.state.set(f"last:{market.address}", ctx.block.number)
-            for name, value in series.items():
+            for name, value in self._samples(ctx, market).items():
                 finding = self._observe(ctx, market, name, value)
                 if finding is not None:
                     yield finding
@@ -69,26 +55,26 @@ class Anomaly(Rule):
     def _observe(self, ctx: Context, market, name: str, value: float):
         p = self.params
         key = f"series:{market.address}:{name}"
-        state = ctx.state.get(key, {"window": [], "ewma": {"mean": value, "var": 0.0}})
-        window, ewma = state["window"], state["ewma"]
-        finding = None
-        if len(window) >= p["warmup"]:
-            score = robust_score(value, window, ewma, p["min_relative"])
-            if abs(score) >= p["z_threshold"]:
-                severity = Severity.MEDIUM if abs(score) >= 2 * p["z_threshold"] else Severity.LOW
-                severity = min(severity, Severity(p["max_severity"]), key=lambda s: s.rank)
-                finding = ctx.finding(
-                    title=f"{market.name}: unusual {name} ({score:+.1f} robust sd)",
-                    severity=severity,
-                    description=f"{name} of {market.name} was {value:.6g} against a median of {statistics.median(window):.6g}.",
-                    addresses=[market.address],
-                    evidence={"market": market.name, "series": name, "value": value, "median": statistics.median(window),
-                              "score": score, "samples": len(window)},
-                    key=f"{market.address}:{name}",
-                )
-        delta = value - ewma["mean"]
-        ewma["mean"] += p["alpha"] * delta
-        ewma["var"] = (1 - p["alpha"]) * (ewma["var"] + p["alpha"] * delta * delta)
-        state["window"] = (window + [value])[-p["window"]:]
-        ctx.state.set(key, state)
-        return finding
+        history = ctx.state.get(key, [])
+        window = values([x for x in history if x[0] < ctx.block.number])  # what came before this block
+        history, new = remember(history, ctx.block.number, ctx.block.hash, name, value, p["window"] + 1)
+        if not new:
+            return None  # this block was counted already (a replay or a reprocessed block)
+        ctx.state.set(key, history)
+        if len(window) < p["warmup"]:
+            return None
+        score = robust_score(value, window, p["alpha"], p["min_relative"])
+        if abs(score) < p["z_threshold"]:
+            return None
+        severity = Severity.MEDIUM if abs(score) >= 2 * p["z_threshold"] else Severity.LOW
+        severity = min(severity, Severity(p["max_severity"]), key=lambda s: s.rank)
+        median = statistics.median(window)
+        return ctx.finding(
+            title=f"{market.name}: unusual {name} ({score:+.1f} robust sd)",
+            severity=severity,
+            description=f"{name} of {market.name} was {value:.6g} against a median of {median:.6g}.",
+            addresses=[market.address],
+            evidence={"market": market.name, "series": name, "value": value, "median": median,
+                      "score": score, "samples": len(window)},
+            key=f"{market.address}:{name}",
+        )

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from watchdog.detect import Context, Rule, Severity, Trigger
 from watchdog.detect.abi import transfer_of
+from watchdog.detect.stats import ewma, remember, values
 from watchdog.detect.registry import FUND_ROLES
 
 
@@ -52,19 +53,27 @@ class Drain(Rule):
             if outflow <= 0:
                 continue
             start = (ctx.balance_of(token, holder, ctx.before) or 0) - before_tx.get((holder, token), 0)
-            usual = ctx.state.get(f"usual:{holder}:{token}", {"n": 0, "mean": 0.0, "last": None})
-            finding = self._judge(ctx, holder, token, outflow, start, usual)
+            key = f"usual:{holder}:{token}"
+            history = ctx.state.get(key, [])
+            past = [x for x in history if x[2] != ctx.tx.hash and (ctx.pending or x[0] < ctx.block.number)]
+            finding = self._judge(ctx, holder, token, outflow, start, self._usual(values(past)))
             if finding is not None:
                 yield finding
-            if not ctx.pending and usual["last"] != ctx.tx.hash:
-                usual["mean"] = outflow if usual["n"] == 0 else (1 - self.params["alpha"]) * usual["mean"] + self.params["alpha"] * outflow
-                usual["n"], usual["last"] = usual["n"] + 1, ctx.tx.hash
-                ctx.state.set(f"usual:{holder}:{token}", usual)
+            if not ctx.pending:
+                history, new = remember(history, ctx.block.number, ctx.block.hash, ctx.tx.hash, float(outflow), 200)
+                if new:
+                    ctx.state.set(key, history)
 
-    def _judge(self, ctx: Context, holder: str, token: str, outflow: int, start: int, usual: dict, txs: int = 1):
+    def _usual(self, past: list[float]) -> float | None:
+        """The usual outflow (EWMA of past ones) once warmed up."""
+        if len(past) < self.params["warmup"]:
+            return None
+        return ewma(past, self.params["alpha"])[0]
+
+    def _judge(self, ctx: Context, holder: str, token: str, outflow: int, start: int, usual: float | None, txs: int = 1):
         p = self.params
         fraction = outflow / start if start > 0 else 1.0
-        multiple = outflow / usual["mean"] if usual["n"] >= p["warmup"] and usual["mean"] > 0 else None
+        multiple = outflow / usual if usual else None
         if fraction >= p["critical_fraction"]:
             severity = Severity.CRITICAL
         elif fraction >= p["max_fraction"]:
@@ -103,8 +112,7 @@ class Drain(Rule):
             single = max(net_flows(logs, {holder}).get((holder, token), 0) for logs in per_tx.values())
             if single / start >= self.params["max_fraction"] or outflow / start < self.params["max_fraction"]:
                 continue  # one tx alone already crossed the line (reported per tx), or the block is fine
-            usual = {"n": 0, "mean": 0.0}
             txs = sum(1 for logs in per_tx.values() if net_flows(logs, {holder}).get((holder, token), 0) > 0)
-            finding = self._judge(ctx, holder, token, outflow, start, usual, txs=txs)
+            finding = self._judge(ctx, holder, token, outflow, start, None, txs=txs)
             if finding is not None:
                 yield finding

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from watchdog.detect import Context, Rule, Severity, Trigger, topic
 from watchdog.detect.abi import transfer_of
+from watchdog.detect.stats import values
 
 SYNC = topic("Sync(uint112,uint112)")
 
@@ -40,7 +41,6 @@ class PriceManipulation(Rule):
     # -- within one transaction ----------------------------------------------------------------------
     def _round_trip(self, ctx: Context):
         p = self.params
-        core = ctx.registry.core_touched(ctx.touched())
         for pair in ctx.registry.role("amm_pair"):
             path = [_price(e) for e in ctx.tx_logs() if e.address == pair.address and e.topics and e.topics[0] == SYNC]
             if not path:
@@ -52,6 +52,7 @@ class PriceManipulation(Rule):
             peak_move, end_move = peak / start - 1, path[-1] / start - 1
             if abs(peak_move) < p["move_threshold"] or abs(end_move) > abs(peak_move) * p["return_ratio"]:
                 continue
+            core = ctx.registry.core_touched(ctx.touched())  # traced only once a round trip is seen
             severity = Severity.HIGH if core else Severity.MEDIUM
             if core and abs(peak_move) >= 4 * p["move_threshold"]:
                 severity = Severity.CRITICAL
@@ -148,16 +149,21 @@ class PriceManipulation(Rule):
         p = self.params
         for pair in ctx.registry.role("amm_pair"):
             syncs = [e for e in ctx.logs if e.address == pair.address and e.topics and e.topics[0] == SYNC]
-            history = ctx.state.get(f"blocks:{pair.address}", [])
-            if not syncs or (history and history[-1][0] >= ctx.block.number):
-                continue  # no move, or a block already counted (reprocessing)
-            if not history or history[-1][0] != ctx.block.number - 1:
+            if not syncs:
+                continue
+            key = f"blocks:{pair.address}"
+            stored = ctx.state.get(key, [])
+            if any(h[0] == ctx.block.number and h[1] == ctx.block.hash for h in stored):
+                continue  # this block was counted already (a replay or a reprocessed block)
+            history = [h for h in stored if h[0] < ctx.block.number]
+            if not history or history[-1][0] != ctx.block.number - 1 or history[-1][1] not in ("", ctx.block.parent_hash):
+                # a quiet block in between, or the last entry came from an orphaned block: start from here
                 reserves = ctx.read(pair.address, "getReserves()(uint112,uint112,uint32)", (), ctx.before)
-                history = [[ctx.block.number - 1, reserves[1] / reserves[0]]] if reserves and reserves[0] else []
+                history = [[ctx.block.number - 1, "", "end", reserves[1] / reserves[0]]] if reserves and reserves[0] else []
             end = _price(max(syncs, key=lambda e: (e.tx_index, e.log_index)))
-            history = (history + [[ctx.block.number, end]])[-(p["twap_blocks"] + 1):]
-            ctx.state.set(f"blocks:{pair.address}", history)
-            prices = [h[1] for h in history]
+            history = (history + [[ctx.block.number, ctx.block.hash, "end", end]])[-(p["twap_blocks"] + 1):]
+            ctx.state.set(key, history)
+            prices = values(history)
             if len(prices) <= p["twap_blocks"]:
                 continue
             steps = [b / a - 1 for a, b in zip(prices, prices[1:])]
