@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from web3 import Web3
+from web3.logs import DISCARD
 
 from watchdog.devnet import artifacts
 from watchdog.devnet.txs import deploy, revert_data
@@ -125,11 +126,10 @@ def push_feed(world: World, price: int | None = None) -> str:
 
 
 def update_twap(world: World) -> str | None:
-    """The keeper closes the TWAP window if it is due; the update's tx hash, or None when not due yet."""
+    """The keeper pokes the TWAP; the tx hash when a window closed (an `Updated` event), None when not due yet."""
     twap = world.contract("TwapOracle")
-    if not twap.functions.update().call({"from": world.accounts.keeper.address}):
-        return None
-    return world.send(twap.functions.update(), "keeper")["transactionHash"].to_0x_hex()
+    receipt = world.send(twap.functions.update(), "keeper")
+    return receipt["transactionHash"].to_0x_hex() if twap.events.Updated().process_receipt(receipt, errors=DISCARD) else None
 
 
 def _usd_of(world: World, address: str) -> int:

@@ -1,0 +1,79 @@
+"""The demo oracles: the Chainlink-compatible feed, the TWAP over the real Uniswap V2 pair, and the adapter's
+source switch and staleness bound."""
+
+from __future__ import annotations
+
+import pytest
+from eth_utils import keccak
+from web3.logs import DISCARD
+
+from watchdog.devnet import scenarios
+from watchdog.devnet.txs import error_selector, revert_data
+from watchdog.devnet.world import E18, ETH_PRICE, TWAP_PERIOD
+from watchdog.errors import RpcError
+
+
+def _set_next_timestamp(anvil, timestamp: int) -> None:
+    anvil.rpc("evm_setNextBlockTimestamp", [timestamp])
+
+
+def test_feed_speaks_chainlink(world, anvil):
+    feed = world.contract("ETH-USD-Feed")
+    assert feed.functions.decimals().call() == 8
+    round_id = feed.functions.latestRound().call()
+    receipt = world.send(feed.functions.updateAnswer(3_100 * 10**8), "keeper")
+    topics = {log["topics"][0] for log in receipt["logs"]}
+    assert keccak(text="AnswerUpdated(int256,uint256,uint256)") in topics
+    assert keccak(text="NewRound(uint256,address,uint256)") in topics
+    rid, answer, started, updated, answered_in = feed.functions.latestRoundData().call()
+    assert (rid, answer, answered_in) == (round_id + 1, 3_100 * 10**8, round_id + 1)
+    assert updated == world.w3.eth.get_block(receipt["blockNumber"])["timestamp"] == started
+    assert feed.functions.getRoundData(round_id).call()[1] == ETH_PRICE * 10**8
+    with pytest.raises(RpcError):  # only the keeper (and governance) publish
+        world.send(feed.functions.updateAnswer(1), "attacker")
+
+
+def test_twap_is_the_time_weighted_average_of_the_pair(world, anvil):
+    twap, adapter = world.contract("TwapOracle"), world.contract("OracleAdapter")
+    start = world.w3.eth.get_block("latest")["timestamp"] + TWAP_PERIOD
+    _set_next_timestamp(anvil, start)
+    assert scenarios.update_twap(world)  # closes the window that began at deployment
+    assert twap.functions.price().call() == ETH_PRICE * E18
+
+    _set_next_timestamp(anvil, start + 100)
+    scenarios.swap(world, "trader1", "WETH", 100 * E18)  # price P1 from start+100 on (P0 before)
+    low = scenarios.spot_price(world)
+    assert adapter.functions.twapPrice().call() == ETH_PRICE * E18  # one block of spot does not move it
+    _set_next_timestamp(anvil, start + 400)
+    tx_hash = scenarios.update_twap(world)
+    expected = (ETH_PRICE * E18 * 100 + low * 300) // 400
+    assert abs(twap.functions.price().call() - expected) <= expected // 10**9
+    event = twap.events.Updated().process_receipt(world.w3.eth.get_transaction_receipt(tx_hash), errors=DISCARD)
+    assert event[0]["args"]["window"] == 400
+
+
+def test_twap_window_must_elapse(world, anvil):
+    twap = world.contract("TwapOracle")
+    start = world.w3.eth.get_block("latest")["timestamp"] + TWAP_PERIOD
+    _set_next_timestamp(anvil, start)
+    assert scenarios.update_twap(world)
+    assert scenarios.update_twap(world) is None  # too early: a no-op, not a revert
+    assert twap.functions.averageUpdatedAt().call() == start
+
+
+def test_adapter_source_switch_and_staleness_bound(world, anvil):
+    adapter = world.contract("OracleAdapter")
+    scenarios.swap(world, "trader1", "WETH", 50 * E18)
+    spot = adapter.functions.spotPrice().call()
+    assert adapter.functions.price().call() == spot < ETH_PRICE * E18
+    world.set_oracle_source("feed")
+    assert adapter.functions.price().call() == ETH_PRICE * E18
+    with pytest.raises(RpcError):  # only governance switches
+        world.send(adapter.functions.setSource(0), "attacker")
+    world.governance_call("OracleAdapter", "setMaxStaleness", 600)
+    anvil.rpc("evm_increaseTime", [601])
+    anvil.mine()
+    data = revert_data(adapter.functions.price(), world.accounts.trader1)
+    assert data is not None and data.startswith(error_selector("StalePrice(uint256,uint256)"))
+    scenarios.push_feed(world)
+    assert adapter.functions.price().call() == spot // 10**10 * 10**10
