@@ -93,7 +93,9 @@ def test_sigkill_during_backfill_then_restart_gives_the_same_findings(fresh_anvi
         directory.mkdir()
     once = ["run", "--once", "--to-block", str(head), "--handler", HANDLER]
     reference_cfg = write_config(reference_dir, fresh_anvil, chain, max_log_range=3, reorg_window=8)
-    subprocess.run([*WATCHDOG, *once, "--config", str(reference_cfg)], check=True, capture_output=True, timeout=120)
+    uninterrupted = Daemon(load_settings(reference_cfg), handler_factory=load_factory(HANDLER))
+    uninterrupted.run_once(head)
+    uninterrupted.store.close()
     reference = stored_rows(reference_dir / "watchdog.db")
     assert len(reference) == 121
 

@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
 from sqlmodel import select
 
+from watchdog.chain.abi import AbiRegistry
+from watchdog.chain.events import Log
 from watchdog.devnet import Anvil
+from watchdog.errors import ConfigError
 from watchdog.store.models import BlockRecord, Checkpoint
 
-from fixtures.chain.chainkit import Chain, calldata, findings, make_follower, values
+from fixtures.chain.chainkit import FLASH_TOPIC, TRANSFER_TOPIC, Chain, artifacts, calldata, findings, make_follower, values
 from fixtures.chain.handler import CRASH_VALUE
 
 
@@ -110,3 +114,27 @@ def test_confirmations_hold_detection_back_and_bundles_carry_decoded_logs_and_tx
     assert values(findings(follower.store)) == [10, 20, 30]
     [via_router] = [b for b in bundles if indirect in b.txs]
     assert via_router.txs[indirect].to == chain.router  # the tx behind a watched log, sent to another contract
+
+
+def test_abi_registry_reads_forge_artifacts_and_abi_files_and_keeps_unknown_logs_raw(tmp_path: Path) -> None:
+    out = tmp_path / "out" / "Contracts.sol"
+    out.mkdir(parents=True)
+    (out / "Lender.json").write_text(json.dumps({"abi": artifacts()["Lender"]["abi"], "bytecode": {}}))
+    (out / "broken.json").write_text("{not json")
+    (tmp_path / "token.json").write_text(json.dumps(artifacts()["Token"]["abi"]))
+    registry = AbiRegistry()
+    registry.add_artifacts(tmp_path / "out")
+    registry.add_abi_file(tmp_path / "token.json", "0x00000000000000000000000000000000000000aa", "Token")
+    word = lambda value: hex(value)[2:].rjust(64, "0")  # noqa: E731
+    flash = Log(address="0x00000000000000000000000000000000000000bb", topics=(FLASH_TOPIC, "0x" + word(0xCAFE)),
+                data="0x" + word(0xDD) + word(10**24) + word(9), block_number=1, block_hash="0x1", tx_hash="0x2",
+                tx_index=0, log_index=0)
+    registry.decode(flash)
+    assert flash.event == "FlashLoan" and flash.contract is None
+    assert flash.args == {"receiver": "0x" + "0" * 36 + "cafe", "token": "0x" + "0" * 38 + "dd", "amount": 10**24, "fee": 9}
+    short = Log(address="0x00000000000000000000000000000000000000aa", topics=(TRANSFER_TOPIC,), data="0x",
+                block_number=1, block_hash="0x1", tx_hash="0x3", tx_index=0, log_index=1)
+    registry.decode(short)
+    assert short.event is None and short.args is None and short.contract == "Token"
+    with pytest.raises(ConfigError, match="is unreadable"):
+        registry.add_abi_file(out / "broken.json")
