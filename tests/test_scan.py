@@ -101,9 +101,10 @@ def test_sarif_output_is_valid_and_names_our_detectors(tmp_path: Path, cache_dir
     check_sarif(sarif)
     run = sarif["runs"][0]
     assert set(OUR_DETECTORS.values()) <= {rule["id"] for rule in run["tool"]["driver"]["rules"]}
-    flagged = {(r["ruleId"], r["locations"][0]["physicalLocation"]["artifactLocation"]["uri"]) for r in run["results"]}
-    assert ("wd-flash-callback", "flash_callback/Vulnerable.sol") in flagged
-    assert ("wd-chainlink-unchecked", "chainlink/Vulnerable.sol") in flagged
+    # URIs are relative to the working directory, where CI checkouts and editors resolve them.
+    flagged = {(r["ruleId"], (Path.cwd() / r["locations"][0]["physicalLocation"]["artifactLocation"]["uri"]).resolve()) for r in run["results"]}
+    assert ("wd-flash-callback", (FIXTURES / "flash_callback" / "Vulnerable.sol").resolve()) in flagged
+    assert ("wd-chainlink-unchecked", (FIXTURES / "chainlink" / "Vulnerable.sol").resolve()) in flagged
 
 
 def test_fail_on_high_fails_on_vulnerable_and_passes_on_fixed(cache_dir: Path) -> None:
@@ -250,4 +251,17 @@ def test_scan_of_the_project_contracts_when_they_build(tmp_path: Path, cache_dir
     check_sarif(sarif)
     assert set(OUR_DETECTORS.values()) <= {rule["id"] for rule in sarif["runs"][0]["tool"]["driver"]["rules"]}
     uris = {r["locations"][0]["physicalLocation"]["artifactLocation"]["uri"] for r in sarif["runs"][0]["results"]}
-    assert uris and all(uri.startswith("src/") for uri in uris)
+    assert uris and all((Path.cwd() / uri).resolve().is_relative_to((contracts / "src").resolve()) for uri in uris)
+
+
+def test_hardhat_project_scans_its_contracts_folder(tmp_path: Path, cache_dir: Path) -> None:
+    (tmp_path / "hardhat.config.js").write_text("module.exports = { solidity: '0.8.28' };\n")
+    (tmp_path / "node_modules").mkdir()
+    (tmp_path / "node_modules" / "@openzeppelin").symlink_to(toolchain.node_modules() / "@openzeppelin")
+    (tmp_path / "contracts").mkdir()
+    (tmp_path / "contracts" / "Init.sol").write_text((FIXTURES / "initializer" / "Vulnerable.sol").read_text())
+    (tmp_path / "contracts" / "Guarded.sol").write_text((FIXTURES / "initializer" / "Fixed.sol").read_text())
+    (tmp_path / "scripts").mkdir()
+    (tmp_path / "scripts" / "Broken.sol").write_text("contract Broken { function f( }")
+    report = scan_path(tmp_path, ScanOptions(cache_dir=cache_dir, include=["wd-*"]))
+    assert [(f.detector, f.file) for f in report.findings] == [("wd-unprotected-initializer", "contracts/Init.sol")]

@@ -61,6 +61,14 @@ def summary(findings: list[ScanFinding]) -> dict[str, int]:
     return {s.value: counts.get(s.value, 0) for s in reversed(Severity)}
 
 
+def display_path(report: ScanReport, file: str) -> str:
+    """A finding's file relative to the working directory when it lies below it (what CI checkouts and
+    editors resolve), else relative to the scanned project's root."""
+    full = (report.root / file).resolve()
+    cwd = Path.cwd().resolve()
+    return full.relative_to(cwd).as_posix() if full.is_relative_to(cwd) else file
+
+
 def _title(finding: ScanFinding) -> str:
     return finding.description.splitlines()[0] if finding.description else finding.detector
 
@@ -68,7 +76,7 @@ def _title(finding: ScanFinding) -> str:
 def to_text(report: ScanReport) -> str:
     lines = []
     for f in report.findings:
-        where = f"{f.file}:{f.start_line}"
+        where = f"{display_path(report, f.file)}:{f.start_line}"
         lines.append(f"{f.severity.value.upper():8} {f.detector:32} {where}  {_title(f)}")
     counts = ", ".join(f"{n} {s}" for s, n in summary(report.findings).items() if n) or "no findings"
     extra = f" ({report.hidden_by_baseline} hidden by the baseline)" if report.hidden_by_baseline else ""
@@ -98,7 +106,7 @@ def to_markdown(report: ScanReport) -> str:
         out.append("No findings.")
     for f in report.findings:
         where = f"{f.contract}.{f.function}" if f.function else (f.contract or "")
-        out.append(f"## [{f.severity.value.upper()}] {f.detector} — `{f.file}#L{f.start_line}` {where}".rstrip())
+        out.append(f"## [{f.severity.value.upper()}] {f.detector} — `{display_path(report, f.file)}#L{f.start_line}` {where}".rstrip())
         out.append("")
         out.append(f.description.replace("\n", "  \n"))
         if f.wiki:
@@ -136,12 +144,13 @@ def _rules(report: ScanReport) -> list[dict[str, Any]]:
     return list(rules.values())
 
 
-def _sarif_location(loc: dict[str, Any]) -> dict[str, Any]:
+def _sarif_location(report: ScanReport, loc: dict[str, Any]) -> dict[str, Any]:
     region = {"startLine": max(loc["start_line"], 1), "endLine": max(loc["end_line"], loc["start_line"], 1)}
     region["startColumn"] = max(loc.get("start_column") or 1, 1)
     if region["endLine"] > region["startLine"] or (loc.get("end_column") or 0) > region["startColumn"]:
         region["endColumn"] = max(loc.get("end_column") or 1, 1)
-    return {"physicalLocation": {"artifactLocation": {"uri": loc["file"], "uriBaseId": "%SRCROOT%"}, "region": region}}
+    uri = display_path(report, loc["file"])
+    return {"physicalLocation": {"artifactLocation": {"uri": uri, "uriBaseId": "%SRCROOT%"}, "region": region}}
 
 
 def to_sarif(report: ScanReport) -> str:
@@ -156,8 +165,8 @@ def to_sarif(report: ScanReport) -> str:
                 "ruleIndex": index[f.detector],
                 "level": SARIF_LEVEL[f.severity],
                 "message": {"text": f.description or f.detector},
-                "locations": [_sarif_location(primary)],
-                "relatedLocations": [{"id": i, **_sarif_location(loc)} for i, loc in enumerate(f.extra_locations)],
+                "locations": [_sarif_location(report, primary)],
+                "relatedLocations": [{"id": i, **_sarif_location(report, loc)} for i, loc in enumerate(f.extra_locations)],
                 "partialFingerprints": {FINGERPRINT_KEY: f.fingerprint},
                 "properties": {"severity": f.severity.value, "confidence": f.confidence},
             }
