@@ -204,3 +204,23 @@ def test_a_wrong_chain_id_stops_the_daemon_with_one_line(anvil: Anvil, tmp_path:
     assert done.returncode == 2
     assert done.stderr.strip().splitlines() == [
         "error: networks.local.chain_id is 1 but the RPC serves chain 31337: fix chain_id or rpc_urls"]
+
+
+def test_daemon_acts_on_pending_transactions_then_on_their_block(anvil: Anvil, tmp_path: Path) -> None:
+    chain = Chain(anvil)
+    settings = load_settings(write_config(tmp_path, anvil, chain, mempool=True))
+    daemon = Daemon(settings, handler_factory=load_factory(HANDLER))
+    seen: list[tuple[str, bool]] = []
+    daemon.add_sink(lambda new, retracted: seen.extend((r.rule_id, r.pending) for r in new))
+    anvil.set_automine(False)
+    daemon.start()
+    try:
+        wait_for(lambda: daemon.networks["local"].follower.checkpoint == anvil.block_number(), what="caught up")
+        chain.forward(2000, wait=False)
+        wait_for(lambda: ("test.pending", True) in seen, what="the pending finding")
+        assert ("test.transfer", False) not in seen  # not mined yet
+        anvil.mine(1)
+        wait_for(lambda: ("test.transfer", False) in seen, what="the block finding")
+    finally:
+        anvil.set_automine(True)
+        daemon.shutdown()

@@ -214,7 +214,7 @@ class Daemon:
         for name, runtime in self.networks.items():
             follower = runtime.follower
             stale = time.monotonic() - follower.last_ok
-            healthy = stale < max(60.0, 5 * self.settings.networks[name].poll_interval)
+            healthy = stale < max(15.0, 5 * self.settings.networks[name].poll_interval)
             report["ok"] = report["ok"] and healthy
             report["networks"][name] = {
                 "ok": healthy, "head": follower.head, "checkpoint": follower.checkpoint,
