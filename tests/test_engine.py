@@ -11,7 +11,7 @@ import pytest
 from prometheus_client import REGISTRY
 from sqlmodel import select
 
-from fixtures.detect.kit import E, by_rule, follow, lending_world  # noqa: F401
+from fixtures.detect.kit import E, World, by_rule, follow, lending_world  # noqa: F401
 
 from watchdog.chain.abi import AbiRegistry
 from watchdog.chain.mempool import MempoolFollower
@@ -150,6 +150,25 @@ def test_rule_state_survives_a_restart(world, anvil, tmp_path):
     world.send(world.trader, "sell(address,address,uint256)", world.pair, world.usd, 80_000 * E)
     found = by_rule(follow(world, tmp_path, first, store=store), "price-manipulation")  # a new engine, same store
     assert [r.labels["shape"] for r in found] == ["twap-push"] and len(found[0].evidence["blocks"]) == 4
+
+
+LOWER_PUSH = {"price-manipulation": {"twap_threshold": 0.15}}
+
+
+def test_rule_state_forgets_blocks_that_a_reorg_removed(fresh_anvil, tmp_path):
+    chain = World(fresh_anvil)
+    store = Store(f"sqlite:///{tmp_path / 'watchdog.db'}")
+    push = lambda: chain.send(chain.trader, "sell(address,address,uint256)", chain.pair, chain.usd, 80_000 * E)  # noqa: E731
+    first = chain.head() + 1
+    push()
+    push()
+    assert by_rule(follow(chain, tmp_path, first, store=store, rules=LOWER_PUSH), "price-manipulation") == []
+    fresh_anvil.rpc("anvil_reorg", [1, []])  # the second push is gone; an empty block takes its place
+    for _ in range(3):
+        push()
+    found = by_rule(follow(chain, tmp_path, first, store=store, rules=LOWER_PUSH), "price-manipulation")
+    # three consecutive pushes on the canonical branch; the orphaned block's price is not part of the history
+    assert [r.evidence["blocks"] for r in found] == [[first + 1, first + 2, first + 3, first + 4]]
 
 
 def test_attack_waiting_in_the_mempool_is_flagged_before_it_lands(world, anvil, tmp_path):
