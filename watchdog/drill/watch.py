@@ -1,0 +1,199 @@
+"""The real watchdog, in-process, for a drill: the daemon (block follower with 0 confirmations, WebSocket heads,
+mempool follower, scheduled rules) driving the rule engine, with the responder as its findings sink.
+
+Only two things are added around production code: an observer sink (after the responder) that timestamps
+every finding as it is delivered, and a thin wrapper around the rule engine that notes which pending
+transactions have been judged. Both only record; the block clock uses them to know the watchdog caught up.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+from sqlalchemy import func
+from sqlmodel import select
+
+from watchdog.chain.events import ChainReader, PendingTx
+from watchdog.config import Settings, parse_settings
+from watchdog.daemon import Daemon, rule_engine
+from watchdog.detect.finding import Finding, Severity
+from watchdog.devnet import Anvil
+from watchdog.devnet.world import World
+from watchdog.manifest import Manifest
+from watchdog.respond.wiring import ResponderSink, responder_sink
+from watchdog.store import FindingRecord, Store
+from watchdog.store.responder import Action
+
+NETWORK = "devnet"
+# The responder's key reaches the watchdog the production way: through an environment variable named in
+# [signers.responder]. In a drill it is the demo world's responder, a public anvil dev account.
+KEY_ENV = "WATCHDOG_DRILL_RESPONDER_KEY"
+
+
+@dataclass(frozen=True)
+class Seen:
+    """A finding as the watchdog delivered it, with the wall-clock time of delivery."""
+
+    at: float
+    rule_id: str
+    title: str
+    severity: Severity
+    block: int | None
+    tx_hash: str | None
+    pending: bool
+    incident_id: int | None
+    dedup_key: str
+
+
+@dataclass
+class Judged:
+    """What the rule engine has judged: pending transactions (and how many findings each gave), scheduled runs."""
+
+    results: dict[str, int] = field(default_factory=dict)
+    scheduled: int = 0
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+
+class _Recorded:
+    """The rule engine, unchanged, noting which pending transactions it judged and its scheduled runs."""
+
+    def __init__(self, engine: Any, judged: Judged) -> None:
+        self._engine = engine
+        self._judged = judged
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._engine, name)
+
+    def on_block(self, bundle: Any, session: Any = None) -> list[Finding]:
+        return self._engine.on_block(bundle, session=session)
+
+    def on_schedule(self, reader: ChainReader, block: Any = None, session: Any = None) -> list[Finding]:
+        found = self._engine.on_schedule(reader, block, session=session)
+        with self._judged.lock:
+            self._judged.scheduled += 1
+        return found
+
+    def on_pending(self, pending: PendingTx, reader: ChainReader, session: Any = None) -> list[Finding]:
+        found = self._engine.on_pending(pending, reader, session=session)
+        with self._judged.lock:
+            self._judged.results[pending.tx.hash] = len(found)
+        return found
+
+    def watched_topics(self) -> set[str]:
+        return self._engine.watched_topics()
+
+
+def drill_settings(anvil: Anvil, world: World, workdir: Path, *, start_block: int, mempool: bool, respond: bool,
+                   rules_interval: float = 0.5) -> Settings:
+    """The configuration a protocol team would write for the demo world, tuned for a local chain."""
+    pause = {"type": "pause", "targets": ["affected"], "dry_run": not respond}
+    raw: dict[str, Any] = {
+        "networks": {NETWORK: {"chain_id": anvil.chain_id, "rpc_urls": [anvil.url], "ws_url": anvil.ws_url,
+                               "confirmations": 0, "poll_interval": 0.25, "start_block": start_block,
+                               "mempool": mempool}},
+        "protocols": {"demo": {"manifest": str(world.manifest_path)}},
+        "store": {"url": "sqlite:///watchdog.db"},
+        "metrics": {"enabled": False},
+        "schedule": {"rules_interval": rules_interval, "health_interval": 60},
+        "playbooks": [{"name": "contain", "when": {"min_severity": "high"}, "actions": [pause]}],
+        "signers": {"responder": {"key_env": KEY_ENV}},
+        "responder": {"executor": {"min_priority_fee_gwei": 2.0}},
+    }
+    return parse_settings(raw, "drill", workdir)
+
+
+class Watchdog:
+    """Start, observe and stop the daemon + responder for one drill."""
+
+    def __init__(self, anvil: Anvil, world: World, workdir: Path, *, start_block: int, mempool: bool = True,
+                 respond: bool = True, on_finding: Callable[[Seen], None] | None = None) -> None:
+        os.environ[KEY_ENV] = world.accounts.responder.key
+        self.settings = drill_settings(anvil, world, workdir, start_block=start_block, mempool=mempool, respond=respond)
+        self.store_url = self.settings.store_url()
+        self.judged = Judged()
+
+        def handlers(settings: Settings, network: str, manifest: Manifest, store: Store) -> Any:
+            return _Recorded(rule_engine(settings, network, manifest, store), self.judged)
+
+        self.daemon = Daemon(self.settings, handler_factory=handlers)
+        self.sink: ResponderSink = responder_sink(self.settings, self.daemon.store)
+        self.daemon.add_sink(self._observe)  # before the responder: the time a finding comes out of detection
+        self.daemon.add_sink(self.sink)
+        self.daemon.add_sink(self._acted)  # after the responder: the finding has been acted on
+        self.seen: list[Seen] = []
+        self.acted: set[str] = set()
+        self.acted_txs: set[str] = set()
+        self._seen_lock = threading.Lock()
+        self.on_finding = on_finding
+        self.running = False
+
+    # --- lifecycle ---
+    def start(self) -> "Watchdog":
+        self.sink.start()
+        self.daemon.start()
+        self.running = True
+        return self
+
+    def stop(self) -> None:
+        """Stop following and wait for the responder's transactions to be watched to the end."""
+        if not self.running:
+            return
+        self.running = False
+        self.sink.close()
+        self.daemon.shutdown()
+
+    # --- observation ---
+    def _observe(self, new: list[FindingRecord], retracted: list[FindingRecord]) -> None:
+        now = time.time()
+        for record in new:
+            seen = Seen(now, record.rule_id, record.title, Severity(record.severity), record.block_number,
+                        record.tx_hash, record.pending, record.incident_id, record.dedup_key)
+            with self._seen_lock:
+                self.seen.append(seen)
+            if self.on_finding is not None:
+                self.on_finding(seen)
+
+    def _acted(self, new: list[FindingRecord], retracted: list[FindingRecord]) -> None:
+        with self._seen_lock:
+            self.acted.update(record.dedup_key for record in new)
+            self.acted_txs.update(record.tx_hash.lower() for record in new if record.tx_hash)
+
+    def findings(self) -> list[Seen]:
+        with self._seen_lock:
+            return list(self.seen)
+
+    def caught_up(self, head: int, pending: tuple[str, ...] = ()) -> bool:
+        """Every block up to `head` processed, the given pending transactions judged, and every stored
+        finding delivered to the sinks (so the responder has acted on it)."""
+        runtime = self.daemon.networks[NETWORK]
+        if (runtime.follower.checkpoint or -1) < head:
+            return False
+        if pending and runtime.mempool is not None:
+            with self.judged.lock:
+                judged = {h.lower(): self.judged.results.get(h.lower()) for h in pending}
+            if any(n is None for n in judged.values()):
+                return False  # not simulated and judged yet
+            with self._seen_lock:
+                if any(n and h not in self.acted_txs for h, n in judged.items()):
+                    return False  # judged with findings that are not yet stored and acted on
+        with self.daemon.store.session() as s:
+            stored = s.exec(select(func.count()).select_from(FindingRecord)).one()
+        with self._seen_lock:
+            return len(self.acted) >= stored
+
+    def scheduled_runs(self) -> int:
+        with self.judged.lock:
+            return self.judged.scheduled
+
+    def actions(self) -> list[Action]:
+        with self.daemon.store.session() as s:
+            return list(s.exec(select(Action).order_by(Action.id)).all())  # type: ignore[arg-type]
+
+    def settle(self, timeout: float = 30.0) -> bool:
+        """Wait until the responder's transactions are mined (or given up)."""
+        return all(r.wait(timeout) for r in self.sink.responders.values())
