@@ -13,6 +13,7 @@ import queue
 import threading
 import time
 from collections import OrderedDict
+from typing import Any, Iterable
 
 from watchdog.chain import ledger, parse
 from watchdog.chain.abi import AbiRegistry
@@ -27,7 +28,8 @@ from watchdog.store.models import FindingRecord
 
 log = logging.getLogger("watchdog.mempool")
 
-SEEN_LIMIT = 50_000  # pending hashes remembered so one transaction is simulated once
+SEEN_LIMIT = 50_000      # pending hashes remembered so one transaction is simulated once
+SIMULATION_BATCH = 50    # debug_traceCall requests per HTTP request
 
 
 class MempoolFollower:
@@ -100,24 +102,22 @@ class MempoolFollower:
                 return hashes
 
     def process(self, hashes: list[str]) -> list[FindingRecord]:
-        """Simulate the new pending transactions among `hashes` and run the rules on those that touch us."""
+        """Simulate the new pending transactions among `hashes` and run the rules on those that touch us.
+
+        A hash whose handling fails on the node is queued again, so an RPC hiccup loses nothing.
+        """
         fresh = [h for h in dict.fromkeys(hashes) if h not in self._seen]
         if not fresh:
             return []
-        for tx_hash in fresh:
-            self._seen[tx_hash] = None
-        while len(self._seen) > SEEN_LIMIT:
-            self._seen.popitem(last=False)
-        findings = []
-        for raw in self.rpc.batch([("eth_getTransactionByHash", [h]) for h in fresh], errors_as_values=True):
-            if not isinstance(raw, dict) or raw.get("blockNumber") is not None:
-                continue  # unknown, dropped or already mined: the block follower sees it
-            tx = parse.tx(raw)
-            if tx.to is None or (tx.input in ("0x", "") and tx.to not in self.addresses):
-                continue  # a creation or a plain transfer to somebody else cannot reach a watched contract now
-            pending = self._simulate(tx)
-            if pending is None:
-                continue
+        try:
+            candidates = self._candidates(fresh)
+            simulated = self._simulate(candidates)
+        except RpcError:
+            self._retry(fresh)
+            raise
+        self._remember(h for h in fresh if h not in simulated)
+        findings: list[FindingRecord] = []
+        for tx_hash, pending in simulated.items():
             self.metrics.pending.labels(self.network).inc()
             reader = BlockReader(self.rpc, self.network)
             try:
@@ -126,31 +126,65 @@ class MempoolFollower:
                         found = call_handler(self.handler.on_pending, session, pending, reader)
                     new = ledger.store_findings(session, found)
             except RpcError:
+                self._retry([tx_hash])
                 raise
             except Exception:
                 self.metrics.errors.labels(self.network, "rule").inc()
-                log.exception("%s mempool: detection failed on %s; continuing", self.network, tx.hash)
-                continue
+                log.exception("%s mempool: detection failed on %s; continuing", self.network, tx_hash)
+                new = []
+            self._remember([tx_hash])
             findings += new
             self._notify(new)
         return findings
 
-    def _simulate(self, tx: Tx) -> PendingTx | None:
-        call = {"from": tx.sender, "to": tx.to, "data": tx.input, "value": hex(tx.value)}
-        if tx.gas:
-            call["gas"] = hex(tx.gas)
-        try:
-            raw = self.rpc.call("debug_traceCall", [call, "latest", TRACER])
-            trace = parse.call_frame(raw, tx.hash)
-        except (RpcAnswerError, parse.BadRpcAnswer) as exc:
-            log.debug("%s mempool: cannot simulate %s: %s", self.network, tx.hash, exc)
-            return None
-        frames = trace.walk()
-        logs: list[Log] = [self.registry.decode(entry) for frame in frames for entry in frame.logs]
-        touched = {f.to for f in frames if f.to} | {entry.address for entry in logs}
-        if not touched & self.addresses:
-            return None
-        return PendingTx(tx=tx, trace=trace, logs=logs, first_seen_ms=int(time.time() * 1000))
+    def _remember(self, hashes: Iterable[str]) -> None:
+        for tx_hash in hashes:
+            self._seen[tx_hash] = None
+        while len(self._seen) > SEEN_LIMIT:
+            self._seen.popitem(last=False)
+
+    def _retry(self, hashes: Iterable[str]) -> None:
+        for tx_hash in hashes:
+            self._queue.put(tx_hash)
+
+    def _candidates(self, hashes: list[str]) -> list[Tx]:
+        """Pending transactions that call a contract (a creation or a plain payment to somebody else
+        cannot reach a watched contract now)."""
+        txs = []
+        for raw in self.rpc.batch([("eth_getTransactionByHash", [h]) for h in hashes], errors_as_values=True):
+            if not isinstance(raw, dict) or raw.get("blockNumber") is not None:
+                continue  # unknown, dropped or already mined: the block follower sees it
+            tx = parse.tx(raw)
+            if tx.to is not None and (tx.input not in ("0x", "") or tx.to in self.addresses):
+                txs.append(tx)
+        return txs
+
+    def _simulate(self, txs: list[Tx]) -> dict[str, PendingTx]:
+        """Simulate in batches; keep those whose call tree or logs touch a watched contract."""
+        calls = []
+        for tx in txs:
+            call = {"from": tx.sender, "to": tx.to, "data": tx.input, "value": hex(tx.value)}
+            if tx.gas:
+                call["gas"] = hex(tx.gas)
+            calls.append(("debug_traceCall", [call, "latest", TRACER]))
+        answers: list[Any] = []
+        for i in range(0, len(calls), SIMULATION_BATCH):
+            answers += self.rpc.batch(calls[i:i + SIMULATION_BATCH], errors_as_values=True)
+        touching: dict[str, PendingTx] = {}
+        now_ms = int(time.time() * 1000)
+        for tx, raw in zip(txs, answers):
+            try:
+                if isinstance(raw, RpcAnswerError):
+                    raise raw
+                trace = parse.call_frame(raw, tx.hash)
+            except (RpcAnswerError, parse.BadRpcAnswer) as exc:
+                log.debug("%s mempool: cannot simulate %s: %s", self.network, tx.hash, exc)
+                continue
+            frames = trace.walk()
+            logs: list[Log] = [self.registry.decode(entry) for frame in frames for entry in frame.logs]
+            if ({f.to for f in frames if f.to} | {entry.address for entry in logs}) & self.addresses:
+                touching[tx.hash] = PendingTx(tx=tx, trace=trace, logs=logs, first_seen_ms=now_ms)
+        return touching
 
     def _notify(self, new: list[FindingRecord]) -> None:
         if not new:
