@@ -65,6 +65,7 @@ class PrivilegedChange(Rule):
             yield from self._silent_upgrades(ctx)
             return
         governance = self._by_governance(ctx)
+        seen: dict[tuple[str, str], int] = {}
         for entry in ctx.logs:
             watched = ctx.registry.get(entry.address)
             if watched is None or entry.event is None or watched.role in ("token", "amm_pair"):
@@ -72,6 +73,8 @@ class PrivilegedChange(Rule):
             kind, severity = self._classify(entry.event, entry.args or {})
             if kind is None:
                 continue
+            # n-th such event of this contract in the tx: stable when a reorg re-includes the tx elsewhere
+            nth = seen[(watched.address, entry.event)] = seen.get((watched.address, entry.event), 0) + 1
             expected = self._expected(ctx, watched.name, entry.event, entry.args or {})
             if expected:
                 severity = Severity.INFO
@@ -87,7 +90,7 @@ class PrivilegedChange(Rule):
                 evidence={"contract": watched.name, "kind": kind, "event": entry.event, "args": args,
                           "sender": ctx.tx.sender, "via": ctx.tx.to, "by_governance": governance, "expected": expected},
                 labels={"actor": ctx.tx.sender, "kind": kind, "expected": expected},
-                key=f"{watched.address}:{entry.event}:{entry.log_index}",
+                key=f"{watched.address}:{entry.event}:{nth}",
             )
 
     @staticmethod

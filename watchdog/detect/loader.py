@@ -41,6 +41,8 @@ def load_rule_file(path: Path) -> list[type[Rule]]:
 def load_rule_dir(directory: Path) -> list[type[Rule]]:
     directory = Path(directory)
     if not directory.is_dir():
+        if directory == BUILTIN_RULES:
+            raise ConfigError(f"the built-in rules are missing ({directory}): run watchdog from its checkout")
         raise ConfigError(f"rule directory {directory} does not exist: fix `rule_dirs` in the config")
     classes: list[type[Rule]] = []
     for path in sorted(directory.glob("*.py")):
