@@ -125,6 +125,22 @@ def test_watched_topics_cover_the_flash_loan_events():
         assert topic(signature) in topics
 
 
+def test_user_rule_topics_by_signature_or_by_hash(tmp_path):
+    raw = "0x" + "ab" * 32
+    write_rule(tmp_path, "topics.py", f"""
+from watchdog.detect import Rule
+
+class Listen(Rule):
+    id = "listen"
+    topics = ("Liquidate(address indexed user, uint256 amount)", "{raw}")
+
+    def evaluate(self, ctx):
+        return ()
+""")
+    topics = Engine("devnet", Manifest(chain_id=1, contracts=[]), None, rule_dirs=[tmp_path]).watched_topics()
+    assert {raw, topic("Liquidate(address,uint256)")} <= topics
+
+
 def test_allowlisted_actor_stays_below_the_pause_threshold(world, anvil, tmp_path):
     first = world.head() + 1
     tx = world.send(world.spot_attacker, *ATTACK, sender=world.attacker)

@@ -95,7 +95,8 @@ class Engine:
         self.stats: dict[str, RuleStats] = {r.id: RuleStats() for r in self.rules}
         for rule in self.rules:
             for sig in (*rule.topics, *rule.events):
-                self.registry.decoder.add(EventSpec.parse(sig))
+                if "(" in sig:  # a bare topic0 hex is fetched but cannot be decoded
+                    self.registry.decoder.add(EventSpec.parse(sig))
 
     # -- what the listeners should fetch -------------------------------------------------------------
     def watched_topics(self) -> set[str]:
@@ -119,10 +120,12 @@ class Engine:
             findings += self._run(rule, Trigger.BLOCK, scope, None, bundle.logs)
         tx_rules = self._with(Trigger.TX)
         if tx_rules:
+            by_tx: dict[str, list[Log]] = {}
+            for entry in bundle.logs:
+                by_tx.setdefault(entry.tx_hash, []).append(entry)
             for tx in self._txs_in_order(bundle):
-                logs = bundle.logs_of(tx.hash)
                 for rule in tx_rules:
-                    findings += self._run(rule, Trigger.TX, scope, tx, logs)
+                    findings += self._run(rule, Trigger.TX, scope, tx, by_tx.get(tx.hash, []))
         self.state.flush(session)
         return findings
 
