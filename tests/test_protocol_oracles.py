@@ -38,10 +38,15 @@ def test_twap_is_the_time_weighted_average_of_the_pair(world, anvil):
     start = world.w3.eth.get_block("latest")["timestamp"] + TWAP_PERIOD
     _set_next_timestamp(anvil, start)
     assert scenarios.update_twap(world)  # closes the window that began at deployment
+    assert twap.functions.averageUpdatedAt().call() == start
     assert twap.functions.price().call() == ETH_PRICE * E18
 
-    _set_next_timestamp(anvil, start + 100)
-    scenarios.swap(world, "trader1", "WETH", 100 * E18)  # price P1 from start+100 on (P0 before)
+    weth, router = world.contract("WETH"), world.contract("UniswapV2Router02")
+    world.send(weth.functions.deposit(), "trader1", value=100 * E18)
+    world.send(weth.functions.approve(router.address, 100 * E18), "trader1")
+    _set_next_timestamp(anvil, start + 100)  # the swap's block: price P1 from then on, P0 before
+    path = [world.addresses["WETH"], world.addresses["dUSD"]]
+    world.send(router.functions.swapExactTokensForTokens(100 * E18, 0, path, world.accounts.trader1.address, 2**40), "trader1")
     low = scenarios.spot_price(world)
     assert adapter.functions.twapPrice().call() == ETH_PRICE * E18  # one block of spot does not move it
     _set_next_timestamp(anvil, start + 400)
