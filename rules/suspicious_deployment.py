@@ -5,6 +5,8 @@ fires before the contract's first call into the protocol; on a pending creation,
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from watchdog.chain.events import CallFrame
 from watchdog.detect import Context, Rule, Severity, Trigger
 from watchdog.scan.deployment import ScanVerdict, scan_deployment
@@ -26,6 +28,7 @@ class SuspiciousDeployment(Rule):
         "min_severity": "medium",   # verdicts below this are not reported (unless from a watched deployer)
         "watched_deployers": [],    # deployers and factories whose every new contract is reported
         "trace_all": False,         # also look for internal creations in every transaction (one trace each)
+        "artifacts": [],            # forge `out/` folders: a matching build names the new contract's source
     }
     triggers = frozenset({Trigger.TX, Trigger.PENDING})
 
@@ -35,8 +38,11 @@ class SuspiciousDeployment(Rule):
             return
         watched = ctx.registry.addresses()
         deployers = {a.lower() for a in self.params["watched_deployers"]}
+        artifacts = [Path(p) for p in self.params["artifacts"]]
         for address, deployer, init_code, code, how in self._creations(ctx, deployers):
-            verdict = scan_deployment(ctx.reader, address, watched, init_code=init_code, code=code, block=ctx.at)
+            verdict = scan_deployment(
+                ctx.reader, address, watched, init_code=init_code, code=code, block=ctx.at, artifacts=artifacts
+            )
             severity = self._severity(ctx, verdict)
             from_watched = deployer in deployers or tx.sender in deployers
             if severity < Severity(self.params["min_severity"]) and not from_watched:

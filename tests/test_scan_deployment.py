@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from eth_abi import encode
 
+from watchdog import toolchain
 from watchdog.chain import parse
 from watchdog.chain.events import BlockBundle, PendingTx
 from watchdog.chain.reader import BlockReader
@@ -50,13 +51,13 @@ def deploy_raw(node: Anvil, sender: str, init_code: str) -> dict:
     return wait_receipt(node, tx_hash)
 
 
-def engine_on_block(node: Anvil, world: World, number: int, tx_hashes: list[str]) -> list:
+def engine_on_block(node: Anvil, world: World, number: int, tx_hashes: list[str], **params: object) -> list:
     """The engine on one block whose bundle carries the given transactions (creations included)."""
     rpc = RpcClient(node.url)
     raw = rpc.call("eth_getBlockByNumber", [hex(number), True])
     reader = BlockReader(rpc, "devnet", number)
     txs = {t.hash: t for t in map(parse.tx, raw["transactions"]) if t.hash in tx_hashes}
-    engine = Engine("devnet", world.manifest)
+    engine = Engine("devnet", world.manifest, rules={RULE: params} if params else None)
     return [f for f in engine.on_block(BlockBundle("devnet", parse.block(raw), [], txs, reader)) if f.rule_id == RULE]
 
 
@@ -71,9 +72,11 @@ def test_drill_attacker_is_flagged_before_its_first_call(chain: tuple[World, Anv
     deployment = next(
         r for r in (wait_receipt(node, h) for h in _txs_of_latest(node)) if (r["contractAddress"] or "").lower() == attacker.lower()
     )
-    findings = engine_on_block(node, world, int(deployment["blockNumber"], 16), [deployment["transactionHash"]])
+    out = toolchain.PROJECT_ROOT / "contracts" / "out"  # the build the drill attacker was deployed from
+    findings = engine_on_block(node, world, int(deployment["blockNumber"], 16), [deployment["transactionHash"]], artifacts=[str(out)])
     assert len(findings) == 1
     finding = findings[0]
+    assert finding.evidence["source"].endswith("FlashLoanSpotAttacker.sol:FlashLoanSpotAttacker")
     assert finding.severity == Severity.HIGH and finding.key == attacker.lower()
     assert attacker.lower() in finding.addresses
     assert "executeOperation" in finding.evidence["flash_callbacks"]

@@ -17,7 +17,7 @@ from slither.detectors.abstract_detector import AbstractDetector
 
 from watchdog.scan import plugin
 from watchdog.scan.compiler import PrecompiledPlatform, run_solc
-from watchdog.scan.findings import from_slither
+from watchdog.scan.slither_results import from_slither
 from watchdog.scan.sources import ScanInputError
 
 
@@ -59,7 +59,7 @@ def analyze_group(root: Path, group: dict[str, Any], detectors: list[type[Abstra
             # Report what is in the scanned files; their libraries are someone else's findings.
             if elements and elements[0].get("source_mapping", {}).get("filename_absolute") not in targets:
                 continue
-            findings.append(from_slither(result, helps).to_dict())
+            findings.append(from_slither(result, helps))
     return findings
 
 

@@ -9,10 +9,11 @@ constructor, and escape hatches (SELFDESTRUCT, DELEGATECALL to swap logic in lat
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from watchdog.chain.events import ChainReader
 from watchdog.detect.finding import Severity
-from watchdog.scan import bytecode
+from watchdog.scan import bytecode, resolve
 from watchdog.scan.findings import ScanFinding
 
 ZERO_WORD = "0x" + "0" * 64
@@ -30,6 +31,7 @@ class ScanVerdict:
     opcodes: list[str] = field(default_factory=list)
     proxy: dict[str, str] | None = None  # {"kind": "eip1967"|"eip1167", "implementation": address}
     selectors: list[str] = field(default_factory=list)
+    source: str | None = None  # "path:Contract" when local build artifacts know this bytecode
 
     @property
     def suspicious(self) -> bool:
@@ -45,6 +47,7 @@ class ScanVerdict:
             "watched_references": self.watched_references,
             "opcodes": self.opcodes,
             "proxy": self.proxy,
+            "source": self.source,
         }
 
 
@@ -66,10 +69,12 @@ def scan_deployment(
     init_code: str | None = None,
     code: str | None = None,
     block: int | str = "latest",
+    artifacts: list[Path] = (),
 ) -> ScanVerdict:
     """Bytecode verdict on `address`. `watched`: lowercase addresses of the protocol's contracts (and any
     other address worth noticing); `init_code`: the creation input (constructor arguments are at its end);
-    `code`: the runtime code when already known (a simulated pending creation's trace output)."""
+    `code`: the runtime code when already known (a simulated pending creation's trace output);
+    `artifacts`: forge `out/` folders whose sources are named in the verdict when the bytecode matches."""
     address = address.lower()
     watched = {w.lower() for w in watched}
     code = code or reader.code(address, block)
@@ -112,7 +117,11 @@ def scan_deployment(
         severity, confidence = Severity.LOW, 0.3
     else:
         severity, confidence = Severity.INFO, 0.1
+    known = resolve.from_forge_artifacts(code, list(artifacts)) if artifacts else None
+    if known:
+        reasons.append(f"bytecode of {known.contract} ({known.target.name}) from the local build")
     return ScanVerdict(
+        source=f"{known.target}:{known.contract}" if known else None,
         address=address,
         code_size=facts.size,
         severity=severity,

@@ -45,32 +45,56 @@ def _project_root(start: Path) -> Path:
     return start.parent
 
 
+@dataclass(slots=True)
+class _Artifact:
+    source: ResolvedSource
+    metadata_hash: bytes | None
+    code: str
+    immutables: list[tuple[int, int]]
+
+
+# Parsed artifacts by (file, modification time): the daemon matches every new deployment against them.
+_ARTIFACTS: dict[tuple[Path, int], _Artifact | None] = {}
+
+
+def _artifact(path: Path, root: Path) -> _Artifact | None:
+    key = (path, path.stat().st_mtime_ns)
+    if key not in _ARTIFACTS:
+        _ARTIFACTS[key] = _parse_artifact(path, root)
+    return _ARTIFACTS[key]
+
+
+def _parse_artifact(path: Path, root: Path) -> _Artifact | None:
+    try:
+        artifact = json.loads(path.read_text())
+    except (json.JSONDecodeError, OSError):
+        return None
+    deployed = artifact.get("deployedBytecode") or {}
+    code = deployed.get("object") or ""
+    metadata = artifact.get("metadata") or {}
+    target = next(iter((metadata.get("settings") or {}).get("compilationTarget", {}).items()), None)
+    if len(code) < 4 or not target or not (root / target[0]).is_file():
+        return None
+    ranges = [(r["start"], r["length"]) for refs in (deployed.get("immutableReferences") or {}).values() for r in refs]
+    return _Artifact(ResolvedSource("forge-artifacts", root / target[0], target[1]), _metadata_hash(code), code, ranges)
+
+
 def from_forge_artifacts(code_hex: str, folders: list[Path]) -> ResolvedSource | None:
+    """The artifact with the same metadata hash, else the one with the same code (immutables and metadata aside)."""
     wanted_hash = _metadata_hash(code_hex)
     fallback: ResolvedSource | None = None
     for folder in folders:
         if not folder.is_dir():
             raise ConfigError(f"--artifacts {folder} is not a folder: give a forge `out/` folder")
         root = _project_root(folder.resolve())
-        for artifact_file in sorted(folder.glob("*.sol/*.json")):
-            try:
-                artifact = json.loads(artifact_file.read_text())
-            except (json.JSONDecodeError, OSError):
+        for path in sorted(folder.glob("*.sol/*.json")):
+            entry = _artifact(path, root)
+            if entry is None:
                 continue
-            deployed = artifact.get("deployedBytecode") or {}
-            code = deployed.get("object") or ""
-            if len(code) < 4:
-                continue
-            metadata = artifact.get("metadata") or {}
-            target = next(iter((metadata.get("settings") or {}).get("compilationTarget", {}).items()), None)
-            if not target or not (root / target[0]).is_file():
-                continue
-            resolved = ResolvedSource("forge-artifacts", root / target[0], target[1])
-            if wanted_hash and _metadata_hash(code) == wanted_hash:
-                return resolved
-            ranges = [(r["start"], r["length"]) for refs in (deployed.get("immutableReferences") or {}).values() for r in refs]
-            if fallback is None and bytecode.normalized(code, ranges) == bytecode.normalized(code_hex, ranges):
-                fallback = resolved  # same code, different metadata (e.g. other source paths)
+            if wanted_hash and entry.metadata_hash == wanted_hash:
+                return entry.source
+            if fallback is None and bytecode.normalized(entry.code, entry.immutables) == bytecode.normalized(code_hex, entry.immutables):
+                fallback = entry.source  # same code, different metadata (e.g. other source paths)
     return fallback
 
 

@@ -18,7 +18,7 @@ from watchdog.scan.limits import run_limited
 
 SCAN_DIR = Path(__file__).resolve().parent
 # A change to any of these changes what a scan reports, so it is part of the cache key.
-ANALYSIS_CODE = ("analyze.py", "compiler.py", "findings.py", "ir.py")
+ANALYSIS_CODE = ("analyze.py", "compiler.py", "ir.py", "slither_results.py")
 
 
 class ScanError(WatchdogError):
