@@ -184,6 +184,8 @@ def test_missing_import_is_one_line(tmp_path: Path) -> None:
 def test_import_loop_terminates(tmp_path: Path) -> None:
     (tmp_path / "A.sol").write_text('pragma solidity ^0.8.0;\nimport "./B.sol";\ncontract A {}\n')
     (tmp_path / "B.sol").write_text('pragma solidity ^0.8.0;\nimport "./A.sol";\ncontract B {}\n')
+    (tmp_path / "nested").mkdir()
+    (tmp_path / "nested" / "back").symlink_to(tmp_path)  # a folder loop on disk as well
     report = scan_path(tmp_path, ScanOptions(use_cache=False, include=["wd-*"]))
     assert report.findings == [] and sorted(report.compilers[next(iter(report.compilers))]) == ["A.sol", "B.sol"]
 

@@ -8,6 +8,7 @@ key), reject hostile input early with one clear line, and compile each group wit
 from __future__ import annotations
 
 import hashlib
+import os
 import posixpath
 import re
 import tomllib
@@ -99,13 +100,15 @@ def _foundry_config(root: Path) -> tuple[str, list[str], list[str]]:
 
 
 def _walk_sol(folder: Path) -> list[Path]:
+    """.sol files under `folder`, pruning dependency and build folders and never following symlinked folders
+    (so a link loop or a huge node_modules costs nothing)."""
     found: list[Path] = []
-    for path in sorted(folder.rglob("*.sol")):
-        if not SKIP_DIRS.intersection(path.relative_to(folder).parts[:-1]):
-            found.append(path)
-            if len(found) > MAX_FILES:
-                raise ScanInputError(f"{folder} holds more than {MAX_FILES} Solidity files: scan a sub-folder")
-    return found
+    for current, dirs, files in os.walk(folder):
+        dirs[:] = sorted(d for d in dirs if d not in SKIP_DIRS and not d.startswith("."))
+        found += [Path(current) / name for name in sorted(files) if name.endswith(".sol")]
+        if len(found) > MAX_FILES:
+            raise ScanInputError(f"{folder} holds more than {MAX_FILES} Solidity files: scan a sub-folder")
+    return sorted(found)
 
 
 class _Resolver:
