@@ -183,6 +183,9 @@ class ExplorerApi(BaseHTTPRequestHandler):
     def do_GET(self) -> None:  # noqa: N802
         query = {k: v[0] for k, v in parse_qs(urlparse(self.path).query).items()}
         ExplorerApi.requests.append(query)
+        if urlparse(self.path).path == "/broken":
+            self.send_error(500)
+            return
         if query.get("module") != "contract" or query.get("action") != "getsourcecode":
             body = {"status": "0", "message": "NOTOK", "result": "Error! Missing Or invalid Module name"}
         elif query.get("apikey") != "test-key":
@@ -253,3 +256,12 @@ def test_cli_address_scan_writes_sarif_and_fails_on_high(anvil: Anvil, receiver:
     assert {"wd-bytecode-exploit-profile", "wd-bytecode-flash-callback"} <= {r["ruleId"] for r in results}
     assert all(r["locations"][0]["physicalLocation"]["artifactLocation"]["uri"] == address.lower() for r in results)
     assert run_cli("--address", address).returncode == 2  # --rpc is required
+
+
+def test_explorer_errors_never_show_the_key(anvil: Anvil, receiver: tuple[str, str], explorer: str) -> None:
+    address, _ = receiver
+    broken = explorer.rsplit("/", 1)[0] + "/broken"  # answers HTTP 500
+    for api in ("http://127.0.0.1:1/api", broken):
+        with pytest.raises(ConfigError, match="explorer API") as caught:
+            scan_address(address, anvil.url, SourceLocations(explorer_api=api, explorer_key="s3cret-key"), ScanOptions(use_cache=False))
+        assert "s3cret-key" not in str(caught.value)

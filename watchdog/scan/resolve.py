@@ -157,8 +157,11 @@ def from_explorer(api: str, key: str | None, address: str, workdir: Path, timeou
         response = httpx.get(api, params=params, timeout=timeout)
         response.raise_for_status()
         body = response.json()
+    except httpx.HTTPStatusError as exc:
+        raise ConfigError(f"explorer API {api} answered HTTP {exc.response.status_code}: check --explorer-api and the key") from None
     except (httpx.HTTPError, ValueError) as exc:
-        raise ConfigError(f"explorer API {api} failed: {exc}") from None
+        reason = str(exc).replace(key, "***") if key else str(exc)  # the key travels in the query string
+        raise ConfigError(f"explorer API {api} failed: {type(exc).__name__}: {reason}") from None
     result = body.get("result")
     if body.get("status") != "1" or not isinstance(result, list) or not result:
         return None
