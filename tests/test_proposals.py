@@ -193,3 +193,21 @@ def test_signatures_are_posted_to_a_transaction_service(chain, tmp_path: Path) -
         digest = s.get(Proposal, pid).safe_tx_hash
     assert paths == [f"/api/v2/safes/{safe}/multisig-transactions/", f"/api/v1/multisig-transactions/{digest}/confirmations/"]
     assert ServiceHandler.received[0][1]["origin"] == "watchdog"
+
+
+def test_a_nonce_taken_by_another_safe_tx_makes_the_proposal_stale(chain, tmp_path: Path) -> None:
+    anvil, w = chain
+    db, pid = propose(anvil, w, tmp_path)
+    for owner in ("owner1", "owner2"):
+        cli("proposals", "sign", str(pid), "--store", db, "--rpc", anvil.url, *owner_args(tmp_path, w, owner))
+    w.set_oracle_source("twap")  # governance executes something else at that nonce
+    out = cli("proposals", "execute", str(pid), "--store", db, "--rpc", anvil.url, *owner_args(tmp_path, w, "owner1"))
+    assert "nothing changed" in out and "already used" in out and not vault_paused_by_owner(anvil, w)
+    with Store(db).session() as s:
+        old = s.get(Proposal, pid)
+    assert old.status == "stale"
+    responder = Responder(config(tmp_path, w, ["propose"]), Store(db), anvil.url, w.manifest)
+    (again,) = responder.handle([attack_finding(w, block=anvil.block_number(), n=5)], []).proposals
+    responder.close()
+    with Store(db).session() as s:
+        assert again != pid and s.get(Proposal, again).nonce == old.nonce + 1

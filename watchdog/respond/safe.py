@@ -224,7 +224,11 @@ class SafeProposals:
                                              proposal_id=proposal_id, tx_hash=outcome.tx_hash)
             return proposal, outcome, f"executed in {outcome.tx_hash}"
         if outcome.status == "already_done":
-            return proposal, outcome, f"Safe nonce {proposal.nonce} was already used: nothing executed"
+            with self.store.session() as s:
+                row = s.get(Proposal, proposal_id)
+                assert row is not None
+                row.status = proposal.status = "stale"  # another SafeTx took this nonce: propose again
+            return proposal, outcome, f"Safe nonce {proposal.nonce} was already used by another transaction: nothing executed"
         raise WatchdogError(f"execution of proposal {proposal_id} {outcome.status}: {outcome.error or 'see `proposals show`'}")
 
 

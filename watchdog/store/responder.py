@@ -117,7 +117,7 @@ class Proposal(SQLModel, table=True):
     contract: str = ""
     description: str = ""
     evidence: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON))
-    status: str = Field(default="proposed", index=True)  # proposed | executed | failed
+    status: str = Field(default="proposed", index=True)  # proposed | executed | stale (nonce used by another SafeTx)
     incident_id: int | None = Field(default=None, index=True)
     exec_tx_hash: str | None = None
     created_at: datetime = Field(default_factory=utcnow)
