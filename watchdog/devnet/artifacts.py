@@ -3,9 +3,12 @@ packages (Uniswap V2, WETH9, Safe v1.4.1)."""
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import json
 import subprocess
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -35,9 +38,28 @@ def sources_hash() -> str:
     return digest.hexdigest()[:16]
 
 
+@contextmanager
+def _build_lock(mode: int) -> Iterator[None]:
+    """Exclusive while forge writes contracts/out, shared while an artifact is read: processes running side by
+    side (tests, drills, the devnet) never read a half-written artifact."""
+    lock = toolchain.PROJECT_ROOT / "anvil" / "state" / "forge-build.lock"  # not committed, never cleaned by forge
+    lock.parent.mkdir(parents=True, exist_ok=True)
+    with open(lock, "a") as handle:
+        fcntl.flock(handle, mode)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
 @cache
 def build_contracts() -> None:
     """`forge build` the project's contracts, tests left out (incremental; offline, through the solc-js shim)."""
+    with _build_lock(fcntl.LOCK_EX):
+        _forge_build()
+
+
+def _forge_build() -> None:
     try:
         proc = subprocess.run(
             [str(toolchain.tool("forge")), "build", "--offline", "--skip", "test"],
@@ -54,7 +76,8 @@ def project(name: str, source: str | None = None) -> Artifact:
     """A contract of contracts/src from forge's output (built on first use)."""
     build_contracts()
     path = CONTRACTS_DIR / "out" / f"{source or name}.sol" / f"{name}.json"
-    data = json.loads(path.read_text())
+    with _build_lock(fcntl.LOCK_SH):
+        data = json.loads(path.read_text())
     return Artifact(name, data["abi"], data["bytecode"]["object"])
 
 
