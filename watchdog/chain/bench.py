@@ -36,14 +36,14 @@ SOURCE = """// SPDX-License-Identifier: MIT
 pragma solidity ^0.8.20;
 contract BenchToken {
     event Transfer(address indexed from, address indexed to, uint256 value);
+    // One transfer in a hundred is large (the benchmark rule reports it).
     function burst(address to, uint256 count, uint256 base) external {
-        for (uint256 i = 0; i < count; i++) { emit Transfer(msg.sender, to, base + i); }
+        for (uint256 i = 0; i < count; i++) { emit Transfer(msg.sender, to, i % 100 == 99 ? base + i + 1e18 : base + i); }
     }
 }
 """
 LOGS_PER_TX = 250
-LARGE = 10**18          # the benchmark rule flags transfers at least this large
-LARGE_EVERY = 100       # one burst in LARGE_EVERY moves large amounts: 1% of the logs become findings
+LARGE = 10**18          # the benchmark rule flags transfers at least this large (1% of the logs)
 
 
 def _compile() -> dict[str, Any]:
@@ -95,13 +95,19 @@ def _mined(rpc: RpcClient, tx_hash: str) -> dict[str, Any]:
     return receipt
 
 
-def _best_rate(count: int, fn: Callable[[], int], runs: int = 3) -> float:
-    """Logs per second of the fastest of `runs` runs (each must return all `count` logs)."""
-    best = float("inf")
-    for _ in range(runs):
+def _timed(fn: Callable[[], int]) -> Callable[[], tuple[int, float]]:
+    def run() -> tuple[int, float]:
         started = time.perf_counter()
         got = fn()
-        elapsed = time.perf_counter() - started
+        return got, time.perf_counter() - started
+    return run
+
+
+def _best_rate(count: int, fn: Callable[[], tuple[int, float]], runs: int = 3) -> float:
+    """Logs per second of the fastest of `runs` runs; each returns (logs seen, seconds it measured)."""
+    best = float("inf")
+    for _ in range(runs):
+        got, elapsed = fn()
         if got != count:
             raise ToolchainError(f"benchmark fetch returned {got} logs instead of {count}")
         best = min(best, elapsed)
@@ -121,40 +127,45 @@ def run_ingest(logs: int = 50_000, latency_blocks: int = 20) -> dict[str, Any]:
             data = "0x" + keccak(text="burst(address,uint256,uint256)").hex()[:8] + encode(["address", "uint256", "uint256"], [receiver, count, base]).hex()
             return {"from": sender, "to": token, "data": data}
 
-        txs = [burst(LOGS_PER_TX, LARGE if n % LARGE_EVERY == 0 else n * LOGS_PER_TX) for n in range(-(-logs // LOGS_PER_TX))]
+        txs = [burst(min(LOGS_PER_TX, logs - n), n) for n in range(0, logs, LOGS_PER_TX)]
         for item in txs:  # one by one: anvil mines each at once, nonces stay in order
             sent = rpc.call("eth_sendTransaction", [item])
         last = int(_mined(rpc, sent)["blockNumber"], 16)
-        total = len(txs) * LOGS_PER_TX
+        total = logs
         query = {"fromBlock": hex(first), "toBlock": hex(last), "address": [token]}
 
         http = httpx.Client(timeout=120)
         body = {"jsonrpc": "2.0", "id": 1, "method": "eth_getLogs", "params": [query]}
-        raw_rate = _best_rate(total, lambda: len(json.loads(http.post(node.url, json=body).content)["result"]))
+        raw_rate = _best_rate(total, _timed(lambda: len(json.loads(http.post(node.url, json=body).content)["result"])))
 
         from web3 import Web3
 
         w3 = Web3(Web3.HTTPProvider(node.url, request_kwargs={"timeout": 120}))
         web3_query = {"fromBlock": first, "toBlock": last, "address": [Web3.to_checksum_address(token)]}
-        web3_rate = _best_rate(total, lambda: len(w3.eth.get_logs(web3_query)))  # type: ignore[arg-type]
+        web3_rate = _best_rate(total, _timed(lambda: len(w3.eth.get_logs(web3_query))))  # type: ignore[arg-type]
 
         registry = AbiRegistry()
         registry.add(artifact["abi"], token, "BenchToken")
         handler = LargeTransfers({token})
 
-        stores: list[Path] = []
+        store = Store(f"sqlite:///{Path(tmp) / 'bench.db'}")
+        follower_rpc = RpcClient(node.url, timeout=120)
+        runs: list[str] = []
 
-        def full_path() -> int:
-            stores.append(Path(tmp) / f"run{len(stores)}.db")  # a fresh store per run
-            store = Store(f"sqlite:///{stores[-1]}")
-            follower = Follower("bench", RpcClient(node.url, timeout=120), store, handler, {token}, registry,
+        def full_path() -> tuple[int, float]:
+            """One complete backfill; each run is a network of its own in the store, so nothing is deduplicated."""
+            runs.append(f"bench{len(runs)}")
+            follower = Follower(runs[-1], follower_rpc, store, handler, {token}, registry,
                                 FollowerOptions(start_block=first, max_range=10_000))
+            started = time.perf_counter()
             follower.run_until(last)
+            elapsed = time.perf_counter() - started
             follower.close()
-            store.close()
-            return int(follower.metrics.registry.get_sample_value("watchdog_logs_processed_total", {"network": "bench"}) or 0)
+            seen = follower.metrics.registry.get_sample_value("watchdog_logs_processed_total", {"network": runs[-1]})
+            return int(seen or 0), elapsed
 
         watchdog_rate = _best_rate(total, full_path)
+        store.close()
         latencies = _live_latency(node, rpc, token, registry, handler, burst, Path(tmp), latency_blocks)
         http.close()
         rpc.close()
@@ -203,8 +214,7 @@ def _live_latency(node: Anvil, rpc: RpcClient, token: str, registry: AbiRegistry
     next_tick = time.monotonic()
     for _ in range(blocks):
         next_tick += 1.0
-        rpc.call("eth_sendTransaction", [burst(50, 0)])
-        rpc.call("eth_sendTransaction", [burst(1, LARGE)])
+        rpc.call("eth_sendTransaction", [burst(100, 0)])  # 100 logs, one of them large
         time.sleep(max(0.0, next_tick - time.monotonic()))
         mined_at = time.perf_counter()
         rpc.call("evm_mine")
