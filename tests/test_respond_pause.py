@@ -7,6 +7,7 @@ import subprocess
 import sys
 import threading
 import time
+from datetime import timedelta
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -352,4 +353,33 @@ def test_a_pending_pause_is_repriced_above_an_attack_seen_later(world, tmp_path:
     attack = anvil.rpc("eth_getTransactionReceipt", [attack_hash])
     assert attack["status"] == "0x0" and vault_paused(anvil, w)
     assert nonce(anvil, w.accounts.responder.address) == tries[0].nonce + 1
+    responder.close()
+
+
+def test_a_stuck_pause_left_alone_is_taken_up_by_the_next_trigger(world, tmp_path: Path) -> None:
+    anvil, w = world
+    store = Store(f"sqlite:///{tmp_path / 'wd.db'}")
+    responder = Responder(config(tmp_path, w, ["pause"], give_up_blocks=1), store, anvil.url, w.manifest)
+    anvil.set_automine(False)
+    responder.handle([attack_finding(w, block=anvil.block_number())], [])
+    for _ in range(3):  # a fee spike outlasts the watcher's patience: it gives up, the action stays open
+        anvil.rpc("anvil_setNextBlockBaseFeePerGas", [hex(900 * GWEI)])
+        anvil.mine(1)
+    assert responder.executor.wait(10)
+    assert actions(store)[0].status == "sent"
+    with store.session() as s:  # and nothing happened for a while
+        for attempt in s.exec(select(ActionAttempt)).all():
+            attempt.at = attempt.at - timedelta(minutes=5)
+            s.add(attempt)
+    anvil.rpc("anvil_setNextBlockBaseFeePerGas", [hex(GWEI)])
+    anvil.mine(1)
+    responder.handle([attack_finding(w, block=anvil.block_number(), n=2)], [])  # the next trigger
+    for _ in range(3):
+        seen = len(attempts(store))
+        anvil.mine(1)
+        if wait_until(lambda: actions(store)[0].status == "mined" or len(attempts(store)) > seen, 5):
+            if actions(store)[0].status == "mined":
+                break
+    assert actions(store)[0].status == "mined" and vault_paused(anvil, w)
+    assert len({a.nonce for a in attempts(store)}) == 1
     responder.close()

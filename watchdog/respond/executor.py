@@ -28,6 +28,7 @@ from watchdog.errors import RpcError
 from watchdog.keys import Signer
 from watchdog.respond.config import GWEI, ExecutorSettings
 from watchdog.respond.plan import TxPlan
+from watchdog.respond.incidents import aware
 from watchdog.respond.rpc import CallReverted, Rpc
 from watchdog.store import Store, utcnow
 from watchdog.store.responder import Action, ActionAttempt
@@ -36,6 +37,7 @@ log = logging.getLogger(__name__)
 
 OPEN = ("pending", "sent")
 REARMABLE = ("failed", "mined", "reverted", "already_paused", "already_done")
+ORPHAN_SECONDS = 60  # a sent action without a new attempt for this long is watched again by the next trigger
 NONCE_ERRORS = ("nonce too low", "nonce too high", "invalid nonce", "nonce has already been used", "replacement transaction underpriced")
 
 
@@ -61,6 +63,7 @@ class Executor:
         self.on_finish = on_finish
         self._nonce_lock = threading.Lock()  # one fresh nonce at a time from this process
         self._watchers: list[threading.Thread] = []
+        self._watching: set[int] = set()  # actions re-priced by a watcher of this process
         self._stop = threading.Event()
 
     # ------------------------------------------------------------------ public
@@ -72,6 +75,8 @@ class Executor:
         if not won:
             if attack_tx and action.status == "sent":
                 self._outbid(action, plan, attack_tx)
+            if action.status == "sent" and self._orphaned(action):
+                self._watch(action.id, plan_of(action), wait)  # type: ignore[arg-type]
             return Outcome(action.id, action.status, action.tx_hash)  # type: ignore[arg-type]
         outcome = self._run(action, plan, attack_tx)
         if outcome.status == "sent":
@@ -234,6 +239,7 @@ class Executor:
     # ------------------------------------------------------------------ watch
     def _watch(self, action_id: int, plan: TxPlan, wait: bool) -> None:
         since = self.rpc.block_number()  # read now: a block mined before the thread runs still counts
+        self._watching.add(action_id)
         if wait:
             self._watch_loop(action_id, plan, since)
             return
@@ -243,6 +249,12 @@ class Executor:
         thread.start()
 
     def _watch_loop(self, action_id: int, plan: TxPlan, last_block: int) -> None:
+        try:
+            self._watch_blocks(action_id, plan, last_block)
+        finally:
+            self._watching.discard(action_id)
+
+    def _watch_blocks(self, action_id: int, plan: TxPlan, last_block: int) -> None:
         waited = 0
         while not self._stop.is_set():
             try:
@@ -315,6 +327,14 @@ class Executor:
         else:
             self.store.audit("responder", "action_repriced", plan.target, action_id=action.id,
                              tx_hash=attempt.tx_hash, replaces=last.tx_hash, max_fee=max_fee, priority_fee=priority)
+
+    def _orphaned(self, action: Action) -> bool:
+        """A sent action that nobody re-prices any more (its watcher gave up, or its process died)."""
+        if action.id in self._watching:
+            return False
+        attempts = self._attempts(action)
+        last = aware(attempts[-1].at) if attempts else aware(action.updated_at)
+        return (utcnow() - last).total_seconds() > ORPHAN_SECONDS
 
     def _outbid(self, action: Action, plan: TxPlan, attack_tx: str) -> None:
         """Our pause is still pending and an attack shows up in the mempool: re-price it (same nonce) above
