@@ -25,8 +25,14 @@ KNOWN = {
     "AdminChanged": ("admin", Severity.HIGH),
     "Unpaused": ("unpause", Severity.MEDIUM),
 }
-ORACLE_WORDS = re.compile(r"oracle|feed|aggregator|pricesource|source", re.I)
-PARAMETER_NAME = re.compile(r"^(Set|Update|New)[A-Z]|(Set|Updated|Changed)$")
+ORACLE_WORDS = re.compile(r"oracle|feed|aggregator|source", re.I)
+CHANGE_WORDS = re.compile(r"^(Set|Update|New)|(Set|Changed|Updated)$")
+# Setter-style names. A bare `...Updated` is usually a keeper's routine (a TWAP or an index), so it counts
+# only after a word that names a setting.
+PARAMETER_NAME = re.compile(
+    r"^(Set|Update|New)[A-Z]|(Set|Changed)$|"
+    r"(Fee|Param|Parameter|Config|Configuration|Limit|Cap|Ltv|Threshold|Factor|Risk|Leverage|Margin|Bps|Staleness|"
+    r"Heartbeat|Delay|Period|Window|Premium|Interest|Admin|Owner|Keeper|Guardian|Pauser|Market|Collateral)s?Updated$")
 ROUTINE = {"Transfer", "Approval", "Sync", "Swap", "Mint", "Burn", "AnswerUpdated", "NewRound", "Paused"}
 # Kinds that hand over the protocol: a compromised Safe looks like governance, so these never weigh less.
 SOVEREIGN = {"ownership", "admin", "implementation", "oracle-source", "role-admin"}
@@ -64,7 +70,7 @@ class PrivilegedChange(Rule):
         if ctx.trigger is Trigger.BLOCK:
             yield from self._silent_upgrades(ctx)
             return
-        governance = self._by_governance(ctx)
+        governance: bool | None = None  # traced only when there is a change to weigh
         seen: dict[tuple[str, str], int] = {}
         for entry in ctx.logs:
             watched = ctx.registry.get(entry.address)
@@ -76,6 +82,8 @@ class PrivilegedChange(Rule):
             # n-th such event of this contract in the tx: stable when a reorg re-includes the tx elsewhere
             nth = seen[(watched.address, entry.event)] = seen.get((watched.address, entry.event), 0) + 1
             expected = self._expected(ctx, watched.name, entry.event, entry.args or {})
+            if governance is None:
+                governance = self._by_governance(ctx)
             if expected:
                 severity = Severity.INFO
             elif governance and kind not in SOVEREIGN:
@@ -102,7 +110,7 @@ class PrivilegedChange(Rule):
             return kind, severity
         if event in ROUTINE:
             return None, Severity.INFO
-        if ORACLE_WORDS.search(event):
+        if ORACLE_WORDS.search(event) and CHANGE_WORDS.search(event):
             return "oracle-source", Severity.HIGH
         if PARAMETER_NAME.search(event):
             return "parameter", Severity.MEDIUM

@@ -85,6 +85,9 @@ def test_hostile_takeover_through_compromised_safe_keys(world, anvil, tmp_path):
 
 def test_benign_traffic_with_a_selloff_and_a_liquidation(world, anvil, tmp_path):
     first = world.w3.eth.block_number + 1
-    traffic = scenarios.benign_traffic(world, rounds=4, volatile=True)
-    assert traffic.count("liquidation") == 1 and traffic.count("flash_swap_arbitrage") >= 1
-    assert alarming(detect(world, tmp_path, first)) == []
+    traffic = scenarios.benign_traffic(world, rounds=6, volatile=True)
+    assert traffic.count("liquidation") == 1 and traffic.count("flash_swap_arbitrage") >= 1 and traffic.count("twap") >= 1
+    records = detect(world, tmp_path, first)
+    assert alarming(records) == []
+    # keepers' TWAP and feed updates are routine, not privileged changes; arbitrage is the only flash loan
+    assert {r.rule_id for r in records} <= {"flash-loan"}
