@@ -27,7 +27,8 @@ class ChainlinkUnchecked(AbstractDetector):
 
     def _detect(self) -> list:
         results = []
-        for contract in self.compilation_unit.contracts_derived:
+        # Every contract, base ones included: each function is checked once, where it is declared.
+        for contract in self.compilation_unit.contracts:
             for function in contract.functions_and_modifiers_declared:
                 for node, call in ir.high_level_calls(function, {"latestRoundData"}):
                     if ir.name_has(ir.destination_name(call), ("sequencer", "uptime")):

@@ -10,7 +10,7 @@ from watchdog.scan import ir
 
 # Identifiers that say a contract is written for a rollup. `watchdog scan --l2` sets WATCHDOG_SCAN_L2=1
 # to treat every contract as deployed on an L2.
-L2_HINTS = ("sequencer", "arbitrum", "optimism", "l2", "rollup")
+L2_HINTS = {"sequencer", "arbitrum", "optimism", "l2", "rollup", "uptime"}
 
 
 class L2SequencerUnchecked(AbstractDetector):
@@ -45,7 +45,7 @@ class L2SequencerUnchecked(AbstractDetector):
         if os.environ.get("WATCHDOG_SCAN_L2") == "1":
             return True
         names = [contract.name, *(v.name for v in contract.state_variables)]
-        return any(ir.name_has(name, L2_HINTS) for name in names)
+        return any(L2_HINTS.intersection(ir.words(name)) for name in names)
 
     @staticmethod
     def _is_uptime_check(function, call) -> bool:

@@ -45,7 +45,7 @@ class PauseBypass(AbstractDetector):
         (OpenZeppelin's Pausable, scoped or time-bounded pauses alike)."""
         state = {v for v in contract.state_variables if v.name in PAUSE_STATE}
         for function in contract.functions:
-            if "pause" in function.name.lower() and "unpause" not in function.name.lower():
+            if "pause" in ir.words(function.name):  # pause, _pause, pauseScope; not setPauser or unpause
                 state.update(v for f in ir.reachable(function) for v in f.state_variables_written)
         return state
 

@@ -12,6 +12,8 @@ ARITHMETIC = {BinaryType.MULTIPLICATION, BinaryType.DIVISION, BinaryType.LEFT_SH
 MUL_DIV = {"mulDiv", "mulDivDown", "mulDivUp", "fullMulDiv", "mulDivRoundingUp"}
 # Reading the cumulative price next to the reserves is the TWAP pattern (extrapolating to now), not a spot valuation.
 TWAP_READS = {"price0CumulativeLast", "price1CumulativeLast", "currentCumulativePrices", "observe"}
+# Reserves read to size a trade executed right there (a swap, a flash-swap repayment) are trade math, not valuation.
+SWAP_CALLBACKS = {"uniswapV2Call", "pancakeCall", "uniswapV3SwapCallback", "uniswapV3FlashCallback"}
 
 
 class SpotPriceValuation(AbstractDetector):
@@ -27,9 +29,10 @@ class SpotPriceValuation(AbstractDetector):
 
     def _detect(self) -> list:
         results = []
-        for contract in self.compilation_unit.contracts_derived:
+        # Every contract, base ones included: each function is checked once, where it is declared.
+        for contract in self.compilation_unit.contracts:
             for function in contract.functions_and_modifiers_declared:
-                if any(True for _ in ir.high_level_calls(function, TWAP_READS)):
+                if any(True for _ in ir.high_level_calls(function, TWAP_READS)) or self._trades(function):
                     continue
                 for node, kind, sources in self._spot_reads(function):
                     if self._priced(function, sources, ratio_only=kind == "balanceOf"):
@@ -37,6 +40,16 @@ class SpotPriceValuation(AbstractDetector):
                         results.append(self.generate_result(info))
                         break
         return results
+
+    @staticmethod
+    def _trades(function) -> bool:
+        if function.name in SWAP_CALLBACKS:
+            return True
+        return any(
+            isinstance(op, HighLevelCall) and str(op.function_name).startswith("swap")
+            for node in function.nodes
+            for op in node.irs
+        )
 
     @staticmethod
     def _spot_reads(function):

@@ -8,6 +8,7 @@ from slither.detectors.abstract_detector import AbstractDetector, DetectorClassi
 from watchdog.scan import ir
 
 GUARD_MODIFIERS = {"initializer", "reinitializer", "onlyInitializing"}
+INITIALIZER_WORDS = {"init", "initialize", "initialise", "initializer"}
 
 
 class UnprotectedInitializer(AbstractDetector):
@@ -35,8 +36,9 @@ class UnprotectedInitializer(AbstractDetector):
 
     @staticmethod
     def _is_initializer(function: Function) -> bool:
-        name = function.name.lower()
-        return not function.is_constructor and (name.startswith("init") or name == "setup")
+        """initialize, initializeV2, init, initConfig, _init... but not initiateWithdrawal."""
+        first = (ir.words(function.name) or [""])[0]
+        return not function.is_constructor and first in INITIALIZER_WORDS
 
     @staticmethod
     def _guarded(function: Function) -> bool:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Iterator
 
 from slither.analyses.data_dependency.data_dependency import is_dependent
@@ -133,3 +134,9 @@ def destination_name(call: HighLevelCall) -> str:
 def name_has(name: str, needles: Iterable[str]) -> bool:
     lowered = name.lower()
     return any(needle in lowered for needle in needles)
+
+
+def words(name: str) -> list[str]:
+    """Lower-case words of an identifier: `setPauser` -> [set, pauser], `L2_GRACE` -> [l2, grace]."""
+    spaced = re.sub(r"([A-Z]+)([A-Z][a-z])", r"\1 \2", re.sub(r"([a-z0-9])([A-Z])", r"\1 \2", name))
+    return [w.lower() for w in re.split(r"[^A-Za-z0-9]+", spaced) if w]
