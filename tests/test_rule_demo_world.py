@@ -9,9 +9,14 @@ from pathlib import Path
 
 from fixtures.detect.kit import follow_manifest
 
-from watchdog.detect import PAUSE_SEVERITY, Severity
+from watchdog.chain.abi import AbiRegistry
+from watchdog.chain.mempool import MempoolFollower
+from watchdog.chain.rpc import RpcClient
+from watchdog.detect import PAUSE_SEVERITY, Engine, Severity
 from watchdog.devnet import scenarios
 from watchdog.devnet.world import E18
+from watchdog.manifest import load_manifest
+from watchdog.store import Store
 
 
 def detect(world, tmp_path: Path, first: int, **kw):
@@ -91,3 +96,22 @@ def test_benign_traffic_with_a_selloff_and_a_liquidation(world, anvil, tmp_path)
     assert alarming(records) == []
     # keepers' TWAP and feed updates are routine, not privileged changes; arbitrage is the only flash loan
     assert {r.rule_id for r in records} <= {"flash-loan"}
+
+
+def test_flagship_attack_flagged_while_pending(world, anvil, tmp_path):
+    manifest = load_manifest(world.manifest_path)
+    store = Store(f"sqlite:///{tmp_path / 'watchdog.db'}")
+    engine = Engine("devnet", manifest, store)
+    abis = AbiRegistry()
+    abis.add_manifest(manifest)
+    mempool = MempoolFollower("devnet", RpcClient(world.rpc_url), store, engine, engine.watched_addresses(), abis)
+    contract = scenarios.deploy_flash_loan_attacker(world)
+    anvil.set_automine(False)
+    try:
+        tx = scenarios.send_flash_loan_spot_attack(world, contract, wait=False)
+        found = mempool.process([tx])
+    finally:
+        anvil.set_automine(True)
+    assert all(r.pending and r.tx_hash == tx for r in found)
+    assert {("flash-loan", "critical"), ("price-manipulation", "critical"), ("drain", "critical")} <= {
+        (r.rule_id, r.severity) for r in found}
