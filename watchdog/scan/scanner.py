@@ -63,6 +63,15 @@ def _analysis_fingerprint(options: ScanOptions) -> str:
     return h.hexdigest()
 
 
+def _cached(path: Path) -> list[dict] | None:
+    """A cached result, or None when absent or unreadable (then the scan simply runs again)."""
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, list) else None
+
+
 def run_worker(request: dict, options: ScanOptions, label: str) -> dict:
     env = toolchain.tool_env()
     if options.l2:
@@ -105,9 +114,9 @@ def scan_path(target: Path, options: ScanOptions | None = None) -> ScanReport:
     todo = []
     cached = 0
     for group in found.groups:
-        cached_file = cache_dir / f"{keys[id(group)]}.json"
-        if options.use_cache and cached_file.is_file():
-            findings += json.loads(cached_file.read_text())
+        hit = _cached(cache_dir / f"{keys[id(group)]}.json") if options.use_cache else None
+        if hit is not None:
+            findings += hit
             cached += 1
         else:
             todo.append(group)
