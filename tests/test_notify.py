@@ -213,3 +213,13 @@ channel = "C0123"
     sent = dict(Service.accepted)
     assert sent["pd"]["event_action"] == "resolve" and sent["pd"]["dedup_key"] == "watchdog-devnet-incident-1"
     assert sent["slack"]["thread_ts"] == "1700000000.000100" and "fixed and unpaused" in sent["slack"]["text"]
+
+
+def test_dry_run_notify_sends_nothing(tmp_path: Path, service: str) -> None:
+    config = ResponseConfig(notifiers=notifiers(service),
+                            playbooks=[Playbook(name="tell", dry_run=True, actions=[PlaybookAction(type="notify")])])
+    r = Responder(config, Store(f"sqlite:///{tmp_path / 'wd.db'}"), "http://127.0.0.1:9", Manifest(chain_id=31337, contracts=[]))
+    result = r.handle([finding(1)], [])
+    r.wait(10)
+    assert Service.accepted == [] and result.dry_run and "would notify" in result.dry_run[0]
+    r.close()

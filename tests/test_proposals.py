@@ -211,3 +211,14 @@ def test_a_nonce_taken_by_another_safe_tx_makes_the_proposal_stale(chain, tmp_pa
     responder.close()
     with Store(db).session() as s:
         assert again != pid and s.get(Proposal, again).nonce == old.nonce + 1
+
+
+def test_dry_run_proposes_nothing(chain, tmp_path: Path) -> None:
+    anvil, w = chain
+    db = f"sqlite:///{tmp_path / 'wd.db'}"
+    responder = Responder(config(tmp_path, w, ["propose"], dry_run=True), Store(db), anvil.url, w.manifest)
+    result = responder.handle([attack_finding(w, block=anvil.block_number())], [])
+    responder.close()
+    assert result.proposals == [] and "would propose" in result.dry_run[0]
+    with Store(db).session() as s:
+        assert s.exec(select(Proposal)).all() == []
