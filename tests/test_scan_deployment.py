@@ -15,7 +15,7 @@ from watchdog.chain import parse
 from watchdog.chain.events import BlockBundle, PendingTx
 from watchdog.chain.reader import BlockReader
 from watchdog.chain.rpc import RpcClient
-from watchdog.detect import Engine, Severity
+from watchdog.detect import Engine, Severity, selector
 from watchdog.devnet import Anvil
 from watchdog.devnet.scenarios import deploy_flash_loan_attacker, send_flash_loan_spot_attack
 from watchdog.devnet.world import World
@@ -133,3 +133,27 @@ def test_arbitrage_style_receiver_is_reported_below_the_pause_threshold(chain: t
     receipt = deploy_raw(node, world.accounts.attacker.address, init + encode(["address"], [pair]).hex())
     findings = engine_on_block(node, world, int(receipt["blockNumber"], 16), [receipt["transactionHash"]])
     assert [f.severity for f in findings] == [Severity.MEDIUM]
+
+
+def test_internal_creation_through_a_watched_factory(chain: tuple[World, Anvil], tmp_path: Path) -> None:
+    """CREATE inside a transaction: found in the trace of calls to watched deployers (or with trace_all)."""
+    world, node = chain
+    (tmp_path / "Factory.sol").write_text(
+        "pragma solidity ^0.8.24;\ncontract Factory {\n"
+        "    function make(bytes memory init) external returns (address made) {\n"
+        "        assembly { made := create(0, add(init, 0x20), mload(init)) }\n"
+        "        require(made != address(0), \"create failed\");\n    }\n}\n"
+    )
+    sender = world.accounts.attacker.address
+    factory = deploy_raw(node, sender, bytecode_of(tmp_path / "Factory.sol", "Factory"))["contractAddress"]
+    receiver = bytecode_of(FIXTURES / "flash_callback" / "Vulnerable.sol", "TrustingFlashReceiver")
+    init = bytes.fromhex(receiver) + encode(["address"], [world.addresses["PerpMarket"]])
+    call = selector("make(bytes)") + encode(["bytes"], [init]).hex()
+    nonce = node.rpc("eth_getTransactionCount", [sender, "latest"])
+    receipt = wait_receipt(node, node.rpc("eth_sendTransaction", [{"from": sender, "to": factory, "data": call, "gas": hex(5_000_000), "nonce": nonce}]))
+    assert int(receipt["status"], 16) == 1
+    number, tx_hash = int(receipt["blockNumber"], 16), receipt["transactionHash"]
+    assert engine_on_block(node, world, number, [tx_hash]) == []  # not a watched deployer: no trace is taken
+    for params in ({"watched_deployers": [factory]}, {"trace_all": True}):
+        findings = engine_on_block(node, world, number, [tx_hash], **params)
+        assert [(f.severity, f.evidence["creation"]) for f in findings] == [(Severity.HIGH, "created internally")], params
