@@ -136,12 +136,16 @@ def test_follower_survives_a_node_outage_and_catches_up(fresh_anvil: Anvil, tmp_
         errors = daemon.metrics.registry.get_sample_value("watchdog_errors_total", {"network": "local", "kind": "rpc"})
         assert errors and errors >= 3
         assert all(t.is_alive() for t in daemon._threads)
+        assert daemon.server is not None
+        down = httpx.get(f"http://127.0.0.1:{daemon.server.port}/health")
+        assert down.status_code == 503 and down.json()["networks"]["local"]["endpoints"][0]["failures"] > 0
 
         fresh_anvil.state_file = state
         fresh_anvil.start()  # same port, same chain
         for value in (4, 5, 6):
             chain.transfer(value)
         wait_for(lambda: follower.checkpoint == fresh_anvil.block_number() and len(notified) == 6, what="catching up")
+        assert httpx.get(f"http://127.0.0.1:{daemon.server.port}/health").status_code == 200
     finally:
         daemon.shutdown()
     assert sorted(notified) == [1, 2, 3, 4, 5, 6]

@@ -106,10 +106,11 @@ class Follower:
                 failures += 1
                 kind = "rpc" if isinstance(exc, RpcError) else "internal"
                 self.metrics.errors.labels(self.network, kind).inc()
+                fields = {"network": self.network, "checkpoint": self.checkpoint, "retry": failures}
                 if kind == "rpc":
-                    log.warning("%s: %s (retry %d)", self.network, exc, failures)
+                    log.warning("%s: %s (retry %d)", self.network, exc, failures, extra=fields)
                 else:
-                    log.exception("%s: unexpected error (retry %d)", self.network, failures)
+                    log.exception("%s: unexpected error (retry %d)", self.network, failures, extra=fields)
                 self.wake.wait(random.uniform(0.5, 1.0) * min(5.0, 0.2 * 2 ** failures))
                 self.wake.clear()
                 continue
@@ -332,7 +333,8 @@ class Follower:
         except Exception:
             # A rule that crashes on one block must not stop detection for all the others.
             self.metrics.errors.labels(self.network, "rule").inc()
-            log.exception("%s: detection failed on block %d; continuing", self.network, bundle.block.number)
+            log.exception("%s: detection failed on block %d; continuing", self.network, bundle.block.number,
+                          extra={"network": self.network, "block": bundle.block.number})
             return []
 
     # --- reorgs ---
@@ -362,7 +364,8 @@ class Follower:
         self.metrics.reorg_depth.labels(self.network).set(depth)
         self.metrics.retractions.labels(self.network).inc(len(retracted))
         self.metrics.checkpoint.labels(self.network).set(fork.number)
-        log.warning("%s: reorg of depth %d at block %d; %d findings retracted", self.network, depth, fork.number, len(retracted))
+        log.warning("%s: reorg of depth %d at block %d; %d findings retracted", self.network, depth, fork.number, len(retracted),
+                    extra={"network": self.network, "reorg_depth": depth, "fork_block": fork.number, "retracted": len(retracted)})
         self.notify([], retracted)
 
     # --- store and sinks ---

@@ -30,7 +30,6 @@ class Subscriber:
         self._subs: list[tuple[list[Any], Callback]] = []
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
-        self._loop: asyncio.AbstractEventLoop | None = None
         self.connected = threading.Event()
 
     def subscribe(self, kind: str, callback: Callback, params: dict[str, Any] | None = None) -> None:
@@ -44,17 +43,11 @@ class Subscriber:
 
     def stop(self) -> None:
         self._stop.set()
-        if self._loop is not None:
-            self._loop.call_soon_threadsafe(lambda: None)
         if self._thread is not None:
             self._thread.join(timeout=5)
 
     def _run(self) -> None:
-        self._loop = asyncio.new_event_loop()
-        try:
-            self._loop.run_until_complete(self._main())
-        finally:
-            self._loop.close()
+        asyncio.run(self._main())
 
     async def _main(self) -> None:
         delay = 0.2
