@@ -12,6 +12,7 @@ import json
 import logging
 import random
 import threading
+import time
 from typing import Any, Callable
 
 import websockets
@@ -58,8 +59,14 @@ class Subscriber:
             except (OSError, websockets.WebSocketException, asyncio.TimeoutError, ValueError) as exc:
                 self.connected.clear()
                 log.debug("websocket %s: %s; polling continues, reconnecting", self.url, exc)
-            await asyncio.sleep(random.uniform(0.5, 1.0) * delay)
+            await self._pause(random.uniform(0.5, 1.0) * delay)
             delay = min(delay * 2, 10.0)
+
+    async def _pause(self, seconds: float) -> None:
+        """Sleep, but wake up at once when stopped."""
+        end = time.monotonic() + seconds
+        while not self._stop.is_set() and time.monotonic() < end:
+            await asyncio.sleep(0.1)
 
     async def _session(self) -> None:
         async with websockets.connect(self.url, open_timeout=5, close_timeout=1, ping_interval=20, max_size=None) as conn:
