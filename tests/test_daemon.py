@@ -21,7 +21,7 @@ from watchdog.devnet import Anvil
 from watchdog.devnet.anvil import free_port
 from watchdog.store import Store
 
-from fixtures.chain.chainkit import Chain, artifacts, findings, values
+from fixtures.chain.chainkit import Chain, artifacts, calldata, findings, values
 
 HANDLER = str(Path(__file__).parent / "fixtures" / "chain" / "handler.py") + ":make_handler"
 WATCHDOG = [sys.executable, "-m", "watchdog"]
@@ -228,3 +228,29 @@ def test_daemon_acts_on_pending_transactions_then_on_their_block(anvil: Anvil, t
     finally:
         anvil.set_automine(True)
         daemon.shutdown()
+
+
+def test_live_daemon_retracts_reorged_findings_and_notifies_sinks(anvil: Anvil, tmp_path: Path) -> None:
+    chain = Chain(anvil)
+    for value in (1, 2, 3):
+        chain.transfer(value)
+    daemon = Daemon(load_settings(write_config(tmp_path, anvil, chain)), handler_factory=load_factory(HANDLER))
+    new_values: list[int] = []
+    retracted_values: list[int] = []
+
+    def sink(new, retracted) -> None:  # noqa: ANN001
+        new_values.extend(r.evidence["value"] for r in new)
+        retracted_values.extend(r.evidence["value"] for r in retracted)
+
+    daemon.add_sink(sink)
+    daemon.start()
+    try:
+        wait_for(lambda: sorted(new_values) == [1, 2, 3], what="the first findings")
+        replacement = {"from": chain.sender, "to": chain.token, "data": calldata("transfer(address,uint256)",
+                       ["address", "uint256"], [chain.accounts[1], 99])}
+        anvil.rpc("anvil_reorg", [2, [[replacement, 1]]])
+        wait_for(lambda: 99 in new_values, what="the new branch")
+    finally:
+        daemon.shutdown()
+    assert sorted(retracted_values) == [2, 3]
+    assert values(findings(daemon.store, "active")) == [1, 99]

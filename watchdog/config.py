@@ -278,7 +278,7 @@ confirmations = 0
 poll_interval = 1.0        # seconds between polls when no WebSocket head arrives
 reorg_window = 64          # recent blocks remembered to find the fork point of a reorg
 max_log_range = 2000       # most blocks per eth_getLogs; halved automatically when a provider refuses
-# start_block = 19000000   # where to start when there is no checkpoint yet (default: the current head)
+# start_block = 19000000   # where to start without a checkpoint (default: the manifest's block, else the head)
 mempool = false            # simulate pending transactions that reach watched contracts (needs debug_traceCall)
 
 # Protocols to watch: a deployment manifest, or contracts listed here (or both).
