@@ -171,9 +171,8 @@ class Follower:
         target = self.head - self.options.confirmations
         if limit is not None:
             target = min(target, limit)
-        if cp is None:
-            start = self.options.start_block if self.options.start_block is not None else target
-            first = max(0, min(start, target))
+        if cp is None:  # first run: the configured start block, else the head itself
+            first = self.options.start_block if self.options.start_block is not None else max(0, target)
         else:
             first = cp.number + 1
         if first > target:
@@ -243,8 +242,8 @@ class Follower:
             if p_first == first and p_last <= target:
                 try:
                     last, answers = p_last, future.result()
-                except RpcError:
-                    answers = None  # refused or failed: asked again below, with range splitting
+                except Exception:  # refused or failed: asked again below, with range splitting
+                    answers = None
         while answers is None:
             last = min(target, first + self._span - 1)
             try:
