@@ -30,14 +30,14 @@ class Metrics:
         self.rpc_latency = Histogram("watchdog_rpc_latency_seconds", "JSON-RPC request latency", ["endpoint"], registry=r,
                                      buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 10))
         self.endpoint_score = Gauge("watchdog_rpc_endpoint_health", "Endpoint health score (0..1)", ["endpoint"], registry=r)
-        self.commit_latency = Histogram("watchdog_block_to_store_seconds", "Head seen to findings committed", ["network"],
+        self.commit_latency = Histogram("watchdog_block_to_store_seconds", "Time to ingest, evaluate and commit the head block(s)", ["network"],
                                         registry=r, buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.2, 0.5, 1, 2.5, 5))
 
     def rpc_hook(self, endpoint: Any, ok: bool, elapsed_ms: float) -> None:
         """RpcClient.on_request: counts, latency and health score per endpoint."""
         self.rpc_requests.labels(endpoint.url, "true" if ok else "false").inc()
         self.rpc_latency.labels(endpoint.url).observe(elapsed_ms / 1000)
-        self.endpoint_score.labels(endpoint.url).set(endpoint.score)
+        self.endpoint_score.labels(endpoint.url).set(endpoint.health_score())
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

@@ -135,7 +135,11 @@ class Daemon:
         self.scheduler.start()
         metrics = self.settings.metrics
         if metrics.enabled:
-            self.server = MetricsServer(self.metrics, self.health, metrics.host, metrics.port).start()
+            try:
+                self.server = MetricsServer(self.metrics, self.health, metrics.host, metrics.port).start()
+            except OSError as exc:
+                raise ConfigError(f"metrics: cannot listen on {metrics.host}:{metrics.port} ({exc.strerror}): "
+                                  "choose another port or set enabled = false") from exc
             log.info("metrics on http://%s:%d/metrics and /health", metrics.host, self.server.port)
         log.info("watching %s", ", ".join(f"{n} ({len(r.follower.addresses)} contracts)" for n, r in self.networks.items()))
 
