@@ -263,3 +263,11 @@ def test_hardhat_project_scans_its_contracts_folder(tmp_path: Path, cache_dir: P
     (tmp_path / "scripts" / "Broken.sol").write_text("contract Broken { function f( }")
     report = scan_path(tmp_path, ScanOptions(cache_dir=cache_dir, include=["wd-*"]))
     assert [(f.detector, f.file) for f in report.findings] == [("wd-unprotected-initializer", "contracts/Init.sol")]
+
+
+def test_l2_option_requires_sequencer_checks_everywhere(cache_dir: Path) -> None:
+    """Without an L2 hint in its names the fixed pricer passes; declared as running on a rollup, it lacks the check."""
+    target = FIXTURES / "chainlink" / "Fixed.sol"
+    assert scan_path(target, ScanOptions(cache_dir=cache_dir, include=["wd-l2-sequencer"])).findings == []
+    on_l2 = scan_path(target, ScanOptions(cache_dir=cache_dir, include=["wd-l2-sequencer"], l2=True))
+    assert [f.contract for f in on_l2.findings] == ["CheckedCollateralPricer"]
