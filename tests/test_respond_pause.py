@@ -19,6 +19,8 @@ from watchdog.devnet import Anvil
 from watchdog.devnet.scenarios import deploy_flash_loan_attacker, send_flash_loan_spot_attack
 from watchdog.devnet.world import World
 from watchdog.respond import Responder
+from watchdog.errors import RpcError
+from watchdog.respond.plan import selector
 from watchdog.respond.rpc import Rpc
 from watchdog.store import Store
 from watchdog.store.responder import Action, ActionAttempt, Incident, IncidentEvent
@@ -134,6 +136,8 @@ CRASH_SCRIPT = """
 import os, sys
 from watchdog.manifest import load_manifest
 from watchdog.respond import Responder, ResponseConfig
+from watchdog.errors import RpcError
+from watchdog.respond.plan import selector
 from watchdog.respond.rpc import Rpc
 from watchdog.store import Store
 from test_respond_support import attack_finding
@@ -383,3 +387,30 @@ def test_a_stuck_pause_left_alone_is_taken_up_by_the_next_trigger(world, tmp_pat
     assert actions(store)[0].status == "mined" and vault_paused(anvil, w)
     assert len({a.nonce for a in attempts(store)}) == 1
     responder.close()
+
+
+class BlindNode(Rpc):
+    """An endpoint whose state reads time out (overloaded node) while the rest works: the target's state is unknown."""
+
+    def eth_call(self, to: str, data: str, sender: str | None = None, block: str = "latest") -> str:
+        if data.startswith(selector("isPaused(address,bytes32)")):
+            raise RpcError("eth_call: upstream timeout")
+        return super().eth_call(to, data, sender, block)
+
+
+def test_an_unknown_target_state_never_sends_a_second_pause(world, tmp_path: Path) -> None:
+    anvil, w = world
+    address = w.accounts.responder.address
+    start = nonce(anvil, address)
+    db = f"sqlite:///{tmp_path / 'wd.db'}"
+    first = Responder(config(tmp_path, w, ["pause"]), Store(db), anvil.url, w.manifest)
+    first.handle([attack_finding(w, block=anvil.block_number())], [])
+    assert first.wait(30) and vault_paused(anvil, w)
+    first.close()
+    blind = Responder(config(tmp_path, w, ["pause"]), Store(db), BlindNode(anvil.url), w.manifest)
+    blind.handle([attack_finding(w, block=anvil.block_number(), n=3)], [])
+    assert blind.wait(10)
+    (action,) = actions(Store(db))
+    assert action.status == "mined" and action.generation == 0
+    assert nonce(anvil, address) == start + 1
+    blind.close()

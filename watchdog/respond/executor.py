@@ -120,13 +120,17 @@ class Executor:
         self.wait(5)
 
     def is_done(self, check: dict[str, Any]) -> bool:
-        """The on-chain read that tells the action is done (paused, Safe nonce moved on)."""
-        try:
-            result = self.rpc.eth_call(check["to"], check["data"])
-        except RpcError:
-            return False
+        """The on-chain read that tells the action is done (paused, Safe nonce moved on). Raises RpcError
+        when the node cannot say: an unknown state never counts as "not done" (that could send twice)."""
+        result = self.rpc.eth_call(check["to"], check["data"])
         value = int(result, 16) if result and result != "0x" else 0
         return value > check["gt"] if "gt" in check else value != 0
+
+    def _done_or_unknown(self, check: dict[str, Any]) -> bool:
+        try:
+            return self.is_done(check)
+        except RpcError:
+            return True
 
     # ------------------------------------------------------------------ claim
     def _claim(self, plan: TxPlan, incident_id: int | None, trigger: dict[str, Any]) -> tuple[Action, bool]:
@@ -139,7 +143,7 @@ class Executor:
         except IntegrityError:
             pass
         existing = self._load(plan)
-        rearm = existing.status == "failed" or (existing.status in REARMABLE and not self.is_done(plan.check))
+        rearm = existing.status == "failed" or (existing.status in REARMABLE and not self._done_or_unknown(plan.check))
         if rearm:
             with self.store.session() as s:
                 result = s.execute(
@@ -163,7 +167,11 @@ class Executor:
     def _run(self, action: Action, plan: TxPlan, attack_tx: str | None) -> Outcome:
         assert action.id is not None
         done_status = "already_paused" if plan.kind == "pause" else "already_done"
-        if self.is_done(plan.check):
+        try:
+            done = self.is_done(plan.check)
+        except RpcError as exc:
+            return self._fail(action.id, f"cannot read the target's state before sending: {exc}")
+        if done:
             self._finish(action.id, done_status, detail="state read before sending: nothing to do")
             return self.outcome(action.id)
         if self.signer is None:
@@ -178,7 +186,7 @@ class Executor:
         max_fee, priority = self._initial_fees(attack_tx)
         attempt = self._send(action.id, action.generation, plan, gas, max_fee, priority, nonce=None)
         if attempt is None:
-            if self.is_done(plan.check):
+            if self._done_or_unknown(plan.check):
                 self._finish(action.id, done_status, detail="paused meanwhile by someone else")
                 return self.outcome(action.id)
             return self._fail(action.id, "could not broadcast the transaction (see the attempts)")
@@ -291,7 +299,10 @@ class Executor:
                         row = s.get(ActionAttempt, other.id)
                         if row is not None and row.status in ("signed", "sent"):
                             row.status = "mined" if other.id == attempt.id else "replaced"
-                done = self.is_done(plan.check)
+                try:
+                    done = self.is_done(plan.check)
+                except RpcError:
+                    done = False  # only tells a reverted pause from one that found the target paused
                 status = "mined" if ok else ("already_paused" if done and plan.kind == "pause" else "reverted")
                 self._finish(action.id, status, tx_hash=attempt.tx_hash,  # type: ignore[arg-type]
                              block=int(receipt["blockNumber"], 16),
@@ -319,7 +330,7 @@ class Executor:
         if attempt is None:
             # nonce used: by one of ours (a receipt shows up next round) or by something else
             if not self._check_receipts(action, self._attempts(action), plan) and self.rpc.nonce(last.sender, "latest") > last.nonce:
-                if self.is_done(plan.check):
+                if self._done_or_unknown(plan.check):
                     self._finish(action.id, "already_paused" if plan.kind == "pause" else "already_done",  # type: ignore[arg-type]
                                  detail="done by another transaction")
                 else:

@@ -18,7 +18,7 @@ from pydantic import ValidationError
 from sqlmodel import select
 
 from watchdog.detect.finding import Finding
-from watchdog.errors import ConfigError, WatchdogError
+from watchdog.errors import ConfigError, RpcError, WatchdogError
 from watchdog.keys import Signer, load_signer
 from watchdog.manifest import Manifest
 from watchdog.respond.config import PlaybookAction, ResponseConfig
@@ -181,9 +181,14 @@ class Responder:
 
     def _preview(self, plan: Any, incident: Incident) -> str:
         """Dry run: read the state and simulate, send nothing."""
-        if self.executor.is_done(plan.check):
+        message = ""
+        try:
+            done = self.executor.is_done(plan.check)
+        except RpcError as exc:
+            done, message = False, f"dry-run: cannot read the state of {plan.contract}: {exc}"
+        if done:
             message = f"dry-run: {plan.contract} is already paused: nothing to send"
-        else:
+        elif not message:
             try:
                 self.rpc.eth_call(plan.to, plan.data, self.signer.address if self.signer else None)
                 verdict = "simulation ok"
