@@ -1,4 +1,5 @@
-"""oracle-health: Chainlink-style feeds that are stale beyond their heartbeat (checked on a schedule), answer
+"""oracle-health: Chainlink-style feeds that are stale beyond their heartbeat (checked on a schedule, and in every
+block where the protocol acts, when a stale price may just have been consumed), answer
 <= 0, report an incomplete round, jump abruptly, or diverge from another source for the same asset (another
 feed, a watched AMM pool, or the same feed on another network)."""
 
@@ -42,6 +43,11 @@ class OracleHealth(Rule):
         else:
             updated = {e.address for e in ctx.logs}
             feeds = [f for f in ctx.registry.role("oracle_feed") if f.address in updated]
+            if ctx.core_in_logs():
+                # the protocol acted in this block: a stale price may have been consumed just now
+                for feed in ctx.registry.role("oracle_feed"):
+                    if feed.address not in updated:
+                        yield from self._stale(ctx, feed)
         for feed in feeds:
             data = ctx.read(feed.address, ROUND)
             if data is None:
@@ -57,14 +63,21 @@ class OracleHealth(Rule):
                 yield self._report(ctx, feed, "incomplete-round", Severity.HIGH,
                                    f"answeredInRound {answered_in} < roundId {round_id}", facts)
             if ctx.trigger is Trigger.SCHEDULE:
-                heartbeat = int(feed.extra.get("heartbeat", self.params["heartbeat"]))
-                age = ctx.now - updated_at
-                if age > heartbeat * (1 + self.params["grace"]):
-                    yield self._report(ctx, feed, "stale", Severity.HIGH,
-                                       f"last update {age}s ago, heartbeat {heartbeat}s", {**facts, "age": age, "heartbeat": heartbeat})
+                yield from self._stale(ctx, feed)
             else:
                 yield from self._jump(ctx, feed, answer / scale, facts)
             yield from self._divergence(ctx, feed, answer / scale, facts)
+
+    def _stale(self, ctx: Context, feed):
+        data = ctx.read(feed.address, ROUND)
+        if data is None:
+            return
+        heartbeat = int(feed.extra.get("heartbeat", self.params["heartbeat"]))
+        age = ctx.now - data[3]
+        if age > heartbeat * (1 + self.params["grace"]):
+            facts = {"feed": feed.name, "round_id": data[0], "answer": data[1] / 10 ** self._decimals(ctx, feed.address),
+                     "updated_at": data[3], "age": age, "heartbeat": heartbeat}
+            yield self._report(ctx, feed, "stale", Severity.HIGH, f"last update {age}s ago, heartbeat {heartbeat}s", facts)
 
     def _jump(self, ctx: Context, feed, price: float, facts: dict):
         before = ctx.feed_price(feed.address, ctx.before)

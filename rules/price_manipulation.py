@@ -4,7 +4,6 @@ across one block), a protocol consuming a price far from its reference, or a TWA
 from __future__ import annotations
 
 from watchdog.detect import Context, Rule, Severity, Trigger, topic
-from watchdog.detect.abi import transfer_of
 from watchdog.detect.stats import values
 
 SYNC = topic("Sync(uint112,uint112)")
@@ -80,7 +79,7 @@ class PriceManipulation(Rule):
     def _consumed(self, ctx: Context):
         """Prices the protocol read through its oracle adapter during the tx, against their reference."""
         adapters = {w.address: w for w in ctx.registry.role("oracle_adapter")}
-        if not adapters or not (ctx.pending or ctx.registry.core_touched(_actors(ctx.tx_logs()))):
+        if not adapters or not (ctx.pending or ctx.core_in_logs(ctx.tx_logs())):
             return  # a price matters once the protocol acted on it (its logs, its token flows), or for a pending tx
         trace = ctx.trace
         if trace is None:
@@ -181,17 +180,6 @@ class PriceManipulation(Rule):
                 evidence={"pair": pair.name, "blocks": [h[0] for h in history], "prices": prices, "total_move": total},
                 labels={"shape": "twap-push"}, key=f"twap:{pair.address}",
             )
-
-
-def _actors(logs) -> list[str]:
-    """Emitters of the logs and both sides of their token transfers."""
-    out = []
-    for entry in logs:
-        out.append(entry.address)
-        move = transfer_of(entry)
-        if move:
-            out += move[:2]
-    return out
 
 
 def _price(entry) -> float:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from fixtures.detect.kit import USD, by_rule, deploy_feed, follow, lending_world, schedule  # noqa: F401
+from fixtures.detect.kit import E, USD, by_rule, deploy_feed, follow, lending_world, schedule  # noqa: F401
 
 from watchdog.chain.reader import BlockReader
 from watchdog.chain.rpc import RpcClient
@@ -79,3 +79,19 @@ def test_divergence_from_the_same_feed_on_another_network(world, anvil, tmp_path
     found = schedule(world, tmp_path, rules=params)
     assert len(found) == 1 and found[0].evidence["check"].startswith("divergence:EthFeed@")
     assert found[0].evidence["reference_price"] == 1500 and found[0].severity == Severity.HIGH
+
+
+def test_protocol_acting_on_a_stale_feed_is_flagged_in_that_block(world, anvil, tmp_path):
+    anvil.rpc("evm_increaseTime", [4000])
+    anvil.mine(1)
+    first = world.head() + 1
+    world.send(world.usd, "approve(address,uint256)", world.lending, 1_000 * E, sender=world.lp)
+    world.mint(world.usd, world.lp, 1_000 * E)
+    quiet_until = world.head()
+    world.send(world.lending, "supply(uint256)", 1_000 * E, sender=world.lp)  # the protocol acts
+    found = checks_at(follow(world, tmp_path, first))
+    assert found == [(quiet_until + 1, "stale", "high")]
+
+
+def checks_at(records) -> list[tuple[int, str, str]]:
+    return [(r.block_number, r.evidence["check"], r.severity) for r in by_rule(records, "oracle-health")]

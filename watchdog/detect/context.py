@@ -7,7 +7,7 @@ from typing import Any, Iterable
 
 from watchdog.chain.events import Block, CallFrame, ChainReader, Log, PendingTx, Tx
 from watchdog.chain.rpc import RpcUnavailable
-from watchdog.detect.abi import decode_result, encode_call
+from watchdog.detect.abi import decode_result, encode_call, transfer_of
 from watchdog.detect.finding import Finding, Severity
 from watchdog.detect.registry import ProtocolRegistry, Watched
 from watchdog.detect.rule import Rule, Trigger
@@ -134,6 +134,16 @@ class Context:
                 out.update(f.to for f in trace.walk() if f.to)
         out.update(x.address for x in self.tx_logs())
         return out
+
+    def core_in_logs(self, logs: Iterable[Log] | None = None) -> list[Watched]:
+        """Core protocol contracts that emitted one of `logs` (default: the context's) or sent/received tokens."""
+        actors: list[str] = []
+        for entry in self.logs if logs is None else logs:
+            actors.append(entry.address)
+            move = transfer_of(entry)
+            if move:
+                actors += move[:2]
+        return self.registry.core_touched(actors)
 
     def read(self, to: str, signature: str, args: Iterable[Any] = (), block: int | str | None = None) -> tuple[Any, ...] | None:
         """eth_call `to` with `signature` like `balanceOf(address)(uint256)`; decoded tuple, None on revert."""

@@ -74,12 +74,13 @@ class ProtocolRegistry:
         return watched is not None and watched.role in CORE_ROLES
 
     def core_touched(self, addresses: Iterable[str | None]) -> list[Watched]:
+        """The core contracts among `addresses`, those holding funds first."""
         seen: dict[str, Watched] = {}
         for address in addresses:
             watched = self.get(address)
             if watched is not None and watched.role in CORE_ROLES:
                 seen.setdefault(watched.address, watched)
-        return list(seen.values())
+        return sorted(seen.values(), key=lambda w: (w.role not in FUND_ROLES, w.name))
 
     def feeds_for(self, asset: str) -> list[Watched]:
         """Oracle feeds whose manifest entry names `asset` (token name or address) as what they price."""
