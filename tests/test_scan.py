@@ -218,7 +218,7 @@ def test_not_solidity_and_missing_paths(tmp_path: Path) -> None:
 
 
 def test_foundry_project_with_remappings(tmp_path: Path, cache_dir: Path) -> None:
-    """A Foundry project: src/ from foundry.toml, an import through a remapping into a library folder."""
+    """A Foundry project: src/ from foundry.toml, imports through a declared and an inferred remapping."""
     (tmp_path / "foundry.toml").write_text('[profile.default]\nsrc = "contracts"\nlibs = ["deps"]\nremappings = ["@oz/=deps/oz/"]\n')
     (tmp_path / "deps" / "oz").mkdir(parents=True)
     (tmp_path / "deps" / "oz" / "Pausable.sol").write_text(
@@ -231,6 +231,12 @@ def test_foundry_project_with_remappings(tmp_path: Path, cache_dir: Path) -> Non
     (tmp_path / "contracts").mkdir()
     source = (FIXTURES / "pause" / "Vulnerable.sol").read_text()
     source = source.replace("@openzeppelin/contracts/utils/Pausable.sol", "@oz/Pausable.sol")
+    # a git-submodule style library: forge infers `tokens/=deps/tokens/src/`
+    (tmp_path / "deps" / "tokens" / "src").mkdir(parents=True)
+    (tmp_path / "deps" / "tokens" / "src" / "IERC20.sol").write_text(
+        (toolchain.node_modules() / "@openzeppelin" / "contracts" / "token" / "ERC20" / "IERC20.sol").read_text()
+    )
+    source = source.replace("@openzeppelin/contracts/token/ERC20/IERC20.sol", "tokens/IERC20.sol")
     (tmp_path / "contracts" / "Vault.sol").write_text(source)
     (tmp_path / "test").mkdir()
     (tmp_path / "test" / "Ignored.sol").write_text("pragma solidity ^0.8.0; contract Ignored { function f( }")

@@ -96,7 +96,24 @@ def _foundry_config(root: Path) -> tuple[str, list[str], list[str]]:
     txt = root / "remappings.txt"
     if txt.is_file():
         remappings += [line.strip() for line in txt.read_text().splitlines() if line.strip() and not line.startswith("#")]
-    return profile.get("src", "src"), list(profile.get("libs", ["lib"])), remappings
+    libs = list(profile.get("libs", ["lib"]))
+    return profile.get("src", "src"), libs, remappings + _auto_remappings(root, libs, remappings)
+
+
+def _auto_remappings(root: Path, libs: list[str], declared: list[str]) -> list[str]:
+    """What forge infers for git-submodule libraries: `name/=lib/name/src/` (or `lib/name/` without src)."""
+    taken = {r.split(":", 1)[-1].split("=", 1)[0] for r in declared}
+    inferred = []
+    for lib in libs:
+        folder = root / lib
+        if not folder.is_dir() or lib.rstrip("/").endswith("node_modules"):
+            continue  # node_modules packages are found by their own names
+        for child in sorted(p for p in folder.iterdir() if p.is_dir() and not p.name.startswith(".")):
+            prefix = f"{child.name}/"
+            if prefix not in taken:
+                target = child / "src" if (child / "src").is_dir() else child
+                inferred.append(f"{prefix}={target.relative_to(root).as_posix()}/")
+    return inferred
 
 
 def _walk_sol(folder: Path) -> list[Path]:
