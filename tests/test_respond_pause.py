@@ -414,3 +414,13 @@ def test_an_unknown_target_state_never_sends_a_second_pause(world, tmp_path: Pat
     assert action.status == "mined" and action.generation == 0
     assert nonce(anvil, address) == start + 1
     blind.close()
+
+
+def test_a_first_pause_still_goes_out_when_the_state_read_fails(world, tmp_path: Path) -> None:
+    anvil, w = world
+    store = Store(f"sqlite:///{tmp_path / 'wd.db'}")
+    responder = Responder(config(tmp_path, w, ["pause"]), store, BlindNode(anvil.url), w.manifest)
+    result = responder.handle([attack_finding(w, block=anvil.block_number())], [])
+    assert responder.wait(30)
+    assert result.pauses[0].sent and actions(store)[0].status == "mined" and vault_paused(anvil, w)
+    responder.close()

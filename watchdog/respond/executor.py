@@ -170,7 +170,10 @@ class Executor:
         try:
             done = self.is_done(plan.check)
         except RpcError as exc:
-            return self._fail(action.id, f"cannot read the target's state before sending: {exc}")
+            if action.generation > 0:  # it was done once: do not act twice on an unknown state
+                return self._fail(action.id, f"cannot read the target's state before sending: {exc}")
+            log.warning("%s %s: state unknown (%s); the simulation decides", plan.kind, plan.target, exc)
+            done = False
         if done:
             self._finish(action.id, done_status, detail="state read before sending: nothing to do")
             return self.outcome(action.id)
