@@ -277,3 +277,10 @@ def test_l2_option_requires_sequencer_checks_everywhere(cache_dir: Path) -> None
     assert scan_path(target, ScanOptions(cache_dir=cache_dir, include=["wd-l2-sequencer"])).findings == []
     on_l2 = scan_path(target, ScanOptions(cache_dir=cache_dir, include=["wd-l2-sequencer"], l2=True))
     assert [f.contract for f in on_l2.findings] == ["CheckedCollateralPricer"]
+
+
+def test_unwritable_cache_does_not_fail_the_scan(tmp_path: Path) -> None:
+    blocked = tmp_path / "not-a-folder"
+    blocked.write_text("a file where the cache folder should be")
+    report = scan_path(FIXTURES / "chainlink" / "Vulnerable.sol", ScanOptions(cache_dir=blocked, include=["wd-chainlink-unchecked"]))
+    assert [f.detector for f in report.findings] == ["wd-chainlink-unchecked"]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
 import sys
 import time
@@ -15,6 +16,8 @@ from watchdog.errors import WatchdogError
 from watchdog.scan import plugin, sources
 from watchdog.scan.findings import ScanFinding
 from watchdog.scan.limits import run_limited
+
+log = logging.getLogger("watchdog.scan")
 
 SCAN_DIR = Path(__file__).resolve().parent
 # A change to any of these changes what a scan reports, so it is part of the cache key.
@@ -70,6 +73,17 @@ def _cached(path: Path) -> list[dict] | None:
     except (OSError, ValueError):
         return None
     return data if isinstance(data, list) else None
+
+
+def _store(cache_dir: Path, key: str, findings: list[dict]) -> None:
+    """Write atomically; a cache that cannot be written (read-only home) only costs the next scan time."""
+    try:
+        cache_dir.mkdir(parents=True, exist_ok=True)
+        tmp = cache_dir / f"{key}.json.tmp"
+        tmp.write_text(json.dumps(findings))
+        tmp.replace(cache_dir / f"{key}.json")
+    except OSError as exc:
+        log.warning("scan cache %s not written: %s", cache_dir, exc.strerror)
 
 
 def run_worker(request: dict, options: ScanOptions, label: str) -> dict:
@@ -141,10 +155,7 @@ def scan_path(target: Path, options: ScanOptions | None = None) -> ScanReport:
         for key, group_findings in response["groups"].items():
             findings += group_findings
             if options.use_cache:
-                cache_dir.mkdir(parents=True, exist_ok=True)
-                tmp = cache_dir / f"{key}.json.tmp"
-                tmp.write_text(json.dumps(group_findings))
-                tmp.replace(cache_dir / f"{key}.json")
+                _store(cache_dir, key, group_findings)
     ordered = sorted(
         (ScanFinding.from_dict(f) for f in findings),
         key=lambda f: (-f.severity.rank, f.file, f.start_line, f.detector),
