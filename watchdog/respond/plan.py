@@ -7,6 +7,7 @@ checked with `isPaused(target, scope)`) or by the contract's own function (check
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from typing import Any
 
 from eth_abi import encode
@@ -78,7 +79,9 @@ def governance_pause_plan(manifest: Manifest, entry: ContractEntry, safe: str, u
     check = selector(OWNER_IS_PAUSED) + encode(["bytes32"], [scope_bytes]).hex()
     return TxPlan("propose", target, scope, target, data, {"to": target, "data": check}, entry.name,
                   {"contract": entry.name, "address": target, "function": OWNER_PAUSE,
-                   "args": {"scope": scope, "until": until}, "caller": safe.lower()})
+                   "args": {"scope": scope, "until": until,
+                            "until_utc": datetime.fromtimestamp(until, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")},
+                   "caller": safe.lower()})
 
 
 def pausable(manifest: Manifest) -> list[ContractEntry]:
