@@ -42,10 +42,9 @@ class ChainlinkUnchecked(AbstractDetector):
     @staticmethod
     def _missing_checks(function, contract, call) -> list[str]:
         components = ir.unpacked(function, call)
-        # Checks may live in the function, its helpers, or in callers that get the values returned.
-        scope = ir.reachable(function) + [f for c in ir.callers(function, contract) for f in ir.reachable(c)]
-        missing = []
-        for label, indexes in REQUIRED.items():
-            if not any(i in components and ir.checked(components[i], scope) for i in indexes):
-                missing.append(label)
-        return missing
+        # Checks may live in the function, in helpers the values are passed to, or in callers they are returned to.
+        return [
+            label
+            for label, indexes in REQUIRED.items()
+            if not any(i in components and ir.checked_flow(components[i], function, contract) for i in indexes)
+        ]

@@ -42,19 +42,19 @@ class FlashCallbackUnvalidated(AbstractDetector):
             for function in contract.functions_entry_points:
                 if function.name not in CALLBACKS or function.is_shadowed:
                     continue
-                missing = self._missing(function, CALLBACKS[function.name])
+                missing = self._missing(function, contract, CALLBACKS[function.name])
                 if missing:
                     info = [function, " is a flash-loan callback that does not validate the ", " or the ".join(missing), "\n"]
                     results.append(self.generate_result(info))
         return results
 
     @staticmethod
-    def _missing(function: Function, initiator_index: int | None) -> list[str]:
+    def _missing(function: Function, contract, initiator_index: int | None) -> list[str]:
         missing = []
         if not ir.checks_caller(function):
             missing.append("caller (msg.sender)")
         if initiator_index is not None and initiator_index < len(function.parameters):
             initiator = function.parameters[initiator_index]
-            if not initiator.name or not ir.checked(initiator, ir.reachable(function)):
+            if not initiator.name or not ir.checked_flow(initiator, function, contract):
                 missing.append(f"initiator ({initiator.name or f'parameter {initiator_index}'})")
         return missing

@@ -17,6 +17,7 @@ from slither.slithir.operations import (
     HighLevelCall,
     Index,
     InternalCall,
+    Return,
     SolidityCall,
     Unary,
     Unpack,
@@ -115,6 +116,46 @@ def unpacked(function: Function, call: HighLevelCall) -> dict[int, Variable]:
     if not components and call.lvalue is not None:
         components[0] = call.lvalue  # a single return value
     return components
+
+
+def checked_flow(source: Variable, function: Function, contract: Contract, depth: int = 3) -> bool:
+    """Whether a local value is gated by a condition: in its function, in an internal function it is passed
+    to (as that function's parameter), or in a caller it is returned to (as the call's result)."""
+    if checked(source, [function]):
+        return True
+    if depth == 0:
+        return False
+    for node in function.nodes:
+        for op in node.irs:
+            callee = op.function if isinstance(op, InternalCall) else None
+            if not isinstance(callee, Function):
+                continue
+            for index, arg in enumerate(op.arguments[: len(callee.parameters)]):
+                if _derived(arg, source, node) and checked_flow(callee.parameters[index], callee, contract, depth - 1):
+                    return True
+    returned = _returned_indexes(function, source)
+    if not returned:
+        return False
+    for caller in callers(function, contract):
+        for node in caller.nodes:
+            for op in node.irs:
+                if isinstance(op, InternalCall) and op.function == function and op.lvalue is not None:
+                    results = {0: op.lvalue} | {
+                        u.index: u.lvalue for n in caller.nodes for u in n.irs if isinstance(u, Unpack) and u.tuple == op.lvalue
+                    }
+                    if any(i in results and checked_flow(results[i], caller, contract, depth - 1) for i in returned):
+                        return True
+    return False
+
+
+def _returned_indexes(function: Function, source: Variable) -> set[int]:
+    """Which of the function's return values carry `source` (named returns, or `return` statements)."""
+    indexes = {i for i, ret in enumerate(function.returns) if ret == source or is_dependent(ret, source, function)}
+    for node in function.nodes:
+        for op in node.irs:
+            if isinstance(op, Return):
+                indexes.update(i for i, value in enumerate(op.values) if _derived(value, source, node))
+    return indexes
 
 
 def callers(function: Function, contract: Contract) -> list[FunctionContract]:
