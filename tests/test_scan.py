@@ -284,3 +284,11 @@ def test_unwritable_cache_does_not_fail_the_scan(tmp_path: Path) -> None:
     blocked.write_text("a file where the cache folder should be")
     report = scan_path(FIXTURES / "chainlink" / "Vulnerable.sol", ScanOptions(cache_dir=blocked, include=["wd-chainlink-unchecked"]))
     assert [f.detector for f in report.findings] == ["wd-chainlink-unchecked"]
+
+
+def test_chainlink_checks_followed_into_helpers(fixtures_report: ScanReport) -> None:
+    """A helper that validates answer and age but not the round: only the round check is reported missing."""
+    half = [f for f in fixtures_report.findings if f.contract == "HalfCheckedPricer" and f.ours]
+    assert [f.detector for f in half] == ["wd-chainlink-unchecked"]
+    missing = half[0].description.split(" without checking ", 1)[1]
+    assert missing.startswith("round") and "staleness" not in missing and "answer (" not in missing
