@@ -25,8 +25,11 @@ def world(anvil_session: Anvil, tmp_path_factory: pytest.TempPathFactory) -> Wor
 
 
 @pytest.fixture
-def anvil(anvil_session: Anvil) -> Iterator[Anvil]:
-    """The session's anvil, with every change made by the test reverted afterwards."""
+def anvil(anvil_session: Anvil, world: World) -> Iterator[Anvil]:
+    """The session's anvil holding the demo world, with every change made by the test reverted afterwards.
+
+    It depends on `world` so that the snapshot is always taken after the world exists: a revert can
+    then never remove the session's world, whatever order a test names its fixtures in."""
     snapshot = anvil_session.snapshot()
     yield anvil_session
     anvil_session.revert(snapshot)
