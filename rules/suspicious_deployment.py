@@ -9,6 +9,7 @@ from pathlib import Path
 
 from watchdog.chain.events import CallFrame
 from watchdog.detect import Context, Rule, Severity, Trigger
+from watchdog.errors import ConfigError
 from watchdog.scan.deployment import ScanVerdict, scan_deployment
 
 CREATE_FRAMES = {"CREATE", "CREATE2"}
@@ -31,6 +32,14 @@ class SuspiciousDeployment(Rule):
         "artifacts": [],            # forge `out/` folders: a matching build names the new contract's source
     }
     triggers = frozenset({Trigger.TX, Trigger.PENDING})
+
+    def __init__(self, params: dict | None = None) -> None:
+        super().__init__(params)
+        levels = [s.value for s in Severity]
+        if self.params["min_severity"] not in levels:
+            raise ConfigError(
+                f"rules.{self.id}.min_severity: {self.params['min_severity']!r} is not one of {', '.join(levels)}"
+            )
 
     def evaluate(self, ctx: Context):
         tx = ctx.tx

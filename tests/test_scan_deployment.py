@@ -19,6 +19,7 @@ from watchdog.detect import Engine, Severity, selector
 from watchdog.devnet import Anvil
 from watchdog.devnet.scenarios import deploy_flash_loan_attacker, send_flash_loan_spot_attack
 from watchdog.devnet.world import World
+from watchdog.errors import ConfigError
 from watchdog.scan import sources
 from watchdog.scan.compiler import run_solc
 
@@ -157,3 +158,8 @@ def test_internal_creation_through_a_watched_factory(chain: tuple[World, Anvil],
     for params in ({"watched_deployers": [factory]}, {"trace_all": True}):
         findings = engine_on_block(node, world, number, [tx_hash], **params)
         assert [(f.severity, f.evidence["creation"]) for f in findings] == [(Severity.HIGH, "created internally")], params
+
+
+def test_bad_min_severity_is_a_config_error(world: World) -> None:
+    with pytest.raises(ConfigError, match="rules.suspicious-deployment.min_severity: 'severe' is not one of"):
+        Engine("devnet", world.manifest, rules={RULE: {"min_severity": "severe"}})
