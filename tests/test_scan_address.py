@@ -113,14 +113,19 @@ def test_constructor_arguments_count_as_references(anvil: Anvil, tmp_path: Path)
     assert verdict.watched_references == [WATCHED_POOL] and verdict.severity == Severity.LOW
 
 
-def test_eip1967_proxy_is_judged_by_its_implementation(anvil: Anvil, receiver: tuple[str, str], tmp_path: Path) -> None:
-    impl, _ = receiver
+def deploy_proxy(node: Anvil, implementation: str, tmp_path: Path) -> str:
+    """An OpenZeppelin ERC1967Proxy in front of `implementation`."""
     (tmp_path / "Proxy.sol").write_text(
         'pragma solidity ^0.8.24;\nimport {ERC1967Proxy} from "@openzeppelin/contracts/proxy/ERC1967/ERC1967Proxy.sol";\n'
         "contract P is ERC1967Proxy { constructor(address i) ERC1967Proxy(i, \"\") {} }\n"
     )
     _, built = compile_full(tmp_path / "Proxy.sol")
-    proxy = deploy(anvil, built["P"]["bytecode"] + encode(["address"], [impl]).hex())
+    return deploy(node, built["P"]["bytecode"] + encode(["address"], [implementation]).hex())
+
+
+def test_eip1967_proxy_is_judged_by_its_implementation(anvil: Anvil, receiver: tuple[str, str], tmp_path: Path) -> None:
+    impl, _ = receiver
+    proxy = deploy_proxy(anvil, impl, tmp_path)
     verdict = scan_deployment(reader_for(anvil), proxy, {WATCHED_POOL})
     assert verdict.proxy == {"kind": "eip1967", "implementation": impl.lower()}
     assert verdict.flash_callbacks == ["executeOperation", "uniswapV2Call"] and verdict.severity == Severity.HIGH
@@ -170,7 +175,7 @@ def test_source_from_a_sourcify_folder(anvil: Anvil, receiver: tuple[str, str], 
         (entry / "sources" / unit).write_text(src["content"])
     (entry / "metadata.json").write_text(contracts["TrustingFlashReceiver"]["metadata"])
     report = scan_address(address, anvil.url, SourceLocations(sourcify=tmp_path / "repo"), ScanOptions(include=["wd-*"], use_cache=False))
-    assert "TrustingFlashReceiver, source from sourcify" in report.target
+    assert f"TrustingFlashReceiver at {address.lower()}, source from sourcify" in report.target
     assert sum(f.detector == "wd-flash-callback" for f in report.findings) == 2
 
 
@@ -265,3 +270,19 @@ def test_explorer_errors_never_show_the_key(anvil: Anvil, receiver: tuple[str, s
         with pytest.raises(ConfigError, match="explorer API") as caught:
             scan_address(address, anvil.url, SourceLocations(explorer_api=api, explorer_key="s3cret-key"), ScanOptions(use_cache=False))
         assert "s3cret-key" not in str(caught.value)
+
+
+def test_proxy_address_scans_its_implementation_source(anvil: Anvil, receiver: tuple[str, str], receiver_build, tmp_path: Path) -> None:
+    """Only the implementation is verified (as usual for proxies): scanning the proxy scans the implementation."""
+    impl, _ = receiver
+    proxy = deploy_proxy(anvil, impl, tmp_path)
+    standard, contracts = receiver_build
+    entry = tmp_path / "repo" / "full_match" / "31337" / to_checksum_address(impl)
+    for unit, src in standard["sources"].items():
+        (entry / "sources" / unit).parent.mkdir(parents=True, exist_ok=True)
+        (entry / "sources" / unit).write_text(src["content"])
+    (entry / "metadata.json").write_text(contracts["TrustingFlashReceiver"]["metadata"])
+    report = scan_address(proxy, anvil.url, SourceLocations(sourcify=tmp_path / "repo"), ScanOptions(include=["wd-*"], use_cache=False))
+    assert f"TrustingFlashReceiver at {impl.lower()}" in report.target
+    assert sum(f.detector == "wd-flash-callback" for f in report.findings) == 2
+    assert any(f.detector == "wd-bytecode-proxy" for f in report.findings)
