@@ -185,6 +185,7 @@ def load(target: Path, *, max_source_bytes: int = MAX_SOURCE_BYTES) -> SourceSet
     else:
         root, kind = start, "folder" if target.is_dir() else "file"
         scan_from = target
+        include.append(root / "node_modules")  # a Truffle or plain npm project keeps its libraries there
     try:
         include.append(toolchain.node_modules())  # the toolchain's libraries (OpenZeppelin...) as a last resort
     except WatchdogError:
