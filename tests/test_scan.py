@@ -292,3 +292,9 @@ def test_chainlink_checks_followed_into_helpers(fixtures_report: ScanReport) -> 
     assert [f.detector for f in half] == ["wd-chainlink-unchecked"]
     missing = half[0].description.split(" without checking ", 1)[1]
     assert missing.startswith("round") and "staleness" not in missing and "answer (" not in missing
+
+
+def test_spot_price_sources(fixtures_report: ScanReport) -> None:
+    """Reserves, slot0 and a ratio of pool balances are flagged; balances read for accounting are not."""
+    flagged = {f.contract for f in fixtures_report.findings if f.detector == "wd-spot-price"}
+    assert flagged == {"SpotPricedVault", "Slot0PricedOracle", "BalanceRatioPricer"}
