@@ -148,3 +148,29 @@ def test_drill_command_lists_and_prints_json_last(tmp_path: Path) -> None:
     last = json.loads(done.stdout.strip().splitlines()[-1])
     assert last["scenario"] == "oracle-divergence" and last["detected"] and last["paused"]
     assert Path(last["report"]["markdown"]).is_file()
+
+
+def test_measurements_follow_chain_order_and_the_finding_that_came_first() -> None:
+    from watchdog.detect.finding import Severity
+    from watchdog.drill.measure import Pause, Recording, measure
+    from watchdog.drill.phase import Step
+    from watchdog.drill.watch import Seen
+
+    attack = Step("attack", "attacker", "0xaa", sent_at=100.0, block=11, index=1, mined_at=101.0, succeeded=False,
+                  payoff=True)
+    late = Seen(101.2, "drain", "t", Severity.CRITICAL, 11, "0xaa", False, None, "k2")
+    early = Seen(100.3, "flash-loan", "t", Severity.CRITICAL, None, "0xaa", True, None, "k1")
+    noise = Seen(100.1, "anomaly", "t", Severity.MEDIUM, 10, None, False, None, "k0")
+    rec = Recording("x", benign=False, respond=True, phase_start=99.0, phase_block=10, steps=[attack],
+                    findings=[late, noise, early], pauses=[Pause("CollateralVault", "0xbb", 11, 0)],
+                    funds_before=100 * 10**18, funds_after=100 * 10**18, block_times={10: 99.5, 11: 101.0})
+    r = measure(rec)
+    assert r["first_rule"] == "flash-loan" and r["detected_pending"] and r["detect_latency_ms"] == 300
+    assert r["detect_block"] == 10  # the head when the pending attack was flagged
+    assert r["preempted"] is True and r["blocks_to_contain"] == 0 and r["contained"]
+    assert r["attack_succeeded"] is False and r["funds_lost"] == 0 and r["funds_saved"] == 100
+    rec.pauses = [Pause("CollateralVault", "0xbb", 11, 2)]  # ordered after the attack in the same block
+    rec.funds_after = 40 * 10**18
+    attack.succeeded = True
+    r = measure(rec)
+    assert r["preempted"] is False and r["blocks_to_contain"] == 0 and r["funds_lost"] == 60 and r["attack_succeeded"]

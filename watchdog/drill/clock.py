@@ -18,15 +18,17 @@ from watchdog.devnet import Anvil
 
 class BlockClock:
     def __init__(self, anvil: Anvil, interval: float = 1.0, *, ready: Callable[[int], bool] | None = None,
-                 patience: float = 12.0) -> None:
+                 on_block: Callable[[int], None] | None = None, patience: float = 12.0) -> None:
         self.anvil = anvil
         self.interval = interval
         self.ready = ready
+        self.on_block = on_block
         self.patience = patience
         self.mined: dict[int, float] = {}  # block number -> wall-clock time it was mined
         self.head = anvil.block_number()
         self._stop = threading.Event()
         self._new_block = threading.Condition()
+        self.sending = threading.Lock()  # held by a sender from "expect this tx" to "sent"
         self._thread: threading.Thread | None = None
 
     def start(self) -> "BlockClock":
@@ -44,18 +46,19 @@ class BlockClock:
     def _run(self) -> None:
         while not self._stop.wait(self.interval):
             deadline = time.monotonic() + self.patience
-            while self.ready is not None and not self._stop.is_set() and time.monotonic() < deadline:
-                if self.ready(self.anvil.block_number()):
-                    break
+            while not self._stop.is_set():
+                with self.sending:  # nothing is sent between the readiness check and the block
+                    if self.ready is None or time.monotonic() >= deadline or self.ready(self.anvil.block_number()):
+                        self.mine()
+                        break
                 time.sleep(0.01)
-            if self._stop.is_set():
-                return
-            self.mine()
 
     def mine(self) -> int:
         """Mine one block now (also used to let time pass inside a drill)."""
         self.anvil.rpc("evm_mine")
         number = self.anvil.block_number()
+        if self.on_block is not None:
+            self.on_block(number)
         with self._new_block:
             self.mined.setdefault(number, time.time())
             self.head = number

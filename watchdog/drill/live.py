@@ -43,6 +43,10 @@ class LiveConsole:
         if handler is not None:
             handler(**data)
 
+    def on_start(self, scenario: Any) -> None:
+        self.line("fresh devnet: loading the demo world (the first run compiles the contracts and deploys it, "
+                  "then caches the chain state)")
+
     def on_devnet(self, url: str, block: int, world: Any) -> None:
         self.line(f"devnet up at {url}: demo world loaded at block {block} "
                   f"(perp market, vault with {len(world.manifest.contracts)} contracts watched, Safe, guardian)")

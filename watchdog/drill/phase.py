@@ -14,8 +14,10 @@ from typing import Any, Callable
 from web3 import Web3
 
 from watchdog.devnet import Anvil
+from watchdog.devnet.safe import ZERO_ADDRESS, SafeTx
 from watchdog.devnet.world import World
 from watchdog.drill.clock import BlockClock
+from watchdog.drill.watch import Watchdog
 
 ATTACK_GAS = 3_000_000
 
@@ -40,9 +42,9 @@ class Step:
 
 class AttackPhase:
     def __init__(self, world: World, anvil: Anvil, clock: BlockClock, emit: Callable[[str, dict[str, Any]], None],
-                 scheduled_runs: Callable[[], int] | None = None) -> None:
+                 watchdog: Watchdog | None = None) -> None:
         self.world = world
-        self.scheduled_runs = scheduled_runs
+        self.watchdog = watchdog
         self.anvil = anvil
         self.clock = clock
         self.emit = emit
@@ -61,10 +63,11 @@ class AttackPhase:
         tx: dict[str, Any] = {"from": self.world.accounts[sender].address, "gas": ATTACK_GAS}
         if value:
             tx["value"] = value
-        sent_at = time.time()
-        tx_hash = call.transact(tx).to_0x_hex()
-        if watched and attack:
-            self.pending.add(tx_hash)
+        with self.clock.sending:  # the block clock waits while a transaction is on its way
+            sent_at = time.time()
+            tx_hash = call.transact(tx).to_0x_hex()
+            if watched and attack:
+                self.pending.add(tx_hash)
         step = Step(name, actor or sender, tx_hash, sent_at, attack=attack, payoff=payoff)
         self.emit("step_sent", {"step": step})
         try:
@@ -73,12 +76,17 @@ class AttackPhase:
             self.pending.discard(tx_hash)
         return self._mined(step, receipt)
 
-    def governance(self, name: str, contract: str, function: str, *args: Any, attack: bool = True) -> Step:
-        """A call made by the Safe (2 of 3 owner signatures): here, the owners' keys are the attacker's."""
-        sent_at = time.time()
-        receipt = self.world.governance_call(contract, function, *args)
-        return self._mined(Step(name, "compromised keys" if attack else "governance", receipt["transactionHash"].to_0x_hex(),
-                                sent_at, attack=attack), receipt)
+    def governance(self, name: str, contract: str, function: str, *args: Any) -> Step:
+        """A call executed by the Safe with two owner signatures: here the owners' keys are the attacker's.
+        Sent like any attack step (pending first, judged by the mempool path before the next block)."""
+        world = self.world
+        target, safe = world.contract(contract), world.contract("Safe")
+        data = bytes.fromhex(target.encode_abi(function, list(args))[2:])
+        safe_tx = SafeTx(safe.address, world.w3.eth.chain_id, target.address, data, safe.functions.nonce().call())
+        owners = world.accounts.safe_owners[:2]
+        call = safe.functions.execTransaction(safe_tx.to, 0, safe_tx.data, 0, 0, 0, 0, ZERO_ADDRESS, ZERO_ADDRESS,
+                                              safe_tx.signatures(owners))
+        return self.send(name, call, owners[0].name, actor="compromised keys")
 
     def _mined(self, step: Step, receipt: Any) -> Step:
         step.block, step.index = receipt["blockNumber"], receipt["transactionIndex"]
@@ -95,9 +103,9 @@ class AttackPhase:
         sent_at = time.time()
         self.anvil.rpc("evm_increaseTime", [seconds])
         block = self.clock.wait_block()
-        if self.scheduled_runs is not None:
-            runs, deadline = self.scheduled_runs(), time.monotonic() + 30
-            while self.scheduled_runs() < runs + 2 and time.monotonic() < deadline:  # one whole run after the block
+        if self.watchdog is not None:  # one whole scheduled run after the block
+            run, deadline = self.watchdog.next_scheduled_run(), time.monotonic() + 30
+            while not self.watchdog.scheduled_done(run) and time.monotonic() < deadline:
                 time.sleep(0.02)
         step = Step(name, "time", None, sent_at, block=block, mined_at=self.clock.mined_at(block) or time.time(),
                     succeeded=True, attack=False)

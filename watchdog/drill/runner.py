@@ -2,7 +2,7 @@
 measurements and the incident report.
 
 Progress is reported through `emit(kind, data)` so that the command line can show it live:
-devnet, watchdog, traffic, attack, step_sent, step_mined, finding, pause, settled, report.
+start, devnet, watchdog, traffic, attack, step_sent, step_mined, finding, pause, settled, report.
 """
 
 from __future__ import annotations
@@ -63,6 +63,7 @@ def run_drill(name: str, options: DrillOptions, emit: Emit = _quiet) -> dict[str
     for name in RUN_FILES:  # a drill starts from nothing: no checkpoint, finding or action of an earlier run
         (out / name).unlink(missing_ok=True)
     with _logged_to(out / "watchdog.log"), Anvil(log_path=out / "anvil.log") as anvil:
+        emit("start", {"scenario": chosen})
         world = world_on_anvil(anvil, out / "world", use_cache=options.use_cache)
         _no_time_travel(anvil)
         push_feed(world)  # a cached world may be hours old: the keeper publishes before anything starts
@@ -93,10 +94,10 @@ def _run(chosen: Scenario, options: DrillOptions, anvil: Anvil, world: World, wa
     vault = world.contract("dUSD").functions.balanceOf(world.addresses["CollateralVault"])
     recording = Recording(chosen.name, chosen.benign, options.respond, time.time(), anvil.block_number(),
                           funds_before=vault.call())
-    phase_pending: set[str] = set()
-    clock = BlockClock(anvil, options.block_time, ready=lambda head: watchdog.caught_up(head, tuple(phase_pending)))
-    phase = AttackPhase(world, anvil, clock, emit, watchdog.scheduled_runs)
-    phase.pending = phase_pending
+    ready = _Ready(watchdog)
+    clock = BlockClock(anvil, options.block_time, ready=ready, on_block=ready.mined)
+    phase = AttackPhase(world, anvil, clock, emit, watchdog)
+    ready.phase = phase
     pauses = _PauseWatch(watchdog, world, emit)
     clock.start()
     pauses.start()
@@ -129,6 +130,23 @@ def _no_time_travel(anvil: Anvil) -> None:
     latest = int(anvil.rpc("eth_getBlockByNumber", ["latest", False])["timestamp"], 16)
     if latest >= int(time.time()):
         anvil.rpc("evm_setTime", [latest + 1])
+
+
+class _Ready:
+    """When the next block may come: the watchdog has handled every block and finding so far, judged the attack
+    transactions now pending, and run its scheduled checks once on the latest block."""
+
+    def __init__(self, watchdog: Watchdog) -> None:
+        self.watchdog = watchdog
+        self.phase: AttackPhase | None = None
+        self.run = watchdog.next_scheduled_run()
+
+    def mined(self, number: int) -> None:
+        self.run = self.watchdog.next_scheduled_run()
+
+    def __call__(self, head: int) -> bool:
+        pending = tuple(self.phase.pending) if self.phase else ()
+        return self.watchdog.scheduled_done(self.run) and self.watchdog.caught_up(head, pending)
 
 
 def _open_actions(watchdog: Watchdog) -> bool:

@@ -55,7 +55,8 @@ class Judged:
     """What the rule engine has judged: pending transactions (and how many findings each gave), scheduled runs."""
 
     results: dict[str, int] = field(default_factory=dict)
-    scheduled: int = 0
+    scheduled_started: int = 0
+    scheduled: int = 0  # completed (runs are sequential)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
 
@@ -73,6 +74,8 @@ class _Recorded:
         return self._engine.on_block(bundle, session=session)
 
     def on_schedule(self, reader: ChainReader, block: Any = None, session: Any = None) -> list[Finding]:
+        with self._judged.lock:
+            self._judged.scheduled_started += 1
         found = self._engine.on_schedule(reader, block, session=session)
         with self._judged.lock:
             self._judged.scheduled += 1
@@ -115,6 +118,7 @@ class Watchdog:
         os.environ[KEY_ENV] = world.accounts.responder.key
         self.settings = drill_settings(anvil, world, workdir, start_block=start_block, mempool=mempool, respond=respond)
         self.store_url = self.settings.store_url()
+        self.start_block = start_block
         self.judged = Judged()
 
         def handlers(settings: Settings, network: str, manifest: Manifest, store: Store) -> Any:
@@ -171,7 +175,8 @@ class Watchdog:
         """Every block up to `head` processed, the given pending transactions judged, and every stored
         finding delivered to the sinks (so the responder has acted on it)."""
         runtime = self.daemon.networks[NETWORK]
-        if (runtime.follower.checkpoint or -1) < head:
+        checkpoint = runtime.follower.checkpoint
+        if (checkpoint if checkpoint is not None else self.start_block - 1) < head:
             return False
         if pending and runtime.mempool is not None:
             with self.judged.lock:
@@ -186,9 +191,17 @@ class Watchdog:
         with self._seen_lock:
             return len(self.acted) >= stored
 
-    def scheduled_runs(self) -> int:
+    def scheduled_runs(self) -> tuple[int, int]:
+        """Scheduled rule runs (started, completed)."""
         with self.judged.lock:
-            return self.judged.scheduled
+            return self.judged.scheduled_started, self.judged.scheduled
+
+    def next_scheduled_run(self) -> int:
+        """The number of the first scheduled run to start from now on (done when `completed` reaches it)."""
+        return self.scheduled_runs()[0] + 1
+
+    def scheduled_done(self, run: int) -> bool:
+        return self.scheduled_runs()[1] >= run
 
     def actions(self) -> list[Action]:
         with self.daemon.store.session() as s:
