@@ -12,8 +12,8 @@ RULES = {"anomaly": {"warmup": 8}}
 
 
 @pytest.fixture
-def world(lending_world):
-    world = lending_world
+def world(lending_world, anvil):
+    world = lending_world  # minted inside the test's snapshot, so reverted with it
     world.mint(world.usd, world.lp, 1_000_000 * E)
     return world
 
