@@ -161,15 +161,19 @@ class AbiRegistry:
             if isinstance(data, dict) and isinstance(data.get("abi"), list):
                 self.add(data["abi"])
 
+    def candidates(self, address: str, topic0: str | None) -> list[EventDecoder]:
+        """Decoders to try for a log: the emitter's own ABI first, else any ABI knowing the topic."""
+        if topic0 is None:
+            return []
+        own = self._by_address.get(address)
+        if own and topic0 in own:
+            return [own[topic0]]
+        return list(self._by_topic.get(topic0, ()))
+
     def decode(self, item: Log) -> Log:
         """Fill event/args/contract in place when an ABI explains the log; otherwise leave it raw."""
         item.contract = self.names.get(item.address)
-        if not item.topics:
-            return item
-        topic0 = item.topics[0]
-        own = self._by_address.get(item.address)
-        candidates = [own[topic0]] if own and topic0 in own else self._by_topic.get(topic0, ())
-        for decoder in candidates:
+        for decoder in self.candidates(item.address, item.topics[0] if item.topics else None):
             args = decoder.decode(item.topics, item.data)
             if args is not None:
                 item.event, item.args = decoder.name, args

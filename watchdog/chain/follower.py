@@ -86,10 +86,10 @@ class Follower:
         self.wake = threading.Event()   # set by a WebSocket newHeads notification (or stop)
         self.head = 0
         self.last_ok = time.monotonic()   # last successful step (health)
-        self._span = min(self.options.max_range, 100)
+        self._span = min(self.options.max_range, 10)  # grows quickly where logs are sparse
         self._address_list = sorted(self.addresses)
         self._pool: ThreadPoolExecutor | None = None
-        self._prefetch: tuple[tuple[int, int], Future[list[Any]]] | None = None
+        self._prefetch: tuple[tuple[int, int], Future[tuple[list[Any], dict[tuple[int, bool], Any]]]] | None = None
         self._topics = sorted(t.lower() for t in handler.watched_topics())
         self._checkpoint = self._load_checkpoint()
 
@@ -187,14 +187,13 @@ class Follower:
 
     def _process_range(self, first: int, target: int) -> None:
         started = time.perf_counter()
-        last, logs = self._fetch_logs(first, target)
+        last, logs, prefetched = self._fetch_logs(first, target)
         by_block: dict[int, list[Log]] = defaultdict(list)
         for item in logs:
             by_block[item.block_number].append(item)  # type: ignore[index]
         window_from = self.head - self.options.reorg_window + 1
-        full = sorted(set(by_block) | {n for n in range(max(first, window_from), last + 1)})
-        bare = sorted({first, last} - set(full))
-        blocks, txs = self._fetch_blocks(full, bare)
+        full, bare = self._blocks_needed(first, last, set(by_block), window_from)
+        blocks, txs = self._fetch_blocks(full, bare, prefetched)
         cp = self._checkpoint
         if cp is not None and cp.number == first - 1 and blocks[first].parent_hash != cp.hash:
             self._reorg()  # the block at the checkpoint was replaced since this step began
@@ -210,8 +209,10 @@ class Follower:
                 reader = BlockReader(self.rpc, self.network, number)
                 wanted = {item.tx_hash for item in block_logs}
                 picked: dict[str, Tx] = {}
-                for tx in txs.get(number, []):
-                    if tx.hash in wanted or (tx.to is not None and tx.to in self.addresses):
+                for raw in txs.get(number, []):
+                    # Only the transactions behind the logs or calling a watched contract are parsed.
+                    if _lower(raw, "hash") in wanted or _lower(raw, "to") in self.addresses:
+                        tx = parse.tx(raw)
                         picked[tx.hash] = tx
                         reader.remember_tx(tx)
                 if not block_logs and not picked and number < window_from:
@@ -229,21 +230,24 @@ class Follower:
             self.metrics.findings.labels(self.network, record.severity).inc()
         self.notify(new, [])
 
-    def _fetch_logs(self, first: int, target: int) -> tuple[int, list[Log]]:
-        """Logs of [first, last] with the largest `last` <= target the provider accepts (adaptive range).
+    def _fetch_logs(self, first: int, target: int) -> tuple[int, list[Log], dict[tuple[int, bool], Any]]:
+        """Logs of [first, last] with the largest `last` <= target the provider accepts (adaptive range),
+        and the raw blocks already fetched for that range (by number and full-transactions flag).
 
-        While this range is processed, the logs of the next one are already requested on a worker thread:
-        the node prepares its answer while this thread decodes, runs the rules and commits.
+        While this range is processed, the logs and blocks of the next one are already requested on a
+        worker thread: the node prepares its answers while this thread decodes, runs the rules and commits.
         """
-        answers = None
+        answers: list[Any] | None = None
+        prefetched: dict[tuple[int, bool], Any] = {}
         if self._prefetch is not None:
             (p_first, p_last), future = self._prefetch
             self._prefetch = None
             if p_first == first and p_last <= target:
                 try:
-                    last, answers = p_last, future.result()
+                    answers, prefetched = future.result()
+                    last = p_last
                 except Exception:  # refused or failed: asked again below, with range splitting
-                    answers = None
+                    answers, prefetched = None, {}
         while answers is None:
             last = min(target, first + self._span - 1)
             try:
@@ -261,9 +265,8 @@ class Follower:
         elif count < LOGS_PER_REQUEST // 2 and blocks >= self._span:
             self._span = min(self.options.max_range, self._span * 2)
         if last < target:
-            self._prefetch_logs(last + 1, min(target, last + self._span))
-        logs = self._parse_logs(answers, first, last)
-        return last, logs
+            self._prefetch_range(last + 1, min(target, last + self._span))
+        return last, self._parse_logs(answers, first, last), prefetched
 
     def _request_logs(self, first: int, last: int) -> list[Any]:
         calls = []
@@ -273,45 +276,78 @@ class Follower:
             calls.append(("eth_getLogs", [{"fromBlock": hex(first), "toBlock": hex(last), "topics": [self._topics]}]))
         return self.rpc.batch(calls)
 
-    def _prefetch_logs(self, first: int, last: int) -> None:
+    def _prefetch_range(self, first: int, last: int) -> None:
         if self._pool is None:
             self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"{self.network}-prefetch")
-        self._prefetch = ((first, last), self._pool.submit(self._request_logs, first, last))
+        window_from = self.head - self.options.reorg_window + 1
+        self._prefetch = ((first, last), self._pool.submit(self._request_range, first, last, window_from))
+
+    def _request_range(self, first: int, last: int, window_from: int) -> tuple[list[Any], dict[tuple[int, bool], Any]]:
+        """Worker thread: raw logs of a range, then the raw blocks they need (parsed and checked later)."""
+        answers = self._request_logs(first, last)
+        try:
+            with_logs = {int(raw["blockNumber"], 16) for answer in answers for raw in answer}
+        except (TypeError, ValueError, KeyError):
+            return answers, {}  # a malformed answer: the main thread reports it
+        full, bare = self._blocks_needed(first, last, with_logs, window_from)
+        return answers, self._request_blocks(full, bare)
+
+    @staticmethod
+    def _blocks_needed(first: int, last: int, with_logs: set[int], window_from: int) -> tuple[list[int], list[int]]:
+        """Blocks read with their transactions (those with logs, and all recent ones: a reorg can hit them
+        and a call to a watched contract may emit nothing), and the range ends read as bare headers."""
+        full = sorted(n for n in with_logs | set(range(max(first, window_from), last + 1)) if first <= n <= last)
+        return full, sorted({first, last} - set(full))
+
+    def _request_blocks(self, full: list[int], bare: list[int]) -> dict[tuple[int, bool], Any]:
+        keys = [(n, True) for n in full] + [(n, False) for n in bare]
+        answers: list[Any] = []
+        for i in range(0, len(keys), BATCH):
+            answers += self.rpc.batch([("eth_getBlockByNumber", [hex(n), flag]) for n, flag in keys[i:i + BATCH]])
+        return dict(zip(keys, answers))
 
     def _parse_logs(self, answers: list[Any], first: int, last: int) -> list[Log]:
-        seen: set[tuple[str | None, int]] = set()
+        decoders: dict[tuple[str, str | None], tuple[list[Any], str | None]] = {}
+        names, candidates = self.registry.names, self.registry.candidates
+
+        def decode(address: str, topics: tuple[str, ...], data: str) -> tuple[str | None, dict[str, Any] | None, str | None]:
+            key = (address, topics[0] if topics else None)
+            known = decoders.get(key)
+            if known is None:
+                known = decoders[key] = (candidates(*key), names.get(address))
+            for decoder in known[0]:
+                args = decoder.decode(topics, data)
+                if args is not None:
+                    return decoder.name, args, known[1]
+            return None, None, known[1]
+
         logs: list[Log] = []
-        decode = self.registry.decode
         for answer in answers:
             if not isinstance(answer, list):
                 raise parse.BadRpcAnswer(f"eth_getLogs answered {type(answer).__name__}, not a list")
-            for raw in answer:
-                item = parse.log_entry(raw)
-                if item.block_number is None or not first <= item.block_number <= last:
-                    raise parse.BadRpcAnswer(f"eth_getLogs returned a log of block {item.block_number} outside {first}..{last}")
-                if len(answers) > 1:  # the two queries may both return a watched contract's watched topic
-                    key = (item.block_hash, item.log_index)
-                    if key in seen:
-                        continue
-                    seen.add(key)
-                logs.append(decode(item))
+            logs += parse.log_entries(answer, decode)
+        if any(item.block_number is None or not first <= item.block_number <= last for item in logs):
+            raise parse.BadRpcAnswer(f"eth_getLogs returned a log outside blocks {first}..{last}")
         if len(answers) > 1:
-            logs.sort(key=lambda item: (item.block_number, item.log_index))
+            # The two queries may both return a watched contract's watched topic: keep one of each.
+            unique = {(item.block_hash, item.log_index): item for item in logs}
+            logs = sorted(unique.values(), key=lambda item: (item.block_number, item.log_index))
         return logs
 
-    def _fetch_blocks(self, full: list[int], bare: list[int]) -> tuple[dict[int, Block], dict[int, list[Tx]]]:
-        calls = [("eth_getBlockByNumber", [hex(n), True]) for n in full] + [("eth_getBlockByNumber", [hex(n), False]) for n in bare]
-        answers: list[Any] = []
-        for i in range(0, len(calls), BATCH):
-            answers += self.rpc.batch(calls[i:i + BATCH])
+    def _fetch_blocks(self, full: list[int], bare: list[int], prefetched: dict[tuple[int, bool], Any]
+                      ) -> tuple[dict[int, Block], dict[int, list[dict[str, Any]]]]:
+        keys = [(n, True) for n in full] + [(n, False) for n in bare]
+        missing = [key for key in keys if prefetched.get(key) is None]
+        raws = {**prefetched, **self._request_blocks([n for n, f in missing if f], [n for n, f in missing if not f])}
         blocks: dict[int, Block] = {}
-        txs: dict[int, list[Tx]] = {}
-        for number, raw in zip(full + bare, answers):
+        txs: dict[int, list[dict[str, Any]]] = {}
+        for number, with_txs in keys:
+            raw = raws[(number, with_txs)]
             if raw is None:
                 raise ChainMoved(f"block {number} vanished while reading (reorg in progress)")
             blocks[number] = parse.block(raw)
-            if number in full:
-                txs[number] = [parse.tx(t) for t in raw.get("transactions", []) if isinstance(t, dict)]
+            if with_txs:
+                txs[number] = [t for t in raw.get("transactions") or [] if isinstance(t, dict)]
         return blocks, txs
 
     def _check_links(self, first: int, last: int, blocks: dict[int, Block], by_block: dict[int, list[Log]]) -> None:
@@ -382,6 +418,11 @@ class Follower:
             except Exception:
                 self.metrics.errors.labels(self.network, "sink").inc()
                 log.exception("%s: a finding sink failed; the findings are stored", self.network)
+
+
+def _lower(raw: dict[str, Any], key: str) -> str | None:
+    value = raw.get(key)
+    return value.lower() if isinstance(value, str) else None
 
 
 @contextmanager

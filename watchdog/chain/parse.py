@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Callable
 
 from watchdog.chain.events import Block, CallFrame, Log, Tx
 from watchdog.errors import RpcError
@@ -30,22 +30,36 @@ def block(raw: Any) -> Block:
 
 
 def log_entry(raw: Any) -> Log:
-    # The ingestion hot path: positional construction, no helper calls for the common hex fields.
+    return log_entries([raw])[0]
+
+
+def log_entries(raws: Any, decode: Callable[[str, tuple[str, ...], str], tuple[str | None, dict[str, Any] | None, str | None]]
+                | None = None) -> list[Log]:
+    """Logs of an eth_getLogs answer, decoded on the way by `decode(address, topics, data) -> (event,
+    args, contract)` when given. The ingestion hot path: one loop, positional construction."""
+    out: list[Log] = []
+    append = out.append
     try:
-        number = raw["blockNumber"]
-        block_hash = raw["blockHash"]
-        return Log(
-            raw["address"].lower(),
-            tuple([t.lower() for t in raw["topics"]]),
-            raw.get("data") or "0x",
-            None if number is None else int(number, 16) if isinstance(number, str) else int(number),
-            block_hash.lower() if block_hash else None,
-            raw["transactionHash"].lower(),
-            _int(raw.get("transactionIndex") or 0),
-            _int(raw.get("logIndex") or 0),
-        )
+        for raw in raws:
+            address = raw["address"].lower()
+            topics = tuple([t.lower() for t in raw["topics"]])
+            data = raw.get("data") or "0x"
+            number = raw["blockNumber"]
+            block_hash = raw["blockHash"]
+            tx_index, log_index = raw.get("transactionIndex") or 0, raw.get("logIndex") or 0
+            event, args, contract = decode(address, topics, data) if decode else (None, None, None)
+            append(Log(
+                address, topics, data,
+                None if number is None else int(number, 16) if isinstance(number, str) else int(number),
+                block_hash.lower() if block_hash else None,
+                raw["transactionHash"].lower(),
+                int(tx_index, 16) if isinstance(tx_index, str) else int(tx_index),
+                int(log_index, 16) if isinstance(log_index, str) else int(log_index),
+                event, args, contract,
+            ))
     except (KeyError, TypeError, ValueError, AttributeError) as exc:
         raise BadRpcAnswer(f"malformed log object ({type(exc).__name__}: {exc})") from exc
+    return out
 
 
 def tx(raw: Any) -> Tx:
