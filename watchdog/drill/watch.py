@@ -92,7 +92,7 @@ class _Recorded:
 
 
 def drill_settings(anvil: Anvil, world: World, workdir: Path, *, start_block: int, mempool: bool, respond: bool,
-                   rules_interval: float = 0.5) -> Settings:
+                   rules_interval: float = 0.3) -> Settings:
     """The configuration a protocol team would write for the demo world, tuned for a local chain."""
     pause = {"type": "pause", "targets": ["affected"], "dry_run": not respond}
     raw: dict[str, Any] = {
