@@ -52,6 +52,8 @@ class MetricsServer:
         outer = self
 
         class Handler(BaseHTTPRequestHandler):
+            disable_nagle_algorithm = True  # headers and body go out as separate writes
+
             def do_GET(self) -> None:  # noqa: N802 (http.server API)
                 if self.path.split("?")[0] == "/metrics":
                     self._send(200, outer.metrics.render(), CONTENT_TYPE_LATEST)

@@ -43,6 +43,7 @@ log = logging.getLogger("watchdog.follower")
 
 BATCH = 100                # JSON-RPC calls per HTTP request when fetching many blocks
 LOGS_PER_REQUEST = 5000    # the log range adapts to return about this many logs per eth_getLogs
+CEILING_TTL = 100          # ranges fetched below a refused span before trying wider ones again
 
 
 @dataclass
@@ -87,6 +88,7 @@ class Follower:
         self.head = 0
         self.last_ok = time.monotonic()   # last successful step (health)
         self._span = min(self.options.max_range, 10)  # grows quickly where logs are sparse
+        self._ceiling, self._ceiling_ttl = 0, 0        # a span the provider refused (0: none known)
         self._address_list = sorted(self.addresses)
         self._pool: ThreadPoolExecutor | None = None
         self._prefetch: tuple[tuple[int, int], Future[tuple[list[Any], dict[tuple[int, bool], Any]]]] | None = None
@@ -255,6 +257,8 @@ class Follower:
             except RpcAnswerError as exc:
                 if last == first:
                     raise
+                # Remember what was refused: growing back stops below it for a while.
+                self._ceiling, self._ceiling_ttl = last - first, CEILING_TTL
                 self._span = max(1, (last - first + 1) // 2)
                 log.info("%s: provider refused eth_getLogs over %d blocks (%s); trying %d", self.network,
                          last - first + 1, exc.message, self._span)
@@ -263,7 +267,11 @@ class Follower:
         if count > 2 * LOGS_PER_REQUEST:
             self._span = max(1, blocks * LOGS_PER_REQUEST // count)
         elif count < LOGS_PER_REQUEST // 2 and blocks >= self._span:
-            self._span = min(self.options.max_range, self._span * 2)
+            self._span = min(self.options.max_range, self._ceiling or self.options.max_range, self._span * 2)
+        if self._ceiling:
+            self._ceiling_ttl -= 1
+            if self._ceiling_ttl <= 0:
+                self._ceiling = 0  # the provider may have been busy, not strict: try wider ranges again
         if last < target:
             self._prefetch_range(last + 1, min(target, last + self._span))
         return last, self._parse_logs(answers, first, last), prefetched
