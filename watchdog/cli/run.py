@@ -50,13 +50,13 @@ def run(
     manifest: Path = typer.Option(None, help="Zero-config: watch every contract of this deployment manifest."),
     rpc: list[str] = typer.Option([], help="Zero-config: JSON-RPC URL (repeat for failover endpoints)."),
     ws: str = typer.Option(None, help="Zero-config: WebSocket URL for new heads."),
-    store: str = typer.Option(None, help="Store URL (overrides [store] url), e.g. sqlite:///watchdog.db."),
+    store: str = typer.Option(None, help="Store URL (overrides store.url), e.g. sqlite:///watchdog.db."),
     handler: str = typer.Option(None, help="Detection handler factory module:function or file.py:function (default: the rule engine)."),
     once: bool = typer.Option(False, "--once", help="Detect up to the current head (or --to-block) and exit; no response actions."),
     to_block: int = typer.Option(None, help="With --once: the last block to process."),
     check: bool = typer.Option(False, "--check", help="Validate the configuration and exit."),
-    json_logs: bool = typer.Option(None, "--json-logs/--text-logs", help="One JSON object per log line (overrides [logging] json)."),
-    metrics_port: int = typer.Option(None, help="Port of /metrics and /health (overrides [metrics] port; 0 = any free port)."),
+    json_logs: bool = typer.Option(None, "--json-logs/--text-logs", help="One JSON object per log line (overrides logging.json)."),
+    metrics_port: int = typer.Option(None, help="Port of /metrics and /health (overrides metrics.port; 0 = any free port)."),
 ) -> None:
     """Run the watchdog: follow the chain, detect, store findings and hand them to the responder."""
     from watchdog.daemon import Daemon, load_factory, rule_engine, setup_logging
