@@ -15,8 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
-from sqlalchemy import func
-from sqlmodel import select
+from sqlmodel import Session, col, select
 
 from watchdog.chain.events import ChainReader, PendingTx
 from watchdog.config import Settings, parse_settings
@@ -52,16 +51,37 @@ class Seen:
 
 @dataclass
 class Judged:
-    """What the rule engine has judged: pending transactions (and how many findings each gave), scheduled runs."""
+    """What the rule engine has judged: pending transactions, scheduled runs, and the findings it produced that
+    the daemon will deliver to the sinks (counted per key, as a pending finding is delivered again once mined)."""
 
-    results: dict[str, int] = field(default_factory=dict)
+    pending: set[str] = field(default_factory=set)
     scheduled_started: int = 0
     scheduled: int = 0  # completed (runs are sequential)
+    awaited: dict[str, int] = field(default_factory=dict)
+    acted: dict[str, int] = field(default_factory=dict)
     lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def expect(self, found: list[Finding], session: Session | None) -> None:
+        """Findings the daemon stores as new (or revives) are delivered to the sinks after its commit."""
+        if not found:
+            return
+        keys = {f.dedup_key: f for f in found}
+        stored = {} if session is None else {r.dedup_key: r for r in session.exec(
+            select(FindingRecord).where(col(FindingRecord.dedup_key).in_(list(keys)))).all()}
+        with self.lock:
+            for key, finding in keys.items():
+                row = stored.get(key)
+                outstanding = self.acted.get(key, 0) < self.awaited.get(key, 0)  # one commit delivers it once
+                if not outstanding and (row is None or row.status == "retracted" or (row.pending and not finding.pending)):
+                    self.awaited[key] = self.awaited.get(key, 0) + 1
+
+    def all_acted(self) -> bool:
+        with self.lock:
+            return all(self.acted.get(key, 0) >= n for key, n in self.awaited.items())
 
 
 class _Recorded:
-    """The rule engine, unchanged, noting which pending transactions it judged and its scheduled runs."""
+    """The rule engine, unchanged, noting what it judged (see Judged)."""
 
     def __init__(self, engine: Any, judged: Judged) -> None:
         self._engine = engine
@@ -70,21 +90,25 @@ class _Recorded:
     def __getattr__(self, name: str) -> Any:
         return getattr(self._engine, name)
 
-    def on_block(self, bundle: Any, session: Any = None) -> list[Finding]:
-        return self._engine.on_block(bundle, session=session)
+    def on_block(self, bundle: Any, session: Session | None = None) -> list[Finding]:
+        found = self._engine.on_block(bundle, session=session)
+        self._judged.expect(found, session)
+        return found
 
-    def on_schedule(self, reader: ChainReader, block: Any = None, session: Any = None) -> list[Finding]:
+    def on_schedule(self, reader: ChainReader, block: Any = None, session: Session | None = None) -> list[Finding]:
         with self._judged.lock:
             self._judged.scheduled_started += 1
         found = self._engine.on_schedule(reader, block, session=session)
+        self._judged.expect(found, session)
         with self._judged.lock:
             self._judged.scheduled += 1
         return found
 
-    def on_pending(self, pending: PendingTx, reader: ChainReader, session: Any = None) -> list[Finding]:
+    def on_pending(self, pending: PendingTx, reader: ChainReader, session: Session | None = None) -> list[Finding]:
         found = self._engine.on_pending(pending, reader, session=session)
+        self._judged.expect(found, session)
         with self._judged.lock:
-            self._judged.results[pending.tx.hash] = len(found)
+            self._judged.pending.add(pending.tx.hash.lower())
         return found
 
     def watched_topics(self) -> set[str]:
@@ -130,8 +154,6 @@ class Watchdog:
         self.daemon.add_sink(self.sink)
         self.daemon.add_sink(self._acted)  # after the responder: the finding has been acted on
         self.seen: list[Seen] = []
-        self.acted: set[str] = set()
-        self.acted_txs: set[str] = set()
         self._seen_lock = threading.Lock()
         self.on_finding = on_finding
         self.running = False
@@ -163,33 +185,26 @@ class Watchdog:
                 self.on_finding(seen)
 
     def _acted(self, new: list[FindingRecord], retracted: list[FindingRecord]) -> None:
-        with self._seen_lock:
-            self.acted.update(record.dedup_key for record in new)
-            self.acted_txs.update(record.tx_hash.lower() for record in new if record.tx_hash)
+        with self.judged.lock:
+            for record in new:
+                self.judged.acted[record.dedup_key] = self.judged.acted.get(record.dedup_key, 0) + 1
 
     def findings(self) -> list[Seen]:
         with self._seen_lock:
             return list(self.seen)
 
     def caught_up(self, head: int, pending: tuple[str, ...] = ()) -> bool:
-        """Every block up to `head` processed, the given pending transactions judged, and every stored
-        finding delivered to the sinks (so the responder has acted on it)."""
+        """Every block up to `head` processed, the given pending transactions judged (when the mempool is
+        followed), and every finding produced so far delivered to the sinks, so the responder acted on it."""
         runtime = self.daemon.networks[NETWORK]
         checkpoint = runtime.follower.checkpoint
         if (checkpoint if checkpoint is not None else self.start_block - 1) < head:
             return False
         if pending and runtime.mempool is not None:
             with self.judged.lock:
-                judged = {h.lower(): self.judged.results.get(h.lower()) for h in pending}
-            if any(n is None for n in judged.values()):
-                return False  # not simulated and judged yet
-            with self._seen_lock:
-                if any(n and h not in self.acted_txs for h, n in judged.items()):
-                    return False  # judged with findings that are not yet stored and acted on
-        with self.daemon.store.session() as s:
-            stored = s.exec(select(func.count()).select_from(FindingRecord)).one()
-        with self._seen_lock:
-            return len(self.acted) >= stored
+                if any(h.lower() not in self.judged.pending for h in pending):
+                    return False
+        return self.judged.all_acted()
 
     def scheduled_runs(self) -> tuple[int, int]:
         """Scheduled rule runs (started, completed)."""
