@@ -70,6 +70,19 @@ def test_reorg_retracts_orphaned_findings_and_finds_the_new_branch(anvil: Anvil,
         assert hashes[number] == anvil.rpc("eth_getBlockByNumber", [hex(number), False])["hash"]
 
 
+def test_a_reorg_deeper_than_the_window_still_retracts_every_orphaned_finding(anvil: Anvil, tmp_path: Path) -> None:
+    chain = Chain(anvil)
+    for value in range(1, 9):
+        chain.transfer(value)
+    follower = make_follower(anvil, chain, tmp_path, reorg_window=2)
+    follower.run_until()
+    token_call = {"from": chain.sender, "to": chain.token}
+    anvil.rpc("anvil_reorg", [5, [[{**token_call, "data": chain_transfer_data(chain, 500)}, 0]]])
+    follower.run_until()
+    assert values(findings(follower.store, "retracted")) == [4, 5, 6, 7, 8]
+    assert values(findings(follower.store, "active")) == [1, 2, 3, 500]
+
+
 def chain_transfer_data(chain: Chain, value: int) -> str:
     return calldata("transfer(address,uint256)", ["address", "uint256"], [chain.accounts[1], value])
 

@@ -44,6 +44,7 @@ log = logging.getLogger("watchdog.follower")
 BATCH = 100                # JSON-RPC calls per HTTP request when fetching many blocks
 LOGS_PER_REQUEST = 5000    # the log range adapts to return about this many logs per eth_getLogs
 CEILING_TTL = 100          # ranges fetched below a refused span before trying wider ones again
+DEEP_REORG = 1024          # how far below the window findings are checked after a reorg deeper than it
 
 
 @dataclass
@@ -393,12 +394,8 @@ class Follower:
             if raw is not None and (candidate := parse.block(raw)).hash == stored:
                 fork = candidate
                 break
-        if fork is None:  # deeper than the window: restart just below everything remembered
-            below = max(0, min(min(numbers) - 1, self.head))
-            raw = self.rpc.call("eth_getBlockByNumber", [hex(below), False])
-            if raw is None:
-                raise ChainMoved(f"block {below} is not available yet")
-            fork = parse.block(raw)
+        if fork is None:  # deeper than the window: the block hashes kept in findings reach further back
+            fork = self._deep_fork(max(0, min(min(numbers) - 1, self.head)))
         with self.store.session() as session:
             retracted = ledger.roll_back(session, self.network, fork.number, fork.hash)
         depth = cp.number - fork.number
@@ -410,6 +407,20 @@ class Follower:
         log.warning("%s: reorg of depth %d at block %d; %d findings retracted", self.network, depth, fork.number, len(retracted),
                     extra={"network": self.network, "reorg_depth": depth, "fork_block": fork.number, "retracted": len(retracted)})
         self.notify([], retracted)
+
+    def _deep_fork(self, below: int) -> Block:
+        """Fork point of a reorg deeper than the window: below the oldest active finding (within
+        DEEP_REORG blocks) whose block is no longer canonical, else just below the window."""
+        with self.store.session() as session:
+            stored = ledger.finding_blocks(session, self.network, below - DEEP_REORG, below)
+        numbers = sorted(stored)
+        canonical = self.rpc.batch([("eth_getBlockByNumber", [hex(n), False]) for n in numbers]) if numbers else []
+        orphaned = [n for n, raw in zip(numbers, canonical) if raw is None or parse.block(raw).hash not in stored[n]]
+        fork_number = min(orphaned) - 1 if orphaned else below
+        raw = self.rpc.call("eth_getBlockByNumber", [hex(max(0, fork_number)), False])
+        if raw is None:
+            raise ChainMoved(f"block {fork_number} is not available yet")
+        return parse.block(raw)
 
     # --- store and sinks ---
     def _load_checkpoint(self) -> Block | None:

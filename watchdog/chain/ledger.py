@@ -87,6 +87,17 @@ def recent_blocks(session: Session, network: str) -> list[BlockRecord]:
     return list(session.exec(select(BlockRecord).where(BlockRecord.network == network).order_by(BlockRecord.number.desc())))
 
 
+def finding_blocks(session: Session, network: str, low: int, high: int) -> dict[int, set[str]]:
+    """Block number -> block hashes of the active (mined) findings in [low, high]."""
+    rows = session.exec(select(FindingRecord.block_number, FindingRecord.block_hash).where(
+        FindingRecord.network == network, FindingRecord.status == "active", FindingRecord.pending == False,  # noqa: E712
+        FindingRecord.block_number >= low, FindingRecord.block_number <= high))
+    found: dict[int, set[str]] = {}
+    for number, block_hash in rows:
+        found.setdefault(number, set()).add(block_hash)
+    return found
+
+
 def roll_back(session: Session, network: str, fork: int, fork_hash: str) -> list[FindingRecord]:
     """Undo everything above the fork point; returns the findings retracted."""
     retracted = list(session.exec(select(FindingRecord).where(
