@@ -109,7 +109,7 @@ class Daemon:
             try:
                 actual = int(runtime.rpc.call("eth_chainId"), 16)
             except (RpcError, TypeError, ValueError) as exc:
-                log.warning("%s: cannot read the chain id yet (%s); will keep trying", name, exc)
+                log.warning("%s: cannot read the chain id (%s); following anyway, retrying the node", name, exc)
                 continue
             if actual != expected:
                 raise ConfigError(f"networks.{name}.chain_id is {expected} but the RPC serves chain {actual}: "
