@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from watchdog.chain.reader import BlockReader
-from watchdog.chain.rpc import RpcAnswerError, RpcClient, RpcUnavailable
+from watchdog.chain.rpc import RpcAnswerError, RpcClient, RpcUnavailable, redact
 from watchdog.chain.ws import Subscriber
 from watchdog.devnet import Anvil
 from watchdog.devnet.anvil import free_port
@@ -36,6 +36,14 @@ def test_a_dead_endpoint_fails_over_and_all_dead_raises(anvil: Anvil) -> None:
     assert health[anvil.url]["failures"] == 0
     with pytest.raises(RpcUnavailable, match="no RPC endpoint answered"):
         RpcClient([dead], retries=2, backoff=0.01).call("eth_chainId")
+    # API keys in hosted endpoint URLs never reach errors, logs, metrics or /health.
+    keyed = f"http://user:secret@127.0.0.1:{free_port()}/v3/0123456789abcdef?key=s3cret"
+    client = RpcClient([keyed], retries=0)
+    with pytest.raises(RpcUnavailable) as err:
+        client.call("eth_chainId")
+    shown = str(err.value) + repr(client.health())
+    assert "secret" not in shown and "0123456789abcdef" not in shown and "s3cret" not in shown
+    assert redact(keyed) == f"http://127.0.0.1:{keyed.split(':')[3].split('/')[0]}/..."
 
 
 @pytest.mark.parametrize("healthy_twin", [True, False], ids=["failover", "retries-only"])

@@ -35,9 +35,9 @@ class Metrics:
 
     def rpc_hook(self, endpoint: Any, ok: bool, elapsed_ms: float) -> None:
         """RpcClient.on_request: counts, latency and health score per endpoint."""
-        self.rpc_requests.labels(endpoint.url, "true" if ok else "false").inc()
-        self.rpc_latency.labels(endpoint.url).observe(elapsed_ms / 1000)
-        self.endpoint_score.labels(endpoint.url).set(endpoint.health_score())
+        self.rpc_requests.labels(endpoint.label, "true" if ok else "false").inc()
+        self.rpc_latency.labels(endpoint.label).observe(elapsed_ms / 1000)
+        self.endpoint_score.labels(endpoint.label).set(endpoint.health_score())
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

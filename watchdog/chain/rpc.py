@@ -16,6 +16,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 from typing import Any, Callable
+from urllib.parse import urlsplit
 
 import httpx
 
@@ -45,6 +46,15 @@ class _BadAnswer(Exception):
     """A transport-level answer that is not valid JSON-RPC (garbage, wrong ids, HTTP error)."""
 
 
+def redact(url: str) -> str:
+    """The URL as shown in logs, metrics and /health: hosted endpoints carry API keys in the path,
+    the query or the user part, so only scheme, host and port are shown."""
+    parts = urlsplit(url)
+    port = f":{parts.port}" if parts.port else ""
+    hidden = "/..." if parts.path.strip("/") or parts.query else ""
+    return f"{parts.scheme}://{parts.hostname or ''}{port}{hidden}"
+
+
 @dataclass
 class Endpoint:
     url: str
@@ -57,6 +67,10 @@ class Endpoint:
     latency_ms: float = 0.0          # EWMA
     last_error: str = ""
     lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    @property
+    def label(self) -> str:
+        return redact(self.url)
 
     def record(self, ok: bool, elapsed_ms: float = 0.0, error: str = "") -> None:
         with self.lock:
@@ -141,7 +155,7 @@ class RpcClient:
         return results
 
     def health(self) -> list[dict[str, Any]]:
-        return [{"url": e.url, "score": round(e.health_score(), 3), "healthy": e.healthy, "requests": e.requests,
+        return [{"url": e.label, "score": round(e.health_score(), 3), "healthy": e.healthy, "requests": e.requests,
                  "failures": e.failures, "latency_ms": round(e.latency_ms, 1), "last_error": e.last_error}
                 for e in self.endpoints]
 
@@ -164,7 +178,7 @@ class RpcClient:
                     answers = self._post(endpoint, body, ids)
                 except (httpx.HTTPError, _BadAnswer, ValueError) as exc:
                     elapsed = (time.perf_counter() - started) * 1000
-                    last = f"{endpoint.url}: {type(exc).__name__}: {exc}"
+                    last = f"{endpoint.label}: {type(exc).__name__}: {str(exc).replace(endpoint.url, endpoint.label)}"
                     endpoint.record(False, elapsed, last)
                     if self.on_request:
                         self.on_request(endpoint, False, elapsed)
