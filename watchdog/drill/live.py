@@ -124,16 +124,15 @@ def summary(result: dict[str, Any]) -> Table:
 
 
 def scoreboard_table(results: list[dict[str, Any]], board: dict[str, Any]) -> Table:
-    table = Table(title="drill scoreboard", title_justify="left")
-    for column in ("scenario", "detected", "first rule", "latency", "blocks to contain", "pre-empted", "attack succeeded",
-                   "lost", "saved", "false pauses"):
-        table.add_column(column)
+    table = Table(title="drill scoreboard (funds in dUSD)", title_justify="left")
+    for column in ("scenario", "detected", "first rule", "ms", "blocks", "pre-empted", "attack ok", "lost", "false pauses"):
+        table.add_column(column, no_wrap=column == "scenario")
     for r in results:
         table.add_row(r["scenario"], _yes(r["detected"]) if not r["benign"] else "-", r["first_rule"] or "-",
-                      f"{r['detect_latency_ms']} ms" if r["detect_latency_ms"] is not None else "-",
-                      _yes(r["blocks_to_contain"]), _yes(r["preempted"]), _yes(r["attack_succeeded"]),
-                      _dusd(r["funds_lost"]), _dusd(r["funds_saved"]), str(r["false_pauses"]))
+                      _yes(r["detect_latency_ms"]), _yes(r["blocks_to_contain"]), _yes(r["preempted"]),
+                      _yes(r["attack_succeeded"]), f"{r['funds_lost']:,.0f}", str(r["false_pauses"]))
+    median = board["median_blocks_to_contain"]
     table.caption = (f"detected {board['detected_pct']}% · contained {board['contained_pct']}% · median blocks to contain "
-                     f"{board['median_blocks_to_contain']} · false pauses {board['false_pauses']} · "
+                     f"{'-' if median is None else f'{median:g}'} · false pauses {board['false_pauses']} · "
                      f"lost {_dusd(board['funds_lost'])} of {_dusd(board['funds_at_risk'])} at risk")
     return table
