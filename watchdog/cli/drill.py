@@ -38,6 +38,7 @@ def drill(
     measures time to detect and time to contain and writes an incident report (Markdown + JSON)."""
     from watchdog.drill import SCENARIOS, DrillOptions, run_drill, scoreboard
     from watchdog.drill.live import LiveConsole, quiet_console_logs, scoreboard_table, summary
+    from watchdog.drill.runner import scenario
     from watchdog.errors import WatchdogError
 
     if list_:
@@ -48,9 +49,7 @@ def drill(
         return
     if not name:
         raise WatchdogError("name a scenario (or `all`): `watchdog drill --list` shows them")
-    names = list(SCENARIOS) if name == "all" else [name]
-    if name != "all" and name not in SCENARIOS:
-        raise WatchdogError(f"no drill named {name!r}: choose one of {', '.join(SCENARIOS)} or `all` (see --list)")
+    names = list(SCENARIOS) if name == "all" else [scenario(name).name]
     quiet_console_logs()
     console = Console(stderr=json_output)
     options = DrillOptions(out_dir=out or default_out(), respond=not no_response, block_time=block_time,

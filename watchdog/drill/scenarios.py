@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Any, Callable
 
 from watchdog.devnet import artifacts
-from watchdog.devnet.scenarios import deploy_flash_loan_attacker, spot_price, swap, update_twap
+from watchdog.devnet.scenarios import deploy_flash_loan_attacker, spot_price, swap
 from watchdog.devnet.txs import deploy
 from watchdog.devnet.world import E18, World
 from watchdog.drill.phase import AttackPhase
