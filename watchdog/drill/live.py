@@ -48,8 +48,8 @@ class LiveConsole:
                   "then caches the chain state)")
 
     def on_devnet(self, url: str, block: int, world: Any) -> None:
-        self.line(f"devnet up at {url}: demo world loaded at block {block} "
-                  f"(perp market, vault with {len(world.manifest.contracts)} contracts watched, Safe, guardian)")
+        self.line(f"devnet up at {url}: demo world loaded at block {block}, {len(world.manifest.contracts)} contracts "
+                  "(perp market, vault, oracles, AMM pools, flash lender, Safe, guardian)")
 
     def on_watchdog(self, mempool: bool, respond: bool) -> None:
         paths = "new blocks (0 confirmations)" + (" and the mempool" if mempool else "")
