@@ -145,7 +145,7 @@ def test_follower_survives_a_node_outage_and_catches_up(fresh_anvil: Anvil, tmp_
         for value in (4, 5, 6):
             chain.transfer(value)
         wait_for(lambda: follower.checkpoint == fresh_anvil.block_number() and len(notified) == 6, what="catching up")
-        assert httpx.get(f"http://127.0.0.1:{daemon.server.port}/health").status_code == 200
+        wait_for(lambda: httpx.get(f"http://127.0.0.1:{daemon.server.port}/health").status_code == 200, what="healthy again")
     finally:
         daemon.shutdown()
     assert sorted(notified) == [1, 2, 3, 4, 5, 6]

@@ -87,7 +87,7 @@ class Follower:
         self.handler_lock = handler_lock or threading.Lock()
         self.wake = threading.Event()   # set by a WebSocket newHeads notification (or stop)
         self.head = 0
-        self.last_ok = time.monotonic()   # last successful step (health)
+        self.last_ok = time.monotonic()   # last time the node answered a step (health)
         self._span = min(self.options.max_range, 10)  # grows quickly where logs are sparse
         self._ceiling, self._ceiling_ttl = 0, 0        # a span the provider refused (0: none known)
         self._address_list = sorted(self.addresses)
@@ -104,7 +104,6 @@ class Follower:
             try:
                 progressed = self.step()
                 failures = 0
-                self.last_ok = time.monotonic()
             except Exception as exc:  # the follower must survive anything the node or a rule throws
                 failures += 1
                 kind = "rpc" if isinstance(exc, RpcError) else "internal"
@@ -165,6 +164,7 @@ class Follower:
             self.head = int(answers[0], 16)
         except (TypeError, ValueError) as exc:
             raise parse.BadRpcAnswer(f"eth_blockNumber answered {answers[0]!r}") from exc
+        self.last_ok = time.monotonic()  # the node answers (health)
         self.metrics.head.labels(self.network).set(self.head)
         if cp is not None:
             current = parse.block(answers[1]) if answers[1] is not None else None
