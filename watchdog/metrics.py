@@ -7,7 +7,7 @@ import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Callable
 
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
 
 class Metrics:
@@ -40,7 +40,9 @@ class Metrics:
         self.endpoint_score.labels(endpoint.label).set(endpoint.health_score())
 
     def render(self) -> bytes:
-        return generate_latest(self.registry)
+        """This daemon's metrics, then the process-wide ones: per-rule timing and errors
+        (watchdog_rule_seconds, watchdog_rule_errors_total) and the process collectors."""
+        return generate_latest(self.registry) + generate_latest(REGISTRY)
 
 
 class MetricsServer:
