@@ -160,9 +160,9 @@ def test_measurements_follow_chain_order_and_the_finding_that_came_first() -> No
 
     attack = Step("attack", "attacker", "0xaa", sent_at=100.0, block=11, index=1, mined_at=101.0, succeeded=False,
                   payoff=True)
-    late = Seen(101.2, "drain", "t", Severity.CRITICAL, 11, "0xaa", False, None, "k2")
-    early = Seen(100.3, "flash-loan", "t", Severity.CRITICAL, None, "0xaa", True, None, "k1")
-    noise = Seen(100.1, "anomaly", "t", Severity.MEDIUM, 10, None, False, None, "k0")
+    late = Seen(101.2, "drain", "t", Severity.CRITICAL, 11, "0xaa", False, "k2")
+    early = Seen(100.3, "flash-loan", "t", Severity.CRITICAL, None, "0xaa", True, "k1")
+    noise = Seen(100.1, "anomaly", "t", Severity.MEDIUM, 10, None, False, "k0")
     rec = Recording("x", benign=False, respond=True, phase_start=99.0, phase_block=10, steps=[attack],
                     findings=[late, noise, early], pauses=[Pause("CollateralVault", "0xbb", 11, 0)],
                     funds_before=100 * 10**18, funds_after=100 * 10**18, block_times={10: 99.5, 11: 101.0})

@@ -18,9 +18,9 @@ from watchdog.store import FindingRecord, Store
 
 def _incident(store: Store, recording: Recording) -> int | None:
     """The incident of the first finding at pause level during the attack (else the most severe one seen)."""
-    ordered = sorted(recording.findings, key=lambda f: (f.at < recording.phase_start, -f.severity.rank, f.at))
-    keys = [f.dedup_key for f in ordered if f.severity >= PAUSE_LEVEL and f.at >= recording.phase_start] \
-        or [f.dedup_key for f in ordered]
+    attack = sorted((f for f in recording.findings if f.severity >= PAUSE_LEVEL and f.at >= recording.phase_start),
+                    key=lambda f: f.at)
+    keys = [f.dedup_key for f in attack or sorted(recording.findings, key=lambda f: (-f.severity.rank, f.at))]
     with store.session() as s:
         for key in keys:
             row = s.exec(select(FindingRecord).where(FindingRecord.dedup_key == key)).first()

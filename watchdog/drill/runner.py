@@ -30,7 +30,6 @@ from watchdog.errors import WatchdogError
 
 Emit = Callable[[str, dict[str, Any]], None]
 RUN_FILES = ("watchdog.db", "watchdog.db-wal", "watchdog.db-shm", "watchdog.log", "anvil.log", "report.md", "report.json")
-log = logging.getLogger("watchdog.drill")
 
 
 @dataclass
@@ -60,8 +59,8 @@ def run_drill(name: str, options: DrillOptions, emit: Emit = _quiet) -> dict[str
     chosen = scenario(name)
     out = Path(options.out_dir) / chosen.name
     out.mkdir(parents=True, exist_ok=True)
-    for name in RUN_FILES:  # a drill starts from nothing: no checkpoint, finding or action of an earlier run
-        (out / name).unlink(missing_ok=True)
+    for leftover in RUN_FILES:  # a drill starts from nothing: no checkpoint, finding or action of an earlier run
+        (out / leftover).unlink(missing_ok=True)
     with _logged_to(out / "watchdog.log"), Anvil(log_path=out / "anvil.log") as anvil:
         emit("start", {"scenario": chosen})
         world = world_on_anvil(anvil, out / "world", use_cache=options.use_cache)

@@ -46,7 +46,6 @@ class Seen:
     block: int | None
     tx_hash: str | None
     pending: bool
-    incident_id: int | None
     dedup_key: str
 
 
@@ -168,7 +167,7 @@ class Watchdog:
         return self
 
     def stop(self) -> None:
-        """Stop following and wait for the responder's transactions to be watched to the end."""
+        """Stop the responder (its transaction watchers) and the daemon."""
         if not self.running:
             return
         self.running = False
@@ -180,7 +179,7 @@ class Watchdog:
         now = time.time()
         for record in new:
             seen = Seen(now, record.rule_id, record.title, Severity(record.severity), record.block_number,
-                        record.tx_hash, record.pending, record.incident_id, record.dedup_key)
+                        record.tx_hash, record.pending, record.dedup_key)
             with self._seen_lock:
                 self.seen.append(seen)
             if self.on_finding is not None:
