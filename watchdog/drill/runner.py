@@ -16,6 +16,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
+from sqlmodel import select
+
 from watchdog.devnet import Anvil
 from watchdog.devnet.cache import world_on_anvil
 from watchdog.devnet.scenarios import benign_traffic, push_feed, update_twap
@@ -27,6 +29,7 @@ from watchdog.drill.report import write_report
 from watchdog.drill.scenarios import SCENARIOS, Scenario
 from watchdog.drill.watch import INCIDENT_WINDOW, Watchdog
 from watchdog.errors import WatchdogError
+from watchdog.store.responder import IncidentEvent
 
 Emit = Callable[[str, dict[str, Any]], None]
 RUN_FILES = ("watchdog.db", "watchdog.db-wal", "watchdog.db-shm", "watchdog.log", "anvil.log", "report.md", "report.json")
@@ -156,12 +159,9 @@ def _open_actions(watchdog: Watchdog) -> bool:
 
 
 def _dry_runs(watchdog: Watchdog) -> list[str]:
-    from sqlmodel import select
-
-    from watchdog.store.responder import IncidentEvent
-
     with watchdog.daemon.store.session() as s:
-        return [e.message for e in s.exec(select(IncidentEvent).where(IncidentEvent.kind == "dry_run")).all()]
+        messages = [e.message for e in s.exec(select(IncidentEvent).where(IncidentEvent.kind == "dry_run")).all()]
+    return list(dict.fromkeys(messages))  # each finding at pause level repeats it
 
 
 class _PauseWatch:
