@@ -38,7 +38,7 @@ def demo(
                       f"Lost {result['funds_lost']:,.0f} dUSD, saved {result['funds_saved']:,.0f} dUSD.", highlight=False)
     else:
         console.print("[bold red]The attack was not contained[/]: see the report.")
-    console.print(f"incident report: {result['report']['markdown']}", highlight=False, soft_wrap=True)
     console.print("next: `watchdog drill --list` for the other scenarios, `watchdog drill all` for the scoreboard.")
+    console.print(f"incident report: {result['report']['markdown']}", highlight=False, soft_wrap=True)
     if not (result["detected"] and result["paused"]):
         raise typer.Exit(1)
