@@ -55,18 +55,16 @@ class AttackPhase:
         return self.world.w3.eth.contract(address=Web3.to_checksum_address(address), abi=abi)
 
     def send(self, name: str, call: Any, sender: str, *, actor: str | None = None, attack: bool = True,
-             payoff: bool = False, watched: bool = True, value: int = 0) -> Step:
+             payoff: bool = False) -> Step:
         """Send `call` from the dev account `sender` and wait until it is mined (success or revert).
 
-        `watched`: the transaction reaches a watched contract, so the watchdog's mempool path judges it;
-        the clock waits for that judgement before the next block (up to its patience)."""
+        Attack transactions reach watched contracts, so the watchdog's mempool path judges them: the clock
+        waits for that judgement before the next block (up to its patience)."""
         tx: dict[str, Any] = {"from": self.world.accounts[sender].address, "gas": ATTACK_GAS}
-        if value:
-            tx["value"] = value
         with self.clock.sending:  # the block clock waits while a transaction is on its way
             sent_at = time.time()
             tx_hash = call.transact(tx).to_0x_hex()
-            if watched and attack:
+            if attack:
                 self.pending.add(tx_hash)
         step = Step(name, actor or sender, tx_hash, sent_at, attack=attack, payoff=payoff)
         self.emit("step_sent", {"step": step})
