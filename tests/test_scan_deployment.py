@@ -9,18 +9,22 @@ from pathlib import Path
 
 import pytest
 from eth_abi import encode
+from sqlmodel import select
 
 from watchdog import toolchain
 from watchdog.chain import parse
 from watchdog.chain.events import BlockBundle, PendingTx
 from watchdog.chain.reader import BlockReader
 from watchdog.chain.rpc import RpcClient
+from watchdog.config import parse_settings
+from watchdog.daemon import Daemon
 from watchdog.detect import Engine, Severity, selector
 from watchdog.devnet import Anvil
 from watchdog.devnet.scenarios import deploy_flash_loan_attacker, send_flash_loan_spot_attack
 from watchdog.devnet.world import World
 from watchdog.errors import ConfigError
 from watchdog.scan import sources
+from watchdog.store import FindingRecord, Store
 from watchdog.scan.compiler import run_solc
 
 FIXTURES = Path(__file__).parent / "fixtures" / "scan"
@@ -163,3 +167,42 @@ def test_internal_creation_through_a_watched_factory(chain: tuple[World, Anvil],
 def test_bad_min_severity_is_a_config_error(world: World) -> None:
     with pytest.raises(ConfigError, match="rules.suspicious-deployment.min_severity: 'severe' is not one of"):
         Engine("devnet", world.manifest, rules={RULE: {"min_severity": "severe"}})
+
+
+
+def following_daemon(world: World, node: Anvil, tmp_path: Path) -> Daemon:
+    """The production daemon with the default rules, following the demo world from the next block."""
+    settings = parse_settings({
+        "networks": {"devnet": {"chain_id": node.chain_id, "rpc_urls": [node.url], "start_block": node.block_number() + 1}},
+        "protocols": {"demo": {"manifest": str(world.manifest_path)}},
+        "metrics": {"enabled": False},
+    }, "test config", tmp_path)
+    return Daemon(settings, store=Store(f"sqlite:///{tmp_path / 'wd.db'}"))
+
+
+def stored(daemon: Daemon) -> list[FindingRecord]:
+    with daemon.store.session() as s:
+        return list(s.exec(select(FindingRecord).where(FindingRecord.rule_id == RULE)).all())
+
+
+def test_daemon_flags_the_attacker_deployment_before_its_first_call(chain: tuple[World, Anvil], tmp_path: Path) -> None:
+    """The live path: the block follower hands the creation to the rules, and the finding is stored while
+    the attacker contract has not yet called the protocol."""
+    world, node = chain
+    daemon = following_daemon(world, node, tmp_path)
+    attacker = deploy_flash_loan_attacker(world)
+    daemon.run_once()
+    (flagged,) = stored(daemon)
+    assert flagged.severity == "high" and attacker.lower() in flagged.addresses
+    attack = wait_receipt(node, send_flash_loan_spot_attack(world, attacker))
+    assert int(attack["blockNumber"], 16) > flagged.block_number
+
+
+def test_daemon_stays_quiet_on_a_benign_deployment(chain: tuple[World, Anvil], tmp_path: Path) -> None:
+    world, node = chain
+    daemon = following_daemon(world, node, tmp_path)
+    init = bytecode_of(FIXTURES / "chainlink" / "Fixed.sol", "CheckedCollateralPricer")
+    feed = next(e.address for e in world.manifest.contracts if e.role == "oracle_feed")
+    deploy_raw(node, world.accounts.trader1.address, init + encode(["address"], [feed]).hex())
+    daemon.run_once()
+    assert stored(daemon) == []

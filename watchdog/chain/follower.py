@@ -213,8 +213,9 @@ class Follower:
                 wanted = {item.tx_hash for item in block_logs}
                 picked: dict[str, Tx] = {}
                 for raw in txs.get(number, []):
-                    # Only the transactions behind the logs or calling a watched contract are parsed.
-                    if _lower(raw, "hash") in wanted or _lower(raw, "to") in self.addresses:
+                    # Only the transactions behind the logs, calling a watched contract, or creating a
+                    # contract (new deployments are scanned: attackers deploy before they strike) are parsed.
+                    if _lower(raw, "hash") in wanted or raw.get("to") is None or _lower(raw, "to") in self.addresses:
                         tx = parse.tx(raw)
                         picked[tx.hash] = tx
                         reader.remember_tx(tx)

@@ -148,14 +148,14 @@ class MempoolFollower:
             self._queue.put(tx_hash)
 
     def _candidates(self, hashes: list[str]) -> list[Tx]:
-        """Pending transactions that call a contract (a creation or a plain payment to somebody else
-        cannot reach a watched contract now)."""
+        """Pending transactions that create a contract (its constructor may call the protocol) or call
+        one (a plain payment to somebody else cannot reach a watched contract)."""
         txs = []
         for raw in self.rpc.batch([("eth_getTransactionByHash", [h]) for h in hashes], errors_as_values=True):
             if not isinstance(raw, dict) or raw.get("blockNumber") is not None:
                 continue  # unknown, dropped or already mined: the block follower sees it
             tx = parse.tx(raw)
-            if tx.to is not None and (tx.input not in ("0x", "") or tx.to in self.addresses):
+            if tx.to is None or tx.input not in ("0x", "") or tx.to in self.addresses:
                 txs.append(tx)
         return txs
 
@@ -163,7 +163,9 @@ class MempoolFollower:
         """Simulate in batches; keep those whose call tree or logs touch a watched contract."""
         calls = []
         for tx in txs:
-            call = {"from": tx.sender, "to": tx.to, "data": tx.input, "value": hex(tx.value)}
+            call = {"from": tx.sender, "data": tx.input, "value": hex(tx.value)}
+            if tx.to is not None:
+                call["to"] = tx.to
             if tx.gas:
                 call["gas"] = hex(tx.gas)
             calls.append(("debug_traceCall", [call, "latest", TRACER]))
