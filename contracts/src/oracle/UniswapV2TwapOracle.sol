@@ -22,6 +22,8 @@ contract UniswapV2TwapOracle {
 
     error PeriodNotElapsed(uint32 elapsed, uint32 period);
     error NotInitialized();
+    /// The block time is earlier than a recorded one: a TWAP across a clock that went back would be garbage.
+    error ClockWentBackwards(uint32 timestamp, uint32 recorded);
 
     constructor(IUniswapV2Pair pair_, address base_, uint32 period_) {
         pair = pair_;
@@ -34,10 +36,7 @@ contract UniswapV2TwapOracle {
     /// Close the current window if it is at least `period` long. Returns false (no-op) otherwise.
     function update() external returns (bool) {
         (uint256 cumulative, uint32 timestamp) = _currentCumulative();
-        uint32 elapsed;
-        unchecked {
-            elapsed = timestamp - timestampLast; // wraps as the pair's timestamps do
-        }
+        uint32 elapsed = _elapsed(timestampLast, timestamp);
         if (elapsed < period) return false;
         unchecked {
             _averageUQ112 = (cumulative - cumulativeLast) / elapsed;
@@ -61,13 +60,23 @@ contract UniswapV2TwapOracle {
         cumulative = _baseIsToken0 ? pair.price0CumulativeLast() : pair.price1CumulativeLast();
         (uint112 reserve0, uint112 reserve1, uint32 pairTimestamp) = pair.getReserves();
         if (pairTimestamp != timestamp && reserve0 != 0 && reserve1 != 0) {
+            uint32 elapsed = _elapsed(pairTimestamp, timestamp);
             unchecked {
-                uint32 elapsed = timestamp - pairTimestamp;
                 uint256 spotUQ112 = _baseIsToken0
                     ? (uint256(reserve1) << 112) / reserve0
                     : (uint256(reserve0) << 112) / reserve1;
                 cumulative += spotUQ112 * elapsed;
             }
         }
+    }
+
+    /// Seconds from `recorded` to `timestamp` on the pair's 32-bit clock. The difference wraps forward as the pair's
+    /// timestamps do (in 2106); one over 2^31 s (68 years) can only be a clock that went backwards, and an unchecked
+    /// difference would then count ~136 years of the spot price into the cumulative.
+    function _elapsed(uint32 recorded, uint32 timestamp) private pure returns (uint32 elapsed) {
+        unchecked {
+            elapsed = timestamp - recorded;
+        }
+        if (elapsed > type(uint32).max / 2) revert ClockWentBackwards(timestamp, recorded);
     }
 }
