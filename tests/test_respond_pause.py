@@ -363,11 +363,15 @@ def test_a_pending_pause_is_repriced_above_an_attack_seen_later(world, tmp_path:
 def test_a_stuck_pause_left_alone_is_taken_up_by_the_next_trigger(world, tmp_path: Path) -> None:
     anvil, w = world
     store = Store(f"sqlite:///{tmp_path / 'wd.db'}")
-    responder = Responder(config(tmp_path, w, ["pause"], give_up_blocks=1), store, anvil.url, w.manifest)
+    responder = Responder(config(tmp_path, w, ["pause"], give_up_blocks=1, emergency_cap_gwei=5.0), store, anvil.url,
+                          w.manifest)
     anvil.set_automine(False)
     responder.handle([attack_finding(w, block=anvil.block_number())], [])
-    for _ in range(3):  # a fee spike outlasts the watcher's patience: it gives up, the action stays open
-        anvil.rpc("anvil_setNextBlockBaseFeePerGas", [hex(900 * GWEI)])
+    # a fee spike above the emergency cap outlasts the watcher's patience: it gives up, the action stays open.
+    # Above the cap, no re-priced pause can get in during the spike, however the watcher's polls and the
+    # blocks interleave.
+    for _ in range(3):
+        anvil.rpc("anvil_setNextBlockBaseFeePerGas", [hex(40 * GWEI)])
         anvil.mine(1)
     assert responder.executor.wait(10)
     assert actions(store)[0].status == "sent"
