@@ -4,9 +4,11 @@ addresses and a working protocol."""
 from __future__ import annotations
 
 import json
+import time
 
 from watchdog.devnet import Anvil, cache
-from watchdog.devnet.scenarios import flash_loan_spot_attack
+from watchdog.devnet.scenarios import flash_loan_spot_attack, spot_price, update_twap, warp
+from watchdog.devnet.world import E18
 
 
 def test_second_fresh_chain_loads_the_cached_world(tmp_path, monkeypatch):
@@ -24,6 +26,31 @@ def test_second_fresh_chain_loads_the_cached_world(tmp_path, monkeypatch):
         assert loaded.manifest.abi_of(loaded.manifest.by_name("PerpMarket"))
         result = flash_loan_spot_attack(loaded)  # the loaded chain is the real, working deployment
         assert result.succeeded and result.attacker_profit > 0
+
+
+def test_a_loaded_world_keeps_its_clock_and_trades_on_the_twap(tmp_path, monkeypatch):
+    monkeypatch.setattr(cache, "CACHE_DIR", tmp_path / "state")
+    ahead = int(time.time()) + 86_400  # a dump whose chain time runs ahead of the wall clock, as the deployment's warps do
+    with Anvil(extra_args=("--timestamp", str(ahead))) as first:
+        cache.world_on_anvil(first, tmp_path / "one")
+
+    with Anvil() as second:
+        world = cache.world_on_anvil(second, tmp_path / "two")
+        loaded = second.block_number()
+        assert world.w3.eth.get_block(loaded)["timestamp"] > ahead
+        second.mine(3)
+        times = [world.w3.eth.get_block(n)["timestamp"] for n in range(loaded, loaded + 4)]
+        assert times == sorted(times) and times[1] > times[0], f"block times went backwards: {times}"
+
+        world.set_oracle_source("twap")
+        warp(world, world.contract("TwapOracle").functions.period().call())
+        assert update_twap(world) is not None  # a window closed over the loaded chain's clock
+        twap = world.contract("OracleAdapter").functions.price().call()
+        assert abs(twap - spot_price(world)) * 100 < spot_price(world)  # a sane average, not a wrapped cumulative
+        trader = world.accounts.traders[0]
+        market = world.contract("PerpMarket")
+        world.send(market.functions.openPosition(E18, 5_000 * E18), trader)  # reverted with LeverageTooHigh before
+        assert market.functions.positionOf(trader.address).call()[0] == E18
 
 
 def test_a_used_chain_is_deployed_on_not_replaced(tmp_path, monkeypatch):

@@ -11,6 +11,7 @@ import hashlib
 import os
 import shutil
 import tempfile
+import time
 from importlib.metadata import version
 from pathlib import Path
 
@@ -47,6 +48,7 @@ def world_on_anvil(anvil: Anvil, out_dir: Path, *, use_cache: bool = True) -> Wo
     if (entry / "state.hex").exists():
         try:
             anvil.load_state(entry / "state.hex")
+            _resume_clock(anvil)
             shutil.copytree(entry / "world", out_dir, dirs_exist_ok=True)
             return load_world(anvil.url, out_dir / "manifest.json")
         except (RpcError, OSError, ConfigError):  # a damaged entry: drop it and deploy afresh
@@ -56,6 +58,15 @@ def world_on_anvil(anvil: Anvil, out_dir: Path, *, use_cache: bool = True) -> Wo
     world = deploy_world(anvil.url, out_dir)
     _store(anvil, out_dir, entry)
     return world
+
+
+def _resume_clock(anvil: Anvil) -> None:
+    """anvil_loadState restores the blocks but not the node's clock: the next block would take the wall-clock time,
+    which lies behind a dump taken within minutes of the deployment (it moves chain time forward). Continue from the
+    last block instead, so block times never go backwards (the pair's cumulative prices and the TWAP depend on it);
+    evm_setTime keeps the offset, so later blocks move on with the wall clock."""
+    latest = int(anvil.rpc("eth_getBlockByNumber", ["latest", False])["timestamp"], 16)
+    anvil.rpc("evm_setTime", [max(latest + 1, int(time.time()))])
 
 
 def _store(anvil: Anvil, out_dir: Path, entry: Path) -> None:
