@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 from sqlmodel import select
 from typer.testing import CliRunner
@@ -28,10 +29,15 @@ def finding(n: int, *, protocol: str = "perps", addresses: list[str] | None = No
                    addresses=addresses if addresses is not None else [ATTACKER], key=str(n))
 
 
-def responder(tmp_path: Path, window: int = 3600) -> tuple[Responder, str]:
+def responder(tmp_path: Path, window: int = 3600, **config: Any) -> tuple[Responder, str]:
     db = f"sqlite:///{tmp_path / 'wd.db'}"
-    config = ResponseConfig(incidents={"window_seconds": window})
-    return Responder(config, Store(db), "http://127.0.0.1:9", Manifest(chain_id=31337, contracts=[])), db
+    settings = ResponseConfig.model_validate({**config, "incidents": {"window_seconds": window, **config.get("incidents", {})}})
+    return Responder(settings, Store(db), "http://127.0.0.1:9", Manifest(chain_id=31337, contracts=[])), db
+
+
+def incident_of(db: str, f: Finding) -> int | None:
+    with Store(db).session() as s:
+        return s.exec(select(FindingRecord).where(FindingRecord.dedup_key == f.dedup_key)).one().incident_id
 
 
 def incidents(db: str) -> list[Incident]:
@@ -52,6 +58,46 @@ def test_findings_group_by_protocol_window_and_attacker(tmp_path: Path) -> None:
     # escalation raises the incident's severity
     r.handle([finding(5, severity=Severity.CRITICAL)], [])
     assert incidents(db)[0].severity == "critical"
+
+
+def test_a_low_finding_alone_opens_no_incident(tmp_path: Path) -> None:
+    r, db = responder(tmp_path)
+    arbitrage, keeper = finding(1, severity=Severity.INFO), finding(2, severity=Severity.LOW)
+    assert r.handle([arbitrage, keeper], []).incidents == []
+    assert incidents(db) == []
+    assert incident_of(db, arbitrage) is None and incident_of(db, keeper) is None  # stored, without an incident
+
+
+def test_the_attack_opens_its_own_incident_after_benign_findings(tmp_path: Path) -> None:
+    r, db = responder(tmp_path)
+    r.handle([finding(1, severity=Severity.INFO)], [])  # a flash-swap arbitrage just before, same protocol
+    (opened,) = r.handle([finding(5, severity=Severity.CRITICAL)], []).incidents
+    (incident,) = incidents(db)
+    assert incident.id == opened and incident.first_block == 1005 and incident.severity == "critical"
+    # later context joins the open incident, but a block before the attack does not move its start
+    late, earlier = finding(6, severity=Severity.LOW), finding(0, severity=Severity.INFO)
+    assert r.handle([late, earlier], []).incidents == [opened, opened]
+    assert incident_of(db, late) == opened and incidents(db)[0].first_block == 1005
+    # context of another protocol and another cluster stays outside
+    elsewhere = finding(7, protocol="options", addresses=[OTHER], severity=Severity.LOW)
+    assert r.handle([elsewhere], []).incidents == [] and incident_of(db, elsewhere) is None
+
+
+def test_the_opening_severity_is_configurable(tmp_path: Path) -> None:
+    r, db = responder(tmp_path, incidents={"open_min_severity": "high"})
+    assert r.handle([finding(1, severity=Severity.MEDIUM)], []).incidents == []
+    assert len(r.handle([finding(2, severity=Severity.HIGH)], []).incidents) == 1
+    strict = ResponseConfig.model_validate({"incidents": {"open_min_severity": "info"}})
+    assert strict.incidents.open_min_severity == Severity.INFO
+
+
+def test_a_playbook_acting_on_a_low_finding_opens_its_incident(tmp_path: Path) -> None:
+    watch = {"name": "watch-keepers", "when": {"rules": ["rule.3"], "min_severity": "low"},
+             "actions": [{"type": "notify", "dry_run": True}]}
+    r, db = responder(tmp_path, playbooks=[watch])
+    result = r.handle([finding(2, severity=Severity.LOW), finding(3, severity=Severity.LOW)], [])
+    (incident,) = incidents(db)
+    assert result.incidents == [incident.id] and incident.first_block == 1003 and result.dry_run
 
 
 def test_a_finding_after_the_window_opens_a_new_incident(tmp_path: Path) -> None:

@@ -107,6 +107,9 @@ class SafeServiceConfig(_Strict):
 
 class IncidentSettings(_Strict):
     window_seconds: int = Field(3600, ge=1)  # findings of one protocol closer than this share an incident
+    # a finding below this opens no incident (unless a playbook acts on it): it only joins an open one.
+    # Medium: info and low (arbitrage, allowlisted keepers) are context, never the start of an incident.
+    open_min_severity: Severity = Severity.MEDIUM
 
 
 class ResponderSection(_Strict):

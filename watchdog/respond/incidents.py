@@ -2,7 +2,10 @@
 
 A finding joins an open (or contained) incident of its network when it is of the same protocol within
 the window, or shares an address with the incident's attacker cluster within the window. Otherwise it
-opens a new incident. Status: open -> contained (a pause is mined or found in place) -> resolved.
+opens a new incident if it is at or above the opening severity (or a playbook acts on it); a lower finding
+(a flash-swap arbitrage, an allowlisted keeper) is context, not an incident: it is stored without one, so
+that it can neither start an attack's incident nor move its start. Status: open -> contained (a pause is
+mined or found in place) -> resolved.
 """
 
 from __future__ import annotations
@@ -23,7 +26,7 @@ ACTIVE = ("open", "contained")
 
 @dataclass(slots=True)
 class Attached:
-    incident: Incident
+    incident: Incident | None  # None: below the opening severity and no incident to join
     opened: bool
     escalated: bool  # the incident's severity went up with this finding
 
@@ -34,18 +37,24 @@ def aware(value: datetime) -> datetime:
 
 
 class IncidentBook:
-    def __init__(self, store: Store, window_seconds: int = 3600, known_contracts: set[str] | None = None) -> None:
+    def __init__(self, store: Store, window_seconds: int = 3600, known_contracts: set[str] | None = None,
+                 open_min_severity: Severity = Severity.MEDIUM) -> None:
         self.store = store
         self.window = timedelta(seconds=window_seconds)
         self.known = {a.lower() for a in (known_contracts or set())}  # protocol contracts are not attackers
+        self.open_min_severity = Severity(open_min_severity)
 
-    def attach(self, record: FindingRecord) -> Attached:
-        """Put the finding in its incident (opening one if needed) and write the timeline."""
+    def attach(self, record: FindingRecord, acted_on: bool = False) -> Attached:
+        """Put the finding in its incident (opening one if it is severe enough, or `acted_on` by a playbook)
+        and write the timeline."""
         now = utcnow()
         cluster = {a.lower() for a in record.addresses} - self.known
+        significant = acted_on or Severity(record.severity) >= self.open_min_severity
         with self.store.session() as s:
             incident = self._match(s, record, cluster, now)
             opened = incident is None
+            if incident is None and not significant:
+                return Attached(None, False, False)
             if incident is None:
                 incident = Incident(network=record.network, protocol=record.protocol, title=record.title,
                                     severity=record.severity, first_block=record.block_number, first_seen=now)
@@ -57,7 +66,9 @@ class IncidentBook:
                 incident.severity, incident.title = record.severity, record.title
             incident.addresses = sorted(set(incident.addresses) | cluster)
             incident.last_seen = now
-            if record.block_number is not None and (incident.first_block is None or record.block_number < incident.first_block):
+            # the start is the first block of a finding worth an incident: context found later cannot move it
+            if significant and record.block_number is not None and (incident.first_block is None
+                                                                    or record.block_number < incident.first_block):
                 incident.first_block = record.block_number
             s.add(incident)
             row = s.get(FindingRecord, record.id) if record.id is not None else None

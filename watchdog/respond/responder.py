@@ -101,7 +101,7 @@ class Responder:
         self.executor = Executor(store, self.rpc, signer, self.network, self.chain_id, self.config.executor,
                                  on_finish=self._finished)
         self.incidents = IncidentBook(store, self.config.incidents.window_seconds,
-                                      {c.address for c in manifest.contracts})
+                                      {c.address for c in manifest.contracts}, self.config.incidents.open_min_severity)
         self.notifications = Notifications(store, self.config.notifiers)
         service = SafeService(self.config.safe_service.url, self.config.safe_service.origin) if self.config.safe_service else None
         self.proposals = (SafeProposals(store, self.rpc, self.network, self.chain_id, manifest.safe.address, service)
@@ -144,14 +144,15 @@ class Responder:
     __call__ = handle
 
     def _respond(self, record: FindingRecord, result: Handled) -> None:
+        playbooks = [p for p in self.config.playbooks if p.actions and triggered(self.store, p, record)]
         with self._lock:  # grouping is read-then-write: one finding at a time in this process
-            attached = self.incidents.attach(record)
+            attached = self.incidents.attach(record, acted_on=bool(playbooks))
         incident = attached.incident
+        if incident is None:
+            return  # context below the opening severity, with no incident to join: stored, nothing to do
         assert incident.id is not None
         result.incidents.append(incident.id)
-        for playbook in self.config.playbooks:
-            if not triggered(self.store, playbook, record):
-                continue
+        for playbook in playbooks:
             for action in playbook.actions:
                 dry = playbook.dry_run or action.dry_run
                 if action.type == "pause":
