@@ -344,7 +344,8 @@ health_interval = 15
 # emergency_cap_gwei = 1000  # never pay more per gas than this
 # bump_percent = 25          # re-price every block until mined (replacements need +10% on both fees)
 # [responder.incidents]
-# window_seconds = 3600
+# window_seconds = 3600        # findings of one protocol (or one attacker) this close share an incident
+# open_min_severity = "medium" # lower findings (arbitrage, allowlisted keepers) only join an open incident
 # [responder.safe_service]
 # url = "http://127.0.0.1:8000"   # a Safe Transaction Service
 '''
