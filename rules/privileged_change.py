@@ -25,14 +25,15 @@ KNOWN = {
     "AdminChanged": ("admin", Severity.HIGH),
     "Unpaused": ("unpause", Severity.MEDIUM),
 }
+# A change event names what changed and says it changed: `SetFee`, `FeeSet`, `OracleChanged`, `NewAdmin`, `LtvUpdated`.
+CHANGE_EVENT = re.compile(r"^(?:(?P<prefix>Set|Update|New)(?P<after>[A-Z]\w*)|(?P<before>[A-Z]\w*?)(?P<suffix>Set|Changed|Updated))$")
 ORACLE_WORDS = re.compile(r"oracle|feed|aggregator|source", re.I)
-CHANGE_WORDS = re.compile(r"^(Set|Update|New)|(Set|Changed|Updated)$")
-# Setter-style names. A bare `...Updated` is usually a keeper's routine (a TWAP or an index), so it counts
-# only after a word that names a setting.
-PARAMETER_NAME = re.compile(
-    r"^(Set|Update|New)[A-Z]|(Set|Changed)$|"
+# "Update" is also what keepers do to data (a TWAP window, an index, a price): an update counts as a change of
+# configuration only when its subject names a setting. A bare `Updated` names nothing and is never one.
+SETTING_WORDS = re.compile(
     r"(Fee|Param|Parameter|Config|Configuration|Limit|Cap|Ltv|Threshold|Factor|Risk|Leverage|Margin|Bps|Staleness|"
-    r"Heartbeat|Delay|Period|Window|Premium|Interest|Admin|Owner|Keeper|Guardian|Pauser|Market|Collateral)s?Updated$")
+    r"Heartbeat|Delay|Period|Window|Premium|Interest|Admin|Owner|Keeper|Guardian|Pauser|Market|Collateral|Recipient|"
+    r"Treasury|Operator|Manager|Governance|Controller|Allowlist|Whitelist)s?$")
 ROUTINE = {"Transfer", "Approval", "Sync", "Swap", "Mint", "Burn", "AnswerUpdated", "NewRound", "Paused"}
 # Kinds that hand over the protocol: a compromised Safe looks like governance, so these never weigh less.
 SOVEREIGN = {"ownership", "admin", "implementation", "oracle-source", "role-admin"}
@@ -110,11 +111,15 @@ class PrivilegedChange(Rule):
             return kind, severity
         if event in ROUTINE:
             return None, Severity.INFO
-        if ORACLE_WORDS.search(event) and CHANGE_WORDS.search(event):
+        change = CHANGE_EVENT.match(event)
+        if change is None:
+            return None, Severity.INFO
+        subject = change["after"] or change["before"]
+        if ORACLE_WORDS.search(subject):
             return "oracle-source", Severity.HIGH
-        if PARAMETER_NAME.search(event):
-            return "parameter", Severity.MEDIUM
-        return None, Severity.INFO
+        if change["prefix"] == "Update" or change["suffix"] == "Updated":
+            return ("parameter", Severity.MEDIUM) if SETTING_WORDS.search(subject) else (None, Severity.INFO)
+        return "parameter", Severity.MEDIUM
 
     def _expected(self, ctx: Context, contract: str, event: str, args: dict) -> bool:
         for item in self.params["expected"]:

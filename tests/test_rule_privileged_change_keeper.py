@@ -1,0 +1,39 @@
+"""privileged-change tells configuration from data: a keeper closing a TWAP window (`Updated` on the watched TWAP
+oracle) is routine, while a governance parameter change in the same blocks is still reported."""
+
+from __future__ import annotations
+
+import pytest
+
+from fixtures.detect.kit import follow_manifest
+
+from rules.privileged_change import PrivilegedChange
+from watchdog.devnet import scenarios
+
+
+@pytest.mark.parametrize(("event", "kind"), [
+    ("Updated", None), ("AnswerUpdated", None), ("PriceUpdated", None), ("IndexUpdated", None), ("UpdatePrice", None),
+    ("Sync", None), ("PositionOpened", None),
+    ("MaxStalenessChanged", "parameter"), ("LtvSet", "parameter"), ("SetFee", "parameter"), ("FeeUpdated", "parameter"),
+    ("UpdateFee", "parameter"), ("NewReserveFactor", "parameter"), ("FeeRecipientUpdated", "parameter"),
+    ("SourceChanged", "oracle-source"), ("OracleUpdated", "oracle-source"), ("NewPriceOracle", "oracle-source"),
+])
+def test_configuration_events_are_changes_and_data_updates_are_not(event, kind):
+    assert PrivilegedChange._classify(event, {})[0] == kind
+
+
+def test_keeper_twap_update_is_routine_while_a_parameter_change_is_reported(world, anvil, tmp_path):
+    assert world.manifest.by_name("TwapOracle").role == "twap_oracle"  # watched: its events reach the rule
+    twap = world.contract("TwapOracle")
+    scenarios.warp(world, twap.functions.period().call())
+    first = world.w3.eth.block_number + 1
+    update = scenarios.update_twap(world)
+    assert update is not None  # the keeper closed a window: the TWAP oracle emitted `Updated`
+    staleness = world.contract("OracleAdapter").functions.maxStaleness().call()
+    world.governance_call("OracleAdapter", "setMaxStaleness", staleness + 60)
+
+    records = follow_manifest(world.rpc_url, world.manifest_path, tmp_path, first, world.w3.eth.block_number)
+    changes = [r for r in records if r.rule_id == "privileged-change"]
+    assert all(r.tx_hash != update for r in changes)
+    assert [(r.title, r.evidence["kind"], r.evidence["by_governance"]) for r in changes] == [
+        ("OracleAdapter: MaxStalenessChanged", "parameter", True)]
