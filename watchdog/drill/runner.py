@@ -27,7 +27,7 @@ from watchdog.drill.measure import Pause, Recording, measure
 from watchdog.drill.phase import AttackPhase
 from watchdog.drill.report import write_report
 from watchdog.drill.scenarios import SCENARIOS, Scenario
-from watchdog.drill.watch import INCIDENT_WINDOW, Watchdog
+from watchdog.drill.watch import Watchdog
 from watchdog.errors import WatchdogError
 from watchdog.store.responder import IncidentEvent
 
@@ -67,7 +67,6 @@ def run_drill(name: str, options: DrillOptions, emit: Emit = _quiet) -> dict[str
     with _logged_to(out / "watchdog.log"), Anvil(log_path=out / "anvil.log") as anvil:
         emit("start", {"scenario": chosen})
         world = world_on_anvil(anvil, out / "world", use_cache=options.use_cache)
-        _no_time_travel(anvil)
         push_feed(world)  # a cached world may be hours old: the keeper publishes before anything starts
         update_twap(world)
         state = chosen.prepare(world) if chosen.prepare else {}
@@ -93,9 +92,6 @@ def _run(chosen: Scenario, options: DrillOptions, anvil: Anvil, world: World, wa
     traffic = benign_traffic(world, rounds=rounds, volatile=chosen.volatile)
     emit("traffic", {"txs": {kind: len(hashes) for kind, hashes in traffic.txs.items()}, "block": anvil.block_number()})
     _wait(lambda: watchdog.caught_up(anvil.block_number()), 60)
-    # the attack opens an incident of its own, not one of a benign finding from the traffic
-    last = max((f.at for f in watchdog.findings()), default=0.0)
-    time.sleep(max(0.0, last + INCIDENT_WINDOW + 0.1 - time.time()))
     vault = world.contract("dUSD").functions.balanceOf(world.addresses["CollateralVault"])
     recording = Recording(chosen.name, chosen.benign, options.respond, time.time(), anvil.block_number(),
                           funds_before=vault.call())
@@ -127,14 +123,6 @@ def _run(chosen: Scenario, options: DrillOptions, anvil: Anvil, world: World, wa
     recording.would_pause = _dry_runs(watchdog)
     emit("settled", {"block": anvil.block_number()})
     return recording
-
-
-def _no_time_travel(anvil: Anvil) -> None:
-    """A state loaded from the cache carries block times ahead of the wall clock (the deployment warps time):
-    continue from the last block's time so that block timestamps never go backwards (TWAPs depend on it)."""
-    latest = int(anvil.rpc("eth_getBlockByNumber", ["latest", False])["timestamp"], 16)
-    if latest >= int(time.time()):
-        anvil.rpc("evm_setTime", [latest + 1])
 
 
 class _Ready:
