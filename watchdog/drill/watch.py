@@ -32,7 +32,6 @@ NETWORK = "devnet"
 # The responder's key reaches the watchdog the production way: through an environment variable named in
 # [signers.responder]. In a drill it is the demo world's responder, a public anvil dev account.
 KEY_ENV = "WATCHDOG_DRILL_RESPONDER_KEY"
-INCIDENT_WINDOW = 1  # seconds
 
 
 @dataclass(frozen=True)
@@ -129,8 +128,7 @@ def drill_settings(anvil: Anvil, world: World, workdir: Path, *, start_block: in
         "schedule": {"rules_interval": rules_interval, "health_interval": 60},
         "playbooks": [{"name": "contain", "when": {"min_severity": "high"}, "actions": [pause]}],
         "signers": {"responder": {"key_env": KEY_ENV}},
-        # incidents group findings this close in time: the drill's chain runs in compressed time
-        "responder": {"executor": {"min_priority_fee_gwei": 2.0}, "incidents": {"window_seconds": INCIDENT_WINDOW}},
+        "responder": {"executor": {"min_priority_fee_gwei": 2.0}},
     }
     return parse_settings(raw, "drill", workdir)
 
