@@ -44,12 +44,20 @@ class IncidentBook:
         self.known = {a.lower() for a in (known_contracts or set())}  # protocol contracts are not attackers
         self.open_min_severity = Severity(open_min_severity)
 
-    def attach(self, record: FindingRecord, acted_on: bool = False) -> Attached:
+    def opens(self, record: FindingRecord, acted_on: bool = False) -> bool:
+        """The finding may open an incident (and marks its start): severe enough, or a playbook acts on it."""
+        return acted_on or Severity(record.severity) >= self.open_min_severity
+
+    def attach(self, record: FindingRecord, acted_on: bool = False, chain: dict[str, int] | None = None) -> Attached:
         """Put the finding in its incident (opening one if it is severe enough, or `acted_on` by a playbook)
-        and write the timeline."""
+        and write the timeline. `chain`: when it was made on the chain's clock ({chain_block, chain_time},
+        see watchdog.respond.clock). The finding that opens the incident marks its detection on that clock;
+        any finding keeps the time of its block (the incident's start is the earliest)."""
         now = utcnow()
         cluster = {a.lower() for a in record.addresses} - self.known
-        significant = acted_on or Severity(record.severity) >= self.open_min_severity
+        significant = self.opens(record, acted_on)
+        chain = chain or {}
+        in_block = {"block_time": chain["chain_time"]} if chain and chain.get("chain_block") == record.block_number else {}
         with self.store.session() as s:
             incident = self._match(s, record, cluster, now)
             opened = incident is None
@@ -60,7 +68,7 @@ class IncidentBook:
                                     severity=record.severity, first_block=record.block_number, first_seen=now)
                 s.add(incident)
                 s.flush()
-                s.add(event(incident.id, "opened", f"incident opened by {record.rule_id}: {record.title}"))
+                s.add(event(incident.id, "opened", f"incident opened by {record.rule_id}: {record.title}", **chain))
             escalated = not opened and Severity(record.severity) > Severity(incident.severity)
             if escalated:
                 incident.severity, incident.title = record.severity, record.title
@@ -76,7 +84,8 @@ class IncidentBook:
                 row.incident_id = incident.id
             s.add(event(incident.id, "finding", f"{record.severity} {record.rule_id}: {record.title}",
                         finding_id=record.id, rule_id=record.rule_id, tx_hash=record.tx_hash,
-                        block=record.block_number, pending=record.pending, addresses=record.addresses))
+                        block=record.block_number, pending=record.pending, addresses=record.addresses,
+                        **(chain if opened else {}), **in_block))
             s.flush()
             s.refresh(incident)
         record.incident_id = incident.id

@@ -4,7 +4,7 @@ action items with owner and deadline, time to detection, with every tx hash and 
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timezone
 from typing import Any
 
 from sqlmodel import col, select
@@ -22,6 +22,53 @@ def iso(value: datetime | None) -> str | None:
     return aware(value).strftime("%Y-%m-%dT%H:%M:%SZ") if value else None
 
 
+class Timeline:
+    """Places an incident's moments on one clock. Moments recorded with the chain's clock (`chain_time`:
+    a finding's block, a pause's block, the head when a pending attack was seen) keep it; the others
+    (notifications, resolution) are placed by the wall-clock time elapsed since the nearest earlier
+    on-chain moment. With no on-chain moment at all, everything stays on the wall clock."""
+
+    def __init__(self, events: list[IncidentEvent]) -> None:
+        self.events = events
+        self.anchors = [(aware(e.at), int(e.detail["chain_time"])) for e in events if chain_time(e) is not None]
+        self.name = "chain" if self.anchors else "wall"
+
+    def place(self, wall: datetime, event: IncidentEvent | None = None) -> datetime:
+        if event is not None and chain_time(event) is not None:
+            return datetime.fromtimestamp(chain_time(event), timezone.utc)  # type: ignore[arg-type]
+        if not self.anchors:
+            return wall
+        earlier = [a for a in self.anchors if a[0] <= wall]
+        at, seconds = earlier[-1] if earlier else self.anchors[0]
+        return datetime.fromtimestamp(seconds, timezone.utc) + (wall - at)
+
+    def start(self, first_block: int | None, stored: BlockRecord | None) -> datetime | None:
+        """The first attack block's timestamp: kept with a finding of that block, or the daemon's block record."""
+        if self.name == "wall" or first_block is None:
+            return None
+        for e in self.events:
+            if e.kind == "finding" and e.detail.get("block") == first_block and isinstance(e.detail.get("block_time"), int):
+                return datetime.fromtimestamp(e.detail["block_time"], timezone.utc)
+        return datetime.fromtimestamp(stored.timestamp, timezone.utc) if stored is not None and stored.timestamp else None
+
+    def lines(self) -> list[datetime]:
+        """Every event's moment, never before the one recorded before it (a block's time is its start)."""
+        out: list[datetime] = []
+        for e in self.events:
+            moment = self.place(aware(e.at), e)
+            out.append(max(moment, out[-1]) if out else moment)
+        return out
+
+
+def chain_time(event: IncidentEvent) -> int | None:
+    value = (event.detail or {}).get("chain_time")
+    return value if isinstance(value, int) else None
+
+
+def block_of(event: IncidentEvent | None) -> int | None:
+    return None if event is None else (event.detail or {}).get("chain_block")
+
+
 def postmortem(store: Store, incident_id: int) -> dict[str, Any]:
     with store.session() as s:
         incident = s.get(Incident, incident_id)
@@ -37,10 +84,15 @@ def postmortem(store: Store, incident_id: int) -> dict[str, Any]:
         if incident.first_block is not None:
             first_block = s.exec(select(BlockRecord).where(BlockRecord.network == incident.network,
                                                            BlockRecord.number == incident.first_block)).first()
-    detection = aware(findings[0].created_at) if findings else aware(incident.first_seen)
-    start = datetime.fromtimestamp(first_block.timestamp, detection.tzinfo) if first_block and first_block.timestamp else detection
-    mitigation = aware(incident.contained_at) if incident.contained_at else None
-    resolution = aware(incident.resolved_at) if incident.resolved_at else None
+    clock = Timeline(events)
+    opener = next((e for e in events if e.kind == "finding"), None)
+    detection = clock.place(aware(opener.at) if opener else aware(incident.first_seen), opener)
+    start = clock.start(incident.first_block, first_block) or detection
+    contained = next((e for e in events if e.kind == "contained"), None)
+    mitigation = clock.place(aware(incident.contained_at), contained) if incident.contained_at else None
+    resolution = clock.place(aware(incident.resolved_at)) if incident.resolved_at else None
+    first = next((f for f in findings if opener and f.id == opener.detail.get("finding_id")), None)
+    wall_detection = aware(first.created_at) if first else aware(opener.at) if opener else aware(incident.first_seen)
     mined = [a for a in actions if a.status == "mined"]
     failed = [a for a in actions if a.status in ("failed", "reverted")]
     paused = [a.contract or a.target for a in actions if a.status in ("mined", "already_paused")]
@@ -65,9 +117,17 @@ def postmortem(store: Store, incident_id: int) -> dict[str, Any]:
         "summary": incident.summary or (f"{len(findings)} finding(s) on {incident.protocol or incident.network}: {incident.title}. "
                                         + (f"Contained by pausing {', '.join(paused)}." if paused else "Not contained by a pause.")),
         "impact": {"funds_at_risk": at_risk, "losses": None, "users": None, "contracts_paused": paused},
+        # one clock for the timeline: the chain's (block timestamps) when known, else the wall clock
+        "clock": clock.name,
         "timeline": {"start": iso(start), "detection": iso(detection), "mitigation": iso(mitigation), "resolution": iso(resolution)},
+        "timeline_blocks": {"start": incident.first_block, "detection": block_of(opener), "mitigation": block_of(contained)},
         "time_to_detection_seconds": max(0.0, (detection - start).total_seconds()),
         "time_to_mitigation_seconds": (mitigation - detection).total_seconds() if mitigation else None,
+        # the responder's own clock, for latencies: when it stored the first finding, contained, resolved
+        "wall_clock": {"detection": iso(wall_detection), "mitigation": iso(incident.contained_at),
+                       "resolution": iso(incident.resolved_at)},
+        "wall_detection_to_mitigation_seconds": ((aware(incident.contained_at) - wall_detection).total_seconds()
+                                                 if incident.contained_at else None),
         "root_cause": incident.root_cause or "to be written by the responders",
         "what_went_well": well,
         "what_went_wrong": wrong,
@@ -85,8 +145,21 @@ def postmortem(store: Store, incident_id: int) -> dict[str, Any]:
         "tx_hashes": sorted({f.tx_hash for f in findings if f.tx_hash} | {a.tx_hash for a in actions if a.tx_hash}
                             | {p.exec_tx_hash for p in proposals if p.exec_tx_hash}),
         "addresses": sorted({a for f in findings for a in f.addresses}),
-        "events": [{"at": iso(e.at), "kind": e.kind, "message": e.message} for e in events],
+        "events": [{"at": iso(moment), "wall_at": iso(e.at), "block": block_of(e), "kind": e.kind, "message": e.message}
+                   for e, moment in zip(events, clock.lines())],
     }
+
+
+CLOCKS = {
+    "chain": "Times are on the chain's clock (block timestamps); steps taken off-chain (notifications, resolution) "
+             "are placed by the wall-clock time elapsed since the last on-chain one.",
+    "wall": "Times are on the responder's wall clock (no block time was recorded for this incident).",
+}
+
+
+def _block(report: dict[str, Any], moment: str) -> str:
+    block = report["timeline_blocks"][moment]
+    return f" (block {block})" if block is not None else ""
 
 
 def markdown(report: dict[str, Any]) -> str:
@@ -106,10 +179,15 @@ def markdown(report: dict[str, Any]) -> str:
         f"- Contracts paused: {', '.join(report['impact']['contracts_paused']) or 'none'}",
         "",
         "## Timeline (UTC)", "",
-        f"- Start: {t['start']}", f"- Detection: {t['detection']}",
-        f"- Mitigation: {t['mitigation'] or 'not yet'}", f"- Resolution: {t['resolution'] or 'not yet'}",
+        CLOCKS[report["clock"]], "",
+        f"- Start: {t['start']}{_block(report, 'start')}", f"- Detection: {t['detection']}{_block(report, 'detection')}",
+        f"- Mitigation: {t['mitigation'] or 'not yet'}{_block(report, 'mitigation')}",
+        f"- Resolution: {t['resolution'] or 'not yet'}",
         f"- Time to detection: {report['time_to_detection_seconds']:.0f} s"
         + (f"; time to mitigation: {report['time_to_mitigation_seconds']:.0f} s" if report["time_to_mitigation_seconds"] is not None else ""),
+        f"- Responder's wall clock: first finding stored {report['wall_clock']['detection']}"
+        + (f", contained {report['wall_clock']['mitigation']} ({report['wall_detection_to_mitigation_seconds']:.1f} s later)"
+           if report["wall_detection_to_mitigation_seconds"] is not None else ""),
         "",
     ]
     lines += [f"- {e['at']} `{e['kind']}` {e['message']}" for e in report["events"]]

@@ -21,6 +21,7 @@ from watchdog.detect.finding import Finding
 from watchdog.errors import ConfigError, RpcError, WatchdogError
 from watchdog.keys import Signer, load_signer
 from watchdog.manifest import Manifest
+from watchdog.respond.clock import ChainClock
 from watchdog.respond.config import PlaybookAction, ResponseConfig
 from watchdog.respond.evidence import incident_evidence
 from watchdog.respond.executor import Executor, Outcome
@@ -102,6 +103,7 @@ class Responder:
                                  on_finish=self._finished)
         self.incidents = IncidentBook(store, self.config.incidents.window_seconds,
                                       {c.address for c in manifest.contracts}, self.config.incidents.open_min_severity)
+        self.clock = ChainClock(self.rpc, store, self.network)
         self.notifications = Notifications(store, self.config.notifiers)
         service = SafeService(self.config.safe_service.url, self.config.safe_service.origin) if self.config.safe_service else None
         self.proposals = (SafeProposals(store, self.rpc, self.network, self.chain_id, manifest.safe.address, service)
@@ -145,8 +147,10 @@ class Responder:
 
     def _respond(self, record: FindingRecord, result: Handled) -> None:
         playbooks = [p for p in self.config.playbooks if p.actions and triggered(self.store, p, record)]
+        acted_on = bool(playbooks)
+        chain = self._detected_at(record) if self.incidents.opens(record, acted_on) else {}
         with self._lock:  # grouping is read-then-write: one finding at a time in this process
-            attached = self.incidents.attach(record, acted_on=bool(playbooks))
+            attached = self.incidents.attach(record, acted_on=acted_on, chain=chain)
         incident = attached.incident
         if incident is None:
             return  # context below the opening severity, with no incident to join: stored, nothing to do
@@ -163,6 +167,14 @@ class Responder:
                     self._notify_open(playbook.name, action, record, incident, attached.opened, dry, result)
         if attached.escalated and incident.id in self._notify_names:
             self._publish(incident, "escalated", f"severity raised to {record.severity} by {record.rule_id}: {record.title}")
+
+    def _detected_at(self, record: FindingRecord) -> dict[str, int]:
+        """When a finding that marks an incident's detection was made, on the chain's clock: the block it is
+        about (detection runs on the head; the daemon stored the block, no node read), or for a pending
+        transaction the head as the node tells it now."""
+        if record.block_number is None:
+            return self.clock.head()
+        return self.clock.at_block(record.block_number)
 
     # ------------------------------------------------------------------ actions
     def _pause(self, action: PlaybookAction, record: FindingRecord, incident: Incident, dry: bool, result: Handled) -> None:
@@ -268,7 +280,9 @@ class Responder:
         if action.status in ("mined", "already_paused"):
             text = (f"{action.contract or action.target} paused in tx {action.tx_hash} (block {action.block_number})"
                     if action.status == "mined" else f"{action.contract or action.target} was already paused")
-            if self.incidents.contain(action.incident_id, text, action_id=action.id, tx_hash=action.tx_hash):
+            # on the chain's clock: the block of the pause, or the head when it was found in place
+            chain = self.clock.at_block(action.block_number) if action.block_number is not None else self.clock.head()
+            if self.incidents.contain(action.incident_id, text, action_id=action.id, tx_hash=action.tx_hash, **chain):
                 with self.store.session() as s:
                     incident = s.get(Incident, action.incident_id)
                 if incident is not None:

@@ -18,6 +18,7 @@ from sqlmodel import col, select
 
 from watchdog.errors import WatchdogError
 from watchdog.keys import Signer
+from watchdog.respond.clock import ChainClock
 from watchdog.respond.executor import Executor, Outcome
 from watchdog.respond.incidents import IncidentBook
 from watchdog.respond.plan import TxPlan, selector
@@ -220,8 +221,9 @@ class SafeProposals:
                 assert row is not None
                 row.status, row.exec_tx_hash, row.executed_at = "executed", outcome.tx_hash, utcnow()
                 proposal = row
+            chain = ChainClock(self.rpc).at_tx(outcome.tx_hash)
             IncidentBook(self.store).contain(proposal.incident_id, f"{proposal.contract} paused by the Safe in tx {outcome.tx_hash}",
-                                             proposal_id=proposal_id, tx_hash=outcome.tx_hash)
+                                             proposal_id=proposal_id, tx_hash=outcome.tx_hash, **chain)
             return proposal, outcome, f"executed in {outcome.tx_hash}"
         if outcome.status == "already_done":
             with self.store.session() as s:
