@@ -14,7 +14,8 @@ def test_a_dead_endpoint_fails_over_to_the_next(anvil: Anvil) -> None:
     dead = f"http://127.0.0.1:{free_port()}/v3/secret-api-key"
     rpc = Rpc([dead, anvil.url])
     assert rpc.block_number() == anvil.block_number()
-    assert rpc.url == anvil.url  # the live endpoint is preferred from now on
+    dead_health, live_health = rpc.client.health()
+    assert not dead_health["healthy"] and live_health["healthy"]  # the live endpoint is preferred from now on
     with pytest.raises(RpcError) as info:
         Rpc(dead).block_number()
     assert "secret-api-key" not in str(info.value) and "127.0.0.1" in str(info.value)

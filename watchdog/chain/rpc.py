@@ -31,11 +31,12 @@ RECOVERY_SECONDS = 60.0
 class RpcAnswerError(RpcError):
     """The node answered with a JSON-RPC error object (e.g. a log query it refuses)."""
 
-    def __init__(self, method: str, code: int | None, message: str) -> None:
+    def __init__(self, method: str, code: int | None, message: str, data: Any = None) -> None:
         super().__init__(f"{method}: {message} (code {code})")
         self.method = method
         self.code = code
         self.message = message
+        self.data = data  # e.g. the revert payload of a failed eth_call
 
 
 class RpcUnavailable(RpcError):
@@ -146,7 +147,7 @@ class RpcClient:
         for (method, _), answer in zip(calls, answers):
             if "error" in answer:
                 err = answer["error"] if isinstance(answer["error"], dict) else {"message": str(answer["error"])}
-                exc = RpcAnswerError(method, err.get("code"), str(err.get("message", err)))
+                exc = RpcAnswerError(method, err.get("code"), str(err.get("message", err)), err.get("data"))
                 if not errors_as_values:
                     raise exc
                 results.append(exc)

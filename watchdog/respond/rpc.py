@@ -1,15 +1,12 @@
-"""A small raw JSON-RPC client for the responder (httpx + json; thread-safe; no web3 formatting)."""
+"""The responder's chain calls: typed helpers and revert decoding over the shared JSON-RPC client."""
 
 from __future__ import annotations
 
-import itertools
-import threading
 from typing import Any
-from urllib.parse import urlsplit
 
-import httpx
 from eth_abi import decode
 
+from watchdog.chain.rpc import RpcAnswerError, RpcClient
 from watchdog.errors import RpcError
 
 
@@ -22,42 +19,20 @@ class CallReverted(RpcError):
 
 
 class Rpc:
-    """One or several endpoints of one chain; a transport failure moves on to the next endpoint (a
-    signed transaction is the same bytes wherever it is broadcast)."""
+    """The responder's typed view of one chain, over the shared JSON-RPC client (endpoint failover,
+    retries with backoff, endpoint URLs redacted in errors). Re-sending a signed transaction through
+    another endpoint is safe: it is the same bytes."""
 
-    def __init__(self, url: str | list[str], timeout: float = 10.0) -> None:
-        self.urls = [url] if isinstance(url, str) else list(url)
-        if not self.urls:
-            raise RpcError("no RPC endpoint given: set rpc_urls for the network")
-        self.url = self.urls[0]
-        self._client = httpx.Client(timeout=timeout)
-        self._ids = itertools.count(1)
-        self._lock = threading.Lock()
+    def __init__(self, url: str | list[str] | RpcClient, timeout: float = 10.0) -> None:
+        self.client = url if isinstance(url, RpcClient) else RpcClient(url, timeout=timeout)
 
     def call_raw(self, method: str, params: list[Any] | None = None) -> Any:
-        with self._lock:
-            request_id = next(self._ids)
-        body = {"jsonrpc": "2.0", "id": request_id, "method": method, "params": params or []}
-        answer: Any = None
-        for url in list(self.urls):
-            try:
-                answer = self._client.post(url, json=body).json()
-                break
-            except (httpx.HTTPError, ValueError) as exc:
-                problem = f"{method} on {_where(url)} failed: {exc.__class__.__name__}"
-                with self._lock:
-                    if len(self.urls) > 1 and url == self.urls[0]:  # prefer the next endpoint from now on
-                        self.urls.append(self.urls.pop(0))
-                        self.url = self.urls[0]
-        else:
-            raise RpcError(problem)
-        error = answer.get("error") if isinstance(answer, dict) else {"message": "malformed answer"}
-        if error:
-            message = str(error.get("message", error))
-            if method in ("eth_call", "eth_estimateGas") and ("revert" in message.lower() or error.get("data")):
-                raise CallReverted(f"{method} reverted: {message}", revert_reason(error.get("data")))
-            raise RpcError(f"{method}: {message}")
-        return answer.get("result")
+        try:
+            return self.client.call(method, params)
+        except RpcAnswerError as exc:
+            if method in ("eth_call", "eth_estimateGas") and ("revert" in exc.message.lower() or exc.data):
+                raise CallReverted(f"{method} reverted: {exc.message}", revert_reason(exc.data)) from None
+            raise
 
     # --- typed helpers ---
     def block_number(self) -> int:
@@ -95,13 +70,7 @@ class Rpc:
         return self.call_raw("eth_getTransactionByHash", [tx_hash])
 
     def close(self) -> None:
-        self._client.close()
-
-
-def _where(url: str) -> str:
-    """Scheme and host of an endpoint: its path or query may carry an API key."""
-    parts = urlsplit(url)
-    return f"{parts.scheme}://{parts.hostname}" + (f":{parts.port}" if parts.port else "")
+        self.client.close()
 
 
 def revert_reason(data: Any) -> str | None:
