@@ -14,14 +14,21 @@ def funds_at_risk(record: FindingRecord) -> str | None:
     """What a finding says about money: an explicit figure, a drained value, or an attacker's profit."""
     evidence = record.evidence or {}
     if evidence.get("funds_at_risk") is not None:
-        return str(evidence["funds_at_risk"])
+        return _amount(evidence["funds_at_risk"])
     if evidence.get("outflow") is not None:
         value = evidence.get("value")
-        return (f"{evidence['outflow']} units of {evidence.get('token')} left {evidence.get('holder')}"
-                + (f" (value {value} in the quote asset)" if value is not None else ""))
+        return (f"{_amount(evidence['outflow'])} units of {evidence.get('token')} left {evidence.get('holder')}"
+                + (f" (value {_amount(value)} in the quote asset)" if value is not None else ""))
     if evidence.get("profit_estimate") is not None:
-        return f"attacker profit about {evidence['profit_estimate']} in the quote asset"
+        return f"attacker profit about {_amount(evidence['profit_estimate'])} in the quote asset"
     return None
+
+
+def _amount(value: Any) -> str:
+    """Numbers as a person reads them (thousands separators, two decimals at most); anything else as is."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return str(value)
+    return f"{value:,.2f}".removesuffix(".00") if isinstance(value, float) else f"{value:,}"
 
 
 def incident_evidence(store: Store, incident: Incident) -> dict[str, Any]:
