@@ -7,13 +7,12 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
+from fixtures.http import JsonHandler, serve
 from sqlmodel import select
 from typer.testing import CliRunner
 
@@ -27,7 +26,7 @@ from watchdog.store import AuditEntry, Store
 SECRET, SLACK_TOKEN, TG_TOKEN, PD_KEY = "hmac-secret-1", "xoxb-test-token", "123456:tg-token", "0123456789abcdef0123456789abcdef"
 
 
-class Service(BaseHTTPRequestHandler):
+class Service(JsonHandler):
     """Validates requests like the real services would; records what was accepted."""
 
     accepted: list[tuple[str, dict]] = []
@@ -90,27 +89,13 @@ class Service(BaseHTTPRequestHandler):
             assert payload["severity"] in ("critical", "error", "warning", "info")
         return {"_code": 202, "status": "success", "dedup_key": body["dedup_key"]}
 
-    def _answer(self, code: int, body: dict) -> None:
-        data = json.dumps(body).encode()
-        self.send_response(code)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
-
-    def log_message(self, *args: object) -> None:
-        pass
-
-
 @pytest.fixture
 def service(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
     for name, value in {"HOOK_SECRET": SECRET, "SLACK_TOKEN": SLACK_TOKEN, "TG_TOKEN": TG_TOKEN, "PD_KEY": PD_KEY}.items():
         monkeypatch.setenv(name, value)
     Service.accepted, Service.failures = [], {}
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Service)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
+    with serve(Service) as url:
+        yield url
 
 
 def notifiers(base: str) -> list[NotifierConfig]:

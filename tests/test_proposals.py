@@ -5,18 +5,17 @@ Service checks the documented v2 payload."""
 from __future__ import annotations
 
 import json
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
 from eth_abi import decode
 from eth_utils import to_checksum_address
+from fixtures.http import JsonHandler, serve
 from sqlmodel import select
+from test_respond_support import PASSWORD, PASSWORD_ENV, attack_finding, config, keystore, nonce
 from typer.testing import CliRunner
 
-from test_respond_support import PASSWORD, PASSWORD_ENV, attack_finding, config, keystore, nonce
 from watchdog.cli import app
 from watchdog.devnet import Anvil
 from watchdog.devnet.world import World
@@ -117,7 +116,7 @@ def test_execute_needs_the_threshold_and_signers_must_be_owners(chain, tmp_path:
     assert not vault_paused_by_owner(anvil, w)
 
 
-class ServiceHandler(BaseHTTPRequestHandler):
+class ServiceHandler(JsonHandler):
     """A Safe Transaction Service stand-in that validates what the documented endpoints require."""
 
     chain_id = 0
@@ -159,34 +158,17 @@ class ServiceHandler(BaseHTTPRequestHandler):
         assert digest in self.proposals, "unknown safeTxHash"
         assert recover_owner(digest, body["signature"]) in self.owners, "confirmation not signed by an owner"
 
-    def _answer(self, code: int, body: dict) -> None:
-        data = json.dumps(body).encode()
-        self.send_response(code)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
-
-    def log_message(self, *args: object) -> None:
-        pass
-
-
 def test_signatures_are_posted_to_a_transaction_service(chain, tmp_path: Path) -> None:
     anvil, w = chain
     db, pid = propose(anvil, w, tmp_path)
     ServiceHandler.chain_id = anvil.chain_id
     ServiceHandler.owners = [o.address.lower() for o in w.accounts.safe_owners]
     ServiceHandler.received, ServiceHandler.proposals = [], {}
-    server = ThreadingHTTPServer(("127.0.0.1", 0), ServiceHandler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    url = f"http://127.0.0.1:{server.server_address[1]}"
-    try:
+    with serve(ServiceHandler) as url:
         for owner in ("owner1", "owner2"):
             out = cli("proposals", "sign", str(pid), "--store", db, "--rpc", anvil.url, "--service-url", url,
                       *owner_args(tmp_path, w, owner))
             assert "transaction service:" not in out, out  # no refusal
-    finally:
-        server.shutdown()
     paths = [p for p, _ in ServiceHandler.received]
     safe = w.addresses["Safe"]
     with Store(db).session() as s:

@@ -5,17 +5,15 @@ from __future__ import annotations
 
 import json
 import subprocess
-import threading
 import time
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import parse_qs, urlparse
 
 import pytest
 from eth_abi import encode
 from eth_utils import to_checksum_address
-
+from fixtures.http import JsonHandler, serve
 from fixtures.scan.helpers import check_sarif, run_cli
 
 from watchdog import toolchain
@@ -179,7 +177,7 @@ def test_source_from_a_sourcify_folder(anvil: Anvil, receiver: tuple[str, str], 
     assert sum(f.detector == "wd-flash-callback" for f in report.findings) == 2
 
 
-class ExplorerApi(BaseHTTPRequestHandler):
+class ExplorerApi(JsonHandler):
     """An Etherscan-compatible `getsourcecode` endpoint that checks the documented query."""
 
     verified: dict[str, dict] = {}
@@ -199,26 +197,14 @@ class ExplorerApi(BaseHTTPRequestHandler):
             found = ExplorerApi.verified.get(query.get("address", "").lower())
             unverified = {"SourceCode": "", "ABI": "Contract source code not verified", "ContractName": ""}
             body = {"status": "1", "message": "OK", "result": [found or unverified]}
-        data = json.dumps(body).encode()
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
-
-    def log_message(self, *args: object) -> None:
-        pass
+        self._answer(200, body)
 
 
 @pytest.fixture
 def explorer() -> Iterator[str]:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), ExplorerApi)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
     ExplorerApi.verified, ExplorerApi.requests = {}, []
-    yield f"http://127.0.0.1:{server.server_address[1]}/api"
-    server.shutdown()
-    server.server_close()
+    with serve(ExplorerApi) as url:
+        yield f"{url}/api"
 
 
 def test_source_from_an_explorer_api(anvil: Anvil, receiver: tuple[str, str], receiver_build, explorer: str) -> None:
