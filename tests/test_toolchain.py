@@ -133,7 +133,24 @@ def test_state_dump_and_load_round_trip(anvil: Anvil, tmp_path: Path) -> None:
         assert int(other.rpc("eth_getBalance", ["0x00000000000000000000000000000000000000aa", "latest"]), 16) == 12345
 
 
-@pytest.mark.parametrize("command", [["--help"], ["doctor", "--help"], ["devnet", "--help"], ["devnet", "up", "--help"]])
+def _command_paths() -> list[list[str]]:
+    """Every command and subcommand of the `watchdog` CLI."""
+    import typer
+
+    from watchdog.cli import app
+
+    paths: list[list[str]] = []
+
+    def walk(command: object, prefix: list[str]) -> None:
+        paths.append(prefix)
+        for name, sub in getattr(command, "commands", {}).items():
+            walk(sub, [*prefix, name])
+
+    walk(typer.main.get_command(app), [])
+    return paths
+
+
+@pytest.mark.parametrize("command", _command_paths(), ids=lambda p: " ".join(p) or "watchdog")
 def test_every_command_has_help(command: list[str]) -> None:
-    done = subprocess.run([sys.executable, "-m", "watchdog", *command], capture_output=True, text=True, timeout=60)
+    done = subprocess.run([sys.executable, "-m", "watchdog", *command, "--help"], capture_output=True, text=True, timeout=60)
     assert done.returncode == 0 and "Usage" in done.stdout
