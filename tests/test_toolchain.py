@@ -152,5 +152,14 @@ def _command_paths() -> list[list[str]]:
 
 @pytest.mark.parametrize("command", _command_paths(), ids=lambda p: " ".join(p) or "watchdog")
 def test_every_command_has_help(command: list[str]) -> None:
-    done = subprocess.run([sys.executable, "-m", "watchdog", *command, "--help"], capture_output=True, text=True, timeout=60)
+    from typer.testing import CliRunner
+
+    from watchdog.cli import app
+
+    result = CliRunner().invoke(app, [*command, "--help"])
+    assert result.exit_code == 0 and "Usage" in result.output
+
+
+def test_console_script_answers_help() -> None:
+    done = subprocess.run([sys.executable, "-m", "watchdog", "--help"], capture_output=True, text=True, timeout=60)
     assert done.returncode == 0 and "Usage" in done.stdout
