@@ -19,7 +19,8 @@ class Anomaly(Rule):
     confidence = 0.5
     description = ("A market's token flows or reported metrics (open interest, funding) left their usual range "
                    "(robust z-score over a rolling window, after a warm-up). Context for incidents, not a pause reason.")
-    references = ("REFERENCE.md: large balance decrease outside the 95 % band after >= 10 periods",)
+    references = ("Published detection heuristics: large balance decrease outside the 95 % band of a per-period "
+                  "model after >= 10 periods",)
     params = {
         "warmup": 20,             # samples before the rule speaks
         "window": 50,             # rolling samples kept per series

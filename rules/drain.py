@@ -31,7 +31,8 @@ class Drain(Rule):
     confidence = 0.85
     description = ("A watched vault, market or lending pool lost more than `max_fraction` of a token balance, or "
                    "more than `usual_multiple` times its usual outflow, in one transaction or block.")
-    references = ("REFERENCE.md: asset drained (>= 99 % block over block, > 10k); large balance decrease outside the usual band",)
+    references = ("Published detection heuristics: asset drained (balance falls >= 99 % block over block, loss > "
+                  "10k); large balance decrease outside the usual band",)
     params = {
         "max_fraction": 0.5,        # share of the balance leaving in one tx/block that is alarming
         "critical_fraction": 0.9,

@@ -44,7 +44,8 @@ class FlashLoan(Rule):
     description = ("A transaction took a flash loan (lender event, flash-swap callback or borrow-and-repay of the "
                    "same amount). Alone it is routine for arbitrage; with a call into the protocol and a profit "
                    "above the floors it is the usual first stage of an exploit.")
-    references = ("REFERENCE.md: flash-loan events, callbacks and profit thresholds (1.3 % of the loan, 1k, 100k)",)
+    references = ("Published flash-loan detection heuristics: lender events, flash-swap callbacks, profit > 1.3 % "
+                  "of the loan and >= 1k (high above 100k)",)
     params = {
         "min_profit": 1_000.0,        # quote units; below this a profit is noise (alerts fired on $22 before)
         "profit_ratio": 0.013,        # profit / borrowed value

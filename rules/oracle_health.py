@@ -19,7 +19,8 @@ class OracleHealth(Rule):
     confidence = 0.9
     description = ("A watched price feed is stale beyond its heartbeat, answers <= 0, reports answeredInRound < "
                    "roundId, jumps abruptly, or diverges from another source for the same asset.")
-    references = ("REFERENCE.md: answer <= 0; >= 25 % abrupt change; >= 10 % discrepancy with a reference",)
+    references = ("Published oracle-monitoring heuristics: answer <= 0; >= 25 % abrupt change; >= 10 % "
+                  "discrepancy with a reference source",)
     params = {
         "heartbeat": 3600,          # seconds, when the manifest entry has no `heartbeat`
         "grace": 0.1,               # tolerated lateness as a share of the heartbeat

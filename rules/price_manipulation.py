@@ -17,7 +17,8 @@ class PriceManipulation(Rule):
     description = ("A watched pool's price moved past a threshold and came back within a transaction or a block, "
                    "the protocol consumed a price that deviates from its reference, or a pool price was pushed "
                    "steadily over several blocks (TWAP manipulation).")
-    references = ("REFERENCE.md: price change > 10 % between consecutive blocks; TWAP window range > 200 bps",)
+    references = ("Published price-manipulation heuristics: price change > 10 % between consecutive blocks; TWAP "
+                  "window range > 200 bps",)
     params = {
         "move_threshold": 0.10,      # relative move of the spot price that counts as a push
         "return_ratio": 0.5,         # came back: the final move is at most this share of the peak move

@@ -24,7 +24,8 @@ class SuspiciousDeployment(Rule):
                    "contracts (in its code, immutables or constructor arguments): the preparation stage of an "
                    "exploit. High when it names a core contract (market, vault, lending), since arbitrage bots "
                    "usually name only pairs, routers and tokens.")
-    references = ("REFERENCE.md: attack stages (preparation: contract deployment with flash-loan callbacks)",)
+    references = ("Attack stages seen in real exploits: preparation is a contract deployment with flash-loan "
+                  "callbacks that names the victim",)
     params = {
         "min_severity": "medium",   # verdicts below this are not reported (unless from a watched deployer)
         "watched_deployers": [],    # deployers and factories whose every new contract is reported
