@@ -56,6 +56,16 @@ def attempts(store: Store) -> list[ActionAttempt]:
     with store.session() as s:
         return list(s.exec(select(ActionAttempt)).all())
 
+def mine_until_paused(anvil: Anvil, store: Store, blocks: int) -> None:
+    """Mine up to `blocks` blocks, each time letting the executor mine or re-price its pause."""
+    for _ in range(blocks):
+        seen = len(attempts(store))
+        anvil.mine(1)
+        wait_until(lambda: actions(store)[0].status == "mined" or len(attempts(store)) > seen, 5)
+        if actions(store)[0].status == "mined":
+            return
+
+
 
 def test_attack_finding_gives_one_pause_mined_within_one_block(world, tmp_path: Path) -> None:
     anvil, w = world
@@ -329,12 +339,7 @@ def test_repricing_stops_at_the_emergency_cap(world, tmp_path: Path) -> None:
     assert all(a.max_fee <= cap and a.priority_fee <= a.max_fee for a in attempts(store))
     assert any(a.max_fee == cap for a in attempts(store))
     anvil.rpc("anvil_setNextBlockBaseFeePerGas", [hex(GWEI)])  # the spike ends
-    for _ in range(3):
-        seen = len(attempts(store))
-        anvil.mine(1)
-        if wait_until(lambda: actions(store)[0].status == "mined" or len(attempts(store)) > seen, 5):
-            if actions(store)[0].status == "mined":
-                break
+    mine_until_paused(anvil, store, blocks=3)
     assert actions(store)[0].status == "mined" and vault_paused(anvil, w)
     responder.close()
 
@@ -382,12 +387,7 @@ def test_a_stuck_pause_left_alone_is_taken_up_by_the_next_trigger(world, tmp_pat
     anvil.rpc("anvil_setNextBlockBaseFeePerGas", [hex(GWEI)])
     anvil.mine(1)
     responder.handle([attack_finding(w, block=anvil.block_number(), n=2)], [])  # the next trigger
-    for _ in range(3):
-        seen = len(attempts(store))
-        anvil.mine(1)
-        if wait_until(lambda: actions(store)[0].status == "mined" or len(attempts(store)) > seen, 5):
-            if actions(store)[0].status == "mined":
-                break
+    mine_until_paused(anvil, store, blocks=3)
     assert actions(store)[0].status == "mined" and vault_paused(anvil, w)
     assert len({a.nonce for a in attempts(store)}) == 1
     responder.close()

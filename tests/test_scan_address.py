@@ -164,14 +164,19 @@ def test_source_from_forge_artifacts(anvil: Anvil, tmp_path: Path) -> None:
     ]
 
 
+def write_sourcify_entry(entry: Path, standard: dict, metadata: str) -> None:
+    """A Sourcify-format match folder: the sources under `sources/` and the compiler metadata."""
+    for unit, src in standard["sources"].items():
+        (entry / "sources" / unit).parent.mkdir(parents=True, exist_ok=True)
+        (entry / "sources" / unit).write_text(src["content"])
+    (entry / "metadata.json").write_text(metadata)
+
+
 def test_source_from_a_sourcify_folder(anvil: Anvil, receiver: tuple[str, str], receiver_build, tmp_path: Path) -> None:
     address, _ = receiver
     standard, contracts = receiver_build
     entry = tmp_path / "repo" / "contracts" / "full_match" / "31337" / to_checksum_address(address)
-    for unit, src in standard["sources"].items():
-        (entry / "sources" / unit).parent.mkdir(parents=True, exist_ok=True)
-        (entry / "sources" / unit).write_text(src["content"])
-    (entry / "metadata.json").write_text(contracts["TrustingFlashReceiver"]["metadata"])
+    write_sourcify_entry(entry, standard, contracts["TrustingFlashReceiver"]["metadata"])
     report = scan_address(address, anvil.url, SourceLocations(sourcify=tmp_path / "repo"), ScanOptions(include=["wd-*"], use_cache=False))
     assert f"TrustingFlashReceiver at {address.lower()}, source from sourcify" in report.target
     assert sum(f.detector == "wd-flash-callback" for f in report.findings) == 2
@@ -264,10 +269,7 @@ def test_proxy_address_scans_its_implementation_source(anvil: Anvil, receiver: t
     proxy = deploy_proxy(anvil, impl, tmp_path)
     standard, contracts = receiver_build
     entry = tmp_path / "repo" / "full_match" / "31337" / to_checksum_address(impl)
-    for unit, src in standard["sources"].items():
-        (entry / "sources" / unit).parent.mkdir(parents=True, exist_ok=True)
-        (entry / "sources" / unit).write_text(src["content"])
-    (entry / "metadata.json").write_text(contracts["TrustingFlashReceiver"]["metadata"])
+    write_sourcify_entry(entry, standard, contracts["TrustingFlashReceiver"]["metadata"])
     report = scan_address(proxy, anvil.url, SourceLocations(sourcify=tmp_path / "repo"), ScanOptions(include=["wd-*"], use_cache=False))
     assert f"TrustingFlashReceiver at {impl.lower()}" in report.target
     assert sum(f.detector == "wd-flash-callback" for f in report.findings) == 2
