@@ -126,7 +126,8 @@ def test_follower_survives_a_node_outage_and_catches_up(fresh_anvil: Anvil, tmp_
     daemon.add_sink(lambda new, retracted: notified.extend(r.evidence["value"] for r in new))
     daemon.start()
     try:
-        wait_for(lambda: len(notified) == 3, what="the first findings")
+        handler = daemon.networks["local"].handler
+        wait_for(lambda: len(notified) == 3 and handler.scheduled > 0, what="the first findings and a scheduled run")
         state = tmp_path / "state.json"
         fresh_anvil.dump_state(state)
         fresh_anvil.stop()
@@ -146,10 +147,11 @@ def test_follower_survives_a_node_outage_and_catches_up(fresh_anvil: Anvil, tmp_
             chain.transfer(value)
         wait_for(lambda: follower.checkpoint == fresh_anvil.block_number() and len(notified) == 6, what="catching up")
         wait_for(lambda: httpx.get(f"http://127.0.0.1:{daemon.server.port}/health").status_code == 200, what="healthy again")
+        before = handler.scheduled  # scheduled rules survived the outage and run again
+        wait_for(lambda: handler.scheduled > before, what="a scheduled run after the outage")
     finally:
         daemon.shutdown()
     assert sorted(notified) == [1, 2, 3, 4, 5, 6]
-    assert daemon.networks["local"].handler.scheduled > 0  # scheduled rules ran (and survived the outage)
     assert values(findings(Store(settings.store_url()), "active")) == [1, 2, 3, 4, 5, 6]
 
 
