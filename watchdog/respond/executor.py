@@ -274,9 +274,11 @@ class Executor:
                 if action is None or action.status not in OPEN:
                     return
                 attempts = self._attempts(action)
+                # The head first, then the receipts: a transaction mined in any block up to `number` is seen
+                # before a re-price is considered (a node may answer a send before its block is mined).
+                number = self.rpc.block_number()
                 if self._check_receipts(action, attempts, plan):
                     return
-                number = self.rpc.block_number()
                 if number > last_block:
                     last_block, waited = number, waited + number - last_block
                     if waited > self.settings.give_up_blocks:
