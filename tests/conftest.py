@@ -1,14 +1,19 @@
-"""Shared fixtures: a real anvil per test session, reset between tests by snapshot/revert."""
+"""Shared fixtures: a real anvil per test session, reset between tests by snapshot/revert; a real PostgreSQL
+server for the tests that run on both supported store databases."""
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
 from watchdog.devnet import Anvil
 from watchdog.devnet.cache import world_on_anvil
 from watchdog.devnet.world import World
+
+from fixtures.postgres import fresh_database, postgres_server
 
 
 @pytest.fixture(scope="session")
@@ -40,3 +45,19 @@ def fresh_anvil() -> Iterator[Anvil]:
     """An anvil of the test's own (for reorgs, restarts and anything that cannot be reverted)."""
     with Anvil() as node:
         yield node
+
+
+@pytest.fixture(scope="session")
+def postgres_admin() -> Iterator[str]:
+    """A PostgreSQL server for the session (started only when a test asks for the PostgreSQL store)."""
+    with postgres_server() as dsn:
+        yield dsn
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """The store URL of a test that must hold on both supported databases: SQLite, then a fresh
+    PostgreSQL database."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'wd.db'}"
+    return fresh_database(request.getfixturevalue("postgres_admin"), f"wd_{uuid.uuid4().hex[:12]}")

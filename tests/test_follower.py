@@ -12,6 +12,7 @@ from watchdog.chain.abi import AbiRegistry
 from watchdog.chain.events import Log
 from watchdog.devnet import Anvil
 from watchdog.errors import ConfigError
+from watchdog.store import Store
 from watchdog.store.models import BlockRecord, Checkpoint
 
 from fixtures.chain.chainkit import FLASH_TOPIC, TRANSFER_TOPIC, Chain, artifacts, calldata, findings, make_follower, values
@@ -70,11 +71,12 @@ def test_reorg_retracts_orphaned_findings_and_finds_the_new_branch(anvil: Anvil,
         assert hashes[number] == anvil.rpc("eth_getBlockByNumber", [hex(number), False])["hash"]
 
 
-def test_a_reorg_deeper_than_the_window_still_retracts_every_orphaned_finding(anvil: Anvil, tmp_path: Path) -> None:
+def test_a_reorg_deeper_than_the_window_still_retracts_every_orphaned_finding(anvil: Anvil, tmp_path: Path,
+                                                                            store_url: str) -> None:
     chain = Chain(anvil)
     for value in range(1, 9):
         chain.transfer(value)
-    follower = make_follower(anvil, chain, tmp_path, reorg_window=2)
+    follower = make_follower(anvil, chain, tmp_path, store=Store(store_url), reorg_window=2)
     follower.run_until()
     token_call = {"from": chain.sender, "to": chain.token}
     anvil.rpc("anvil_reorg", [5, [[{**token_call, "data": chain_transfer_data(chain, 500)}, 0]]])

@@ -41,8 +41,8 @@ def vault_paused_by_owner(anvil: Anvil, world: World) -> bool:
     return decode(["bool"], bytes.fromhex(answer[2:]))[0]
 
 
-def propose(anvil: Anvil, world: World, tmp_path: Path) -> tuple[str, int]:
-    db = f"sqlite:///{tmp_path / 'wd.db'}"
+def propose(anvil: Anvil, world: World, tmp_path: Path, db: str | None = None) -> tuple[str, int]:
+    db = db or f"sqlite:///{tmp_path / 'wd.db'}"
     responder = Responder(config(tmp_path, world, ["propose"]), Store(db), anvil.url, world.manifest)
     finding = attack_finding(world, block=anvil.block_number())
     first = responder.handle([finding], [])
@@ -64,9 +64,9 @@ def owner_args(tmp_path: Path, world: World, name: str) -> list[str]:
     return ["--keystore", str(keystore(tmp_path, name, world.accounts[name].key)), "--password-env", PASSWORD_ENV]
 
 
-def test_two_of_three_sign_and_execute_pauses_the_protocol(chain, tmp_path: Path) -> None:
+def test_two_of_three_sign_and_execute_pauses_the_protocol(chain, tmp_path: Path, store_url: str) -> None:
     anvil, w = chain
-    db, pid = propose(anvil, w, tmp_path)
+    db, pid = propose(anvil, w, tmp_path, store_url)
     shown = cli("proposals", "show", str(pid), "--store", db)
     with Store(db).session() as s:
         proposal = s.get(Proposal, pid)

@@ -21,7 +21,7 @@ from watchdog.store.responder import Action, Incident
 
 
 @pytest.fixture
-def watched(world: World, anvil: Anvil, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[Anvil, World, Daemon, ResponderSink]]:
+def watched(world: World, anvil: Anvil, tmp_path: Path, store_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[Anvil, World, Daemon, ResponderSink]]:
     monkeypatch.setenv(PASSWORD_ENV, PASSWORD)
     keystore(tmp_path, "responder", world.accounts.responder.key)
     settings = parse_settings({
@@ -32,12 +32,13 @@ def watched(world: World, anvil: Anvil, tmp_path: Path, monkeypatch: pytest.Monk
                        "actions": [{"type": "pause", "targets": ["CollateralVault"]}]}],
         "signers": {"responder": {"keystore": "responder.json", "password_env": PASSWORD_ENV}},
     }, "test config", tmp_path)
-    daemon = Daemon(settings, store=Store(f"sqlite:///{tmp_path / 'wd.db'}"))
+    daemon = Daemon(settings, store=Store(store_url))
     sink = responder_sink(settings, daemon.store)
     daemon.add_sink(sink)
     sink.start()
     yield anvil, world, daemon, sink
     sink.close()
+    daemon.store.close()
 
 
 def test_attack_is_paused_once_in_the_next_block(watched) -> None:

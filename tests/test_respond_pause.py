@@ -108,13 +108,12 @@ def test_benign_finding_below_the_playbook_sends_nothing(world, tmp_path: Path) 
     responder.close()
 
 
-def test_fifty_concurrent_triggers_give_one_transaction(world, tmp_path: Path) -> None:
+def test_fifty_concurrent_triggers_give_one_transaction(world, tmp_path: Path, store_url: str) -> None:
     anvil, w = world
     address = w.accounts.responder.address
     start = nonce(anvil, address)
-    url = f"sqlite:///{tmp_path / 'wd.db'}"
     # two responders on one database, as two daemons would be
-    responders = [Responder(config(tmp_path, w, ["pause"]), Store(url), anvil.url, w.manifest) for _ in range(2)]
+    responders = [Responder(config(tmp_path, w, ["pause"]), Store(store_url), anvil.url, w.manifest) for _ in range(2)]
     block = anvil.block_number()
     barrier = threading.Barrier(50)
     errors: list[BaseException] = []
@@ -134,7 +133,7 @@ def test_fifty_concurrent_triggers_give_one_transaction(world, tmp_path: Path) -
     assert not errors
     for r in responders:
         assert r.wait(30)
-    store = Store(url)
+    store = Store(store_url)
     assert len(actions(store)) == 1 and actions(store)[0].status == "mined"
     assert len(attempts(store)) == 1
     assert nonce(anvil, address) == start + 1 and vault_paused(anvil, w)
@@ -194,9 +193,9 @@ def test_restart_in_the_middle_of_sending_does_not_send_a_second(world, tmp_path
     responder.close()
 
 
-def test_underpriced_pause_is_replaced_and_mined_within_three_blocks(world, tmp_path: Path) -> None:
+def test_underpriced_pause_is_replaced_and_mined_within_three_blocks(world, tmp_path: Path, store_url: str) -> None:
     anvil, w = world
-    store = Store(f"sqlite:///{tmp_path / 'wd.db'}")
+    store = Store(store_url)
     responder = Responder(config(tmp_path, w, ["pause"], emergency_cap_gwei=5000.0), store, anvil.url, w.manifest)
     anvil.set_automine(False)
     sent_after = anvil.block_number()

@@ -307,7 +307,7 @@ files = []
 artifacts = []              # forge out/ directories
 
 [store]
-url = "sqlite:///watchdog.db"   # or postgresql+psycopg://user@host/db
+url = "sqlite:///watchdog.db"   # or postgresql://user:password@host:5432/db (pip install 'defi-watchdog[postgres]')
 
 [metrics]
 enabled = true

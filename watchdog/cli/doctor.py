@@ -14,7 +14,7 @@ from watchdog.cli.app import app
 from watchdog.errors import ToolchainError
 
 PYTHON_PACKAGES = ("web3", "eth-abi", "slither-analyzer", "crytic-compile", "safe-eth-py", "sqlmodel", "httpx", "apscheduler")
-FIX_NPM = "run `make` (or `npm ci`) in the watchdog checkout"
+FIX_NPM = "run `make setup` (or `npm install`) in the watchdog checkout"
 FIX_PIP = "run `make` (or `.venv/bin/pip install -e .[test]`)"
 
 

@@ -28,8 +28,8 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def _die_with_parent() -> None:
-    """In the child before exec: the kernel kills anvil when the Python process dies, even by SIGKILL."""
+def die_with_parent() -> None:
+    """In the child before exec: the kernel kills the child (anvil, a test server) when the Python process dies, even by SIGKILL."""
     libc = ctypes.CDLL("libc.so.6", use_errno=True)
     libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
 
@@ -96,7 +96,7 @@ class Anvil:
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
             start_new_session=True,
-            preexec_fn=None if self.detached else _die_with_parent,
+            preexec_fn=None if self.detached else die_with_parent,
         )
         self.wait_ready(timeout)
         if self.state_file:

@@ -87,7 +87,7 @@ def npm(package: str, relative: str, name: str) -> Artifact:
     try:
         data = json.loads(path.read_text())
     except OSError as exc:
-        raise ToolchainError(f"{package} artifact {relative} missing: run `npm ci` in the watchdog checkout") from exc
+        raise ToolchainError(f"{package} artifact {relative} missing: run `make setup` (or `npm install`) in the watchdog checkout") from exc
     code = data.get("bytecode") or data.get("evm", {}).get("bytecode", {}).get("object", "")
     return Artifact(name, data["abi"], code if code.startswith("0x") else "0x" + code)
 

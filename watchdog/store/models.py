@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from typing import Any
 
-from sqlalchemy import JSON, Column, UniqueConstraint
+from sqlalchemy import JSON, BigInteger, Column, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 
@@ -13,11 +13,14 @@ def utcnow() -> datetime:
     return datetime.now(timezone.utc)
 
 
+# Block numbers, timestamps, wei amounts and chain ids are BIGINT: PostgreSQL's INTEGER has 32 bits.
+
+
 class Checkpoint(SQLModel, table=True):
     """The last block fully processed per network (committed with that block's findings)."""
 
     network: str = Field(primary_key=True)
-    block_number: int
+    block_number: int = Field(sa_type=BigInteger)
     block_hash: str
     updated_at: datetime = Field(default_factory=utcnow)
 
@@ -28,10 +31,10 @@ class BlockRecord(SQLModel, table=True):
     __table_args__ = (UniqueConstraint("network", "number"),)
     id: int | None = Field(default=None, primary_key=True)
     network: str = Field(index=True)
-    number: int = Field(index=True)
+    number: int = Field(index=True, sa_type=BigInteger)
     hash: str
     parent_hash: str
-    timestamp: int = 0
+    timestamp: int = Field(default=0, sa_type=BigInteger)
 
 
 class FindingRecord(SQLModel, table=True):
@@ -46,7 +49,7 @@ class FindingRecord(SQLModel, table=True):
     confidence: float = 0.5
     network: str = Field(index=True)
     protocol: str | None = Field(default=None, index=True)
-    block_number: int | None = Field(default=None, index=True)
+    block_number: int | None = Field(default=None, index=True, sa_type=BigInteger)
     block_hash: str | None = None
     tx_hash: str | None = Field(default=None, index=True)
     pending: bool = False

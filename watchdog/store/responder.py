@@ -10,10 +10,13 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Column, UniqueConstraint
+from sqlalchemy import JSON, BigInteger, Column, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from watchdog.store.models import utcnow
+
+
+# Block numbers, timestamps, wei amounts and chain ids are BIGINT: PostgreSQL's INTEGER has 32 bits.
 
 
 class Incident(SQLModel, table=True):
@@ -26,7 +29,7 @@ class Incident(SQLModel, table=True):
     severity: str  # highest severity among its active findings
     status: str = Field(default="open", index=True)  # open | contained | resolved
     addresses: list[str] = Field(default_factory=list, sa_column=Column(JSON))  # attacker cluster
-    first_block: int | None = None
+    first_block: int | None = Field(default=None, sa_type=BigInteger)
     first_seen: datetime = Field(default_factory=utcnow)
     last_seen: datetime = Field(default_factory=utcnow, index=True)
     contained_at: datetime | None = None
@@ -66,7 +69,7 @@ class Action(SQLModel, table=True):
     incident_id: int | None = Field(default=None, index=True)
     trigger: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON))
     tx_hash: str | None = None  # the mined transaction
-    block_number: int | None = None
+    block_number: int | None = Field(default=None, sa_type=BigInteger)
     error: str | None = None
     generation: int = 0  # bumped when a finished action is re-armed (target unpaused by governance)
     created_at: datetime = Field(default_factory=utcnow)
@@ -80,10 +83,10 @@ class ActionAttempt(SQLModel, table=True):
     action_id: int = Field(index=True, foreign_key="action.id")
     generation: int = 0
     sender: str
-    nonce: int
-    max_fee: int
-    priority_fee: int
-    gas: int
+    nonce: int = Field(sa_type=BigInteger)
+    max_fee: int = Field(sa_type=BigInteger)
+    priority_fee: int = Field(sa_type=BigInteger)
+    gas: int = Field(sa_type=BigInteger)
     tx_hash: str = Field(index=True)
     raw_tx: str  # the signed transaction, kept to re-broadcast the same hash after a restart
     status: str = "signed"  # signed | sent | error | mined | replaced
@@ -97,16 +100,16 @@ class Proposal(SQLModel, table=True):
     __table_args__ = (UniqueConstraint("chain_id", "safe", "nonce"),)
     id: int | None = Field(default=None, primary_key=True)
     network: str = Field(index=True)
-    chain_id: int
+    chain_id: int = Field(sa_type=BigInteger)
     safe: str
-    nonce: int
+    nonce: int = Field(sa_type=BigInteger)
     to: str
-    value: int = 0
+    value: int = Field(default=0, sa_type=BigInteger)
     data: str
     operation: int = 0
-    safe_tx_gas: int = 0
-    base_gas: int = 0
-    gas_price: int = 0
+    safe_tx_gas: int = Field(default=0, sa_type=BigInteger)
+    base_gas: int = Field(default=0, sa_type=BigInteger)
+    gas_price: int = Field(default=0, sa_type=BigInteger)
     gas_token: str = "0x0000000000000000000000000000000000000000"
     refund_receiver: str = "0x0000000000000000000000000000000000000000"
     safe_tx_hash: str = Field(unique=True, index=True)

@@ -25,7 +25,7 @@ def node_modules() -> Path:
     for candidate in candidates:
         if candidate and (Path(candidate) / "solc" / "package.json").exists():
             return Path(candidate).resolve()
-    raise ToolchainError("node_modules with the EVM toolchain not found: run `npm ci` in the watchdog checkout")
+    raise ToolchainError("node_modules with the EVM toolchain not found: run `make setup` (or `npm install`) in the watchdog checkout")
 
 
 def _platform_suffix() -> str:
@@ -44,7 +44,7 @@ def tool(name: str) -> Path:
     found = shutil.which(name)
     if found:
         return Path(found)
-    raise ToolchainError(f"{name} not found: run `npm ci` in the watchdog checkout (package @foundry-rs/{name})")
+    raise ToolchainError(f"{name} not found: run `make setup` (or `npm install`) in the watchdog checkout (package @foundry-rs/{name})")
 
 
 def solc() -> Path:

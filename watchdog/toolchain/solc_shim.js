@@ -20,7 +20,7 @@ function findNodeModules() {
       dir = parent;
     }
   }
-  fail('solc-js is not installed: run `npm ci` in the watchdog checkout (or set WATCHDOG_NODE_MODULES)');
+  fail('solc-js is not installed: run `make setup` (or `npm install`) in the watchdog checkout (or set WATCHDOG_NODE_MODULES)');
 }
 
 function fail(message) {
