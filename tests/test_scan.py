@@ -8,6 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import jsonschema
 import pytest
 
 from fixtures.scan.helpers import check_sarif, run_cli
@@ -15,6 +16,7 @@ from fixtures.scan.helpers import check_sarif, run_cli
 from watchdog import toolchain
 from watchdog.scan import plugin
 from watchdog.scan.analyze import select
+from watchdog.scan.report import SARIF_SCHEMA
 from watchdog.scan.scanner import ScanError, ScanOptions, ScanReport, scan_path
 from watchdog.scan.sources import ScanInputError
 
@@ -106,6 +108,17 @@ def test_sarif_output_is_valid_and_names_our_detectors(tmp_path: Path, cache_dir
     flagged = {(r["ruleId"], (Path.cwd() / r["locations"][0]["physicalLocation"]["artifactLocation"]["uri"]).resolve()) for r in run["results"]}
     assert ("wd-flash-callback", (FIXTURES / "flash_callback" / "Vulnerable.sol").resolve()) in flagged
     assert ("wd-chainlink-unchecked", (FIXTURES / "chainlink" / "Vulnerable.sol").resolve()) in flagged
+
+
+def test_the_sarif_check_holds_logs_to_the_official_schema() -> None:
+    log = {"version": "2.1.0", "$schema": SARIF_SCHEMA,
+           "runs": [{"tool": {"driver": {"name": "watchdog", "rules": [{"id": "wd-x", "shortDescription": {"text": "x"},
+                                                                        "defaultConfiguration": {"level": "error"}}]}},
+                     "results": []}]}
+    check_sarif(log)
+    log["runs"][0]["tool"]["driver"]["rules"][0]["defaultConfiguration"]["level"] = "fatal"  # not a SARIF level
+    with pytest.raises(jsonschema.ValidationError):
+        check_sarif(log)
 
 
 def test_fail_on_high_fails_on_vulnerable_and_passes_on_fixed(cache_dir: Path) -> None:
