@@ -1,13 +1,15 @@
-"""drain on a real anvil: an admin-key sweep and a drain split over one block's transactions are flagged; an
-honest large withdrawal is not; value floors and the usual-outflow band behave."""
+"""drain on a real anvil: an admin-key sweep and a drain split over one block's transactions are flagged, in
+tokens and in the native coin (also when it leaves through contracts without any event); honest large
+withdrawals are not; value floors and the usual-outflow band behave."""
 
 from __future__ import annotations
 
 import pytest
 
-from fixtures.detect.kit import E, by_rule, follow, lending_world  # noqa: F401
+from fixtures.detect.kit import E, by_rule, call_data, follow, lending_world  # noqa: F401
 
 from watchdog.detect import PAUSE_SEVERITY, Severity
+from rules.drain import NATIVE
 
 
 @pytest.fixture
@@ -65,3 +67,42 @@ def test_outflow_far_above_the_usual_band_after_warmup(world, anvil, tmp_path):
     found = by_rule(follow(world, tmp_path, first, rules={"drain": {"warmup": 5}}), "drain")
     assert [r.severity for r in found] == ["medium"]
     assert found[0].evidence["usual_multiple"] > 10
+
+
+COIN = 10**18  # one unit of the native coin, in wei
+
+
+def deposit_coin(world, amount: int) -> None:
+    """The LP deposits native coin into the lending pool."""
+    world.receipt(world.node.rpc("eth_sendTransaction", [{"from": world.lp, "to": world.lending, "value": hex(amount)}]))
+
+
+def test_native_coin_sweep_is_critical_and_priced(world, anvil, tmp_path):
+    deposit_coin(world, 100 * COIN)
+    first = world.head() + 1
+    tx = world.send(world.lending, "sweepCoin(address,uint256)", world.accounts[9], 95 * COIN)
+    found = by_rule(follow(world, tmp_path, first, rules={"drain": {"native_asset": "ETH"}}), "drain")
+    assert [(r.tx_hash, r.severity) for r in found] == [(tx, "critical")]
+    assert found[0].evidence["token"] == NATIVE and found[0].evidence["fraction"] == pytest.approx(0.95)
+    assert found[0].evidence["value"] == pytest.approx(95 * 2000)  # priced like the ETH token, by the feed
+
+
+def test_native_coin_pulled_through_a_relay_without_events_is_seen_at_block_level(world, anvil, tmp_path):
+    deposit_coin(world, 100 * COIN)
+    relay = world.deploy("Relay", sender=world.attacker)
+    first = world.head() + 1
+    pull = bytes.fromhex(call_data("skim(address,uint256)", world.attacker, 80 * COIN)[2:])
+    world.send(relay, "forward(address,bytes)", world.lending, pull, sender=world.attacker)
+    found = by_rule(follow(world, tmp_path, first), "drain")
+    assert len(found) == 1 and found[0].tx_hash is None
+    assert found[0].severity == "high" and found[0].evidence["token"] == NATIVE
+    assert found[0].evidence["fraction"] == pytest.approx(0.8)
+
+
+def test_honest_native_coin_withdrawal_stays_quiet(world, anvil, tmp_path):
+    deposit_coin(world, 100 * COIN)
+    first = world.head() + 1
+    world.send(world.lending, "withdrawCoin(uint256)", 30 * COIN, sender=world.lp)  # 30 %, the LP's own coin
+    records = follow(world, tmp_path, first)
+    assert by_rule(records, "drain") == []
+    assert all(Severity(r.severity) < PAUSE_SEVERITY for r in records)

@@ -153,6 +153,16 @@ class Context:
         out = self.read(token, "balanceOf(address)(uint256)", [holder], block)
         return out[0] if out else None
 
+    def native_balance(self, holder: str, block: int | str | None = None) -> int | None:
+        """Wei of the chain's native coin held by `holder`; None when the node cannot say."""
+        try:
+            return self.scope.reader.balance(holder, self.at if block is None else block)
+        except RpcUnavailable:
+            raise
+        except Exception as exc:
+            log.debug("balance of %s at %s failed: %s", holder, block, exc)
+            return None
+
     def decimals(self, token: str) -> int:
         watched = self.registry.get(token)
         if watched and "decimals" in watched.extra:
