@@ -136,7 +136,8 @@ class Drain(Rule):
         if value is not None and value < p["min_value"]:
             severity = Severity.LOW
         name = ctx.registry.get(holder).name
-        token_name = "native coin" if token == NATIVE else ctx.registry.get(token).name if ctx.registry.get(token) else token
+        watched_token = ctx.registry.get(token)
+        token_name = "native coin" if token == NATIVE else watched_token.name if watched_token else token
         return ctx.finding(
             title=f"{name} lost {fraction:.0%} of its {token_name}" + (f" over {txs} transactions" if txs > 1 else ""),
             severity=severity,

@@ -29,7 +29,7 @@ def free_port() -> int:
 
 
 def die_with_parent() -> None:
-    """In the child before exec: the kernel kills the child (anvil, a test server) when the Python process dies, even by SIGKILL."""
+    """In a child before exec (anvil, a test server): the kernel kills it when this process dies, even by SIGKILL."""
     libc = ctypes.CDLL("libc.so.6", use_errno=True)
     libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
 
