@@ -153,7 +153,7 @@ def test_drill_command_lists_and_prints_json_last(tmp_path: Path) -> None:
 
 
 def test_measurements_follow_chain_order_and_the_finding_that_came_first() -> None:
-    from watchdog.detect.finding import Severity
+    from watchdog.finding import Severity
     from watchdog.drill.measure import Pause, Recording, measure
     from watchdog.drill.phase import Step
     from watchdog.drill.watch import Seen

@@ -12,7 +12,7 @@ from sqlmodel import select
 from typer.testing import CliRunner
 
 from watchdog.cli import app
-from watchdog.detect.finding import Finding, Severity
+from watchdog.finding import Finding, Severity
 from watchdog.manifest import Manifest
 from watchdog.respond import Responder, ResponseConfig
 from watchdog.store import FindingRecord, Store, utcnow

@@ -17,7 +17,7 @@ from sqlmodel import select
 from typer.testing import CliRunner
 
 from watchdog.cli import app
-from watchdog.detect.finding import Finding, Severity
+from watchdog.finding import Finding, Severity
 from watchdog.manifest import Manifest
 from watchdog.respond import NotifierConfig, Playbook, PlaybookAction, Responder, ResponseConfig
 from watchdog.respond.notify import Notice, Notifications

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from eth_abi import decode
 
-from watchdog.detect.finding import Finding, Severity
+from watchdog.finding import Finding, Severity
 from watchdog.devnet import Anvil
 from watchdog.devnet.world import World
 from watchdog.keys import write_keystore

@@ -9,7 +9,7 @@ import pytest
 from fixtures.detect.kit import E, by_rule, call_data, follow, lending_world  # noqa: F401
 
 from watchdog.detect import PAUSE_SEVERITY, Severity
-from rules.drain import NATIVE
+from watchdog.rules.drain import NATIVE
 
 
 @pytest.fixture

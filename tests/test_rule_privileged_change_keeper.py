@@ -7,7 +7,7 @@ import pytest
 
 from fixtures.detect.kit import follow_manifest
 
-from rules.privileged_change import PrivilegedChange
+from watchdog.rules.privileged_change import PrivilegedChange
 from watchdog.devnet import scenarios
 
 

@@ -19,7 +19,7 @@ from fixtures.scan.helpers import check_sarif, run_cli
 from watchdog import toolchain
 from watchdog.chain.reader import BlockReader
 from watchdog.chain.rpc import RpcClient
-from watchdog.detect.finding import Severity
+from watchdog.finding import Severity
 from watchdog.devnet import Anvil
 from watchdog.errors import ConfigError, RpcError
 from watchdog.scan import bytecode, sources

@@ -27,7 +27,7 @@ from watchdog.chain.events import BlockBundle, ChainReader, PendingTx
 from watchdog.chain.follower import Follower, FollowerOptions
 from watchdog.chain.rpc import RpcClient
 from watchdog.chain.ws import Subscriber
-from watchdog.detect.finding import Finding, Severity
+from watchdog.finding import Finding, Severity
 from watchdog.devnet import Anvil
 from watchdog.errors import ToolchainError
 from watchdog.store import Store

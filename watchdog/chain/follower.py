@@ -33,7 +33,7 @@ from watchdog.chain.events import Block, BlockBundle, Log, Tx
 from watchdog.chain.handler import BlockHandler, Sink, call_handler
 from watchdog.chain.reader import BlockReader
 from watchdog.chain.rpc import RpcAnswerError, RpcClient
-from watchdog.detect.finding import Finding
+from watchdog.finding import Finding
 from watchdog.errors import RpcError
 from watchdog.metrics import Metrics
 from watchdog.store import Store

@@ -9,7 +9,7 @@ from typing import Any, Callable, Protocol
 from sqlmodel import Session
 
 from watchdog.chain.events import BlockBundle, ChainReader, PendingTx
-from watchdog.detect.finding import Finding
+from watchdog.finding import Finding
 from watchdog.store.models import FindingRecord
 
 

@@ -8,7 +8,7 @@ from sqlalchemy import delete, insert
 from sqlmodel import Session, select
 
 from watchdog.chain.events import Block
-from watchdog.detect.finding import Finding
+from watchdog.finding import Finding
 from watchdog.store.models import BlockRecord, Checkpoint, FindingRecord, utcnow
 
 

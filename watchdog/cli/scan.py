@@ -9,7 +9,7 @@ import typer
 from rich.console import Console
 
 from watchdog.cli.app import app
-from watchdog.detect.finding import Severity
+from watchdog.finding import Severity
 from watchdog.errors import ConfigError
 from watchdog.scan import report as reports
 from watchdog.scan.scanner import ScanOptions, ScanReport, scan_path

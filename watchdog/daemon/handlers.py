@@ -7,8 +7,6 @@ object with on_block / on_pending / on_schedule / watched_topics (watchdog.chain
 from __future__ import annotations
 
 import importlib
-import importlib.util
-import sys
 from pathlib import Path
 from typing import Any, Callable
 
@@ -16,6 +14,7 @@ from watchdog.chain.handler import BlockHandler
 from watchdog.config import Settings
 from watchdog.errors import ConfigError
 from watchdog.manifest import Manifest
+from watchdog.modules import load_file
 from watchdog.store import Store
 
 HandlerFactory = Callable[[Settings, str, Manifest, Store], BlockHandler]
@@ -34,21 +33,13 @@ def load_factory(spec: str) -> HandlerFactory:
     target, _, name = spec.rpartition(":")
     if not target or not name:
         raise ConfigError(f"--handler {spec!r}: write it as module:function or path/to/file.py:function")
-    try:
-        if target.endswith(".py"):
-            path = Path(target).resolve()
-            module_spec = importlib.util.spec_from_file_location(f"watchdog_handler_{path.stem}", path)
-            if module_spec is None or module_spec.loader is None or not path.is_file():
-                raise ConfigError(f"--handler {spec!r}: file {path} does not exist")
-            module = importlib.util.module_from_spec(module_spec)
-            sys.modules[module_spec.name] = module
-            module_spec.loader.exec_module(module)
-        else:
+    if target.endswith(".py"):
+        module = load_file(Path(target), "watchdog_handlers", f"--handler {spec!r}: file")
+    else:
+        try:
             module = importlib.import_module(target)
-    except ConfigError:
-        raise
-    except Exception as exc:
-        raise ConfigError(f"--handler {spec!r} cannot be imported: {type(exc).__name__}: {exc}") from exc
+        except Exception as exc:
+            raise ConfigError(f"--handler {spec!r} cannot be imported: {type(exc).__name__}: {exc}") from exc
     factory: Any = getattr(module, name, None)
     if not callable(factory):
         raise ConfigError(f"--handler {spec!r}: {target} has no function {name!r}")

@@ -3,12 +3,9 @@
 from watchdog.detect.abi import EventSpec, selector, topic
 from watchdog.detect.context import Context
 from watchdog.detect.engine import Engine, RuleStats
-from watchdog.detect.finding import Finding, Severity
+from watchdog.finding import PAUSE_SEVERITY, Finding, Severity
 from watchdog.detect.registry import ProtocolRegistry, Watched
 from watchdog.detect.rule import Rule, Trigger
-
-# Findings at or above this severity are the ones a default playbook may pause on.
-PAUSE_SEVERITY = Severity.HIGH
 
 __all__ = [
     "PAUSE_SEVERITY", "Context", "Engine", "EventSpec", "Finding", "ProtocolRegistry", "Rule", "RuleStats",

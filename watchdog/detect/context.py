@@ -8,7 +8,7 @@ from typing import Any, Iterable
 from watchdog.chain.events import Block, CallFrame, ChainReader, Log, PendingTx, Tx
 from watchdog.chain.rpc import RpcUnavailable
 from watchdog.detect.abi import decode_result, encode_call, transfer_of
-from watchdog.detect.finding import Finding, Severity
+from watchdog.finding import Finding, Severity
 from watchdog.detect.registry import ProtocolRegistry, Watched
 from watchdog.detect.rule import Rule, Trigger
 from watchdog.detect.state import RuleStateView

@@ -21,7 +21,7 @@ from watchdog.chain.events import Block, BlockBundle, ChainReader, Log, PendingT
 from watchdog.chain.rpc import RpcUnavailable
 from watchdog.detect.abi import EventSpec
 from watchdog.detect.context import Context, Scope
-from watchdog.detect.finding import Finding, Severity
+from watchdog.finding import Finding, Severity
 from watchdog.detect.loader import discover
 from watchdog.detect.registry import ProtocolRegistry
 from watchdog.detect.rule import Rule, Trigger

@@ -10,7 +10,7 @@ from __future__ import annotations
 from enum import Enum
 from typing import TYPE_CHECKING, Any, ClassVar, Iterable
 
-from watchdog.detect.finding import Finding, Severity
+from watchdog.finding import Finding, Severity
 
 if TYPE_CHECKING:
     from watchdog.detect.context import Context

@@ -17,7 +17,7 @@ import statistics
 from dataclasses import dataclass, field
 from typing import Any
 
-from watchdog.detect.finding import Severity
+from watchdog.finding import Severity
 from watchdog.drill.phase import Step
 from watchdog.drill.watch import Seen
 

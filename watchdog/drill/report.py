@@ -9,7 +9,7 @@ from typing import Any
 
 from sqlmodel import select
 
-from watchdog.detect.finding import Severity
+from watchdog.finding import Severity
 from watchdog.drill.measure import PAUSE_LEVEL, Recording
 from watchdog.drill.scenarios import Scenario
 from watchdog.respond.report import markdown, postmortem

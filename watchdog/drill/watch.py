@@ -20,7 +20,7 @@ from sqlmodel import Session, col, select
 from watchdog.chain.events import ChainReader, PendingTx
 from watchdog.config import Settings, parse_settings
 from watchdog.daemon import Daemon, rule_engine
-from watchdog.detect.finding import Finding, Severity
+from watchdog.finding import Finding, Severity
 from watchdog.devnet import Anvil
 from watchdog.devnet.world import World
 from watchdog.manifest import Manifest

@@ -7,7 +7,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from watchdog.detect.finding import Severity
+from watchdog.finding import Severity
 from watchdog.keys import KeySource
 
 GWEI = 10**9

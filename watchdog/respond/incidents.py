@@ -16,7 +16,7 @@ from typing import Any
 
 from sqlmodel import Session, col, select
 
-from watchdog.detect.finding import Severity
+from watchdog.finding import Severity
 from watchdog.errors import WatchdogError
 from watchdog.store import FindingRecord, Store, utcnow
 from watchdog.store.responder import Action, Incident, IncidentEvent

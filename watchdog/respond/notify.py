@@ -23,7 +23,7 @@ import httpx
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import select
 
-from watchdog.detect.finding import Severity
+from watchdog.finding import Severity
 from watchdog.errors import ConfigError
 from watchdog.respond.config import NotifierConfig
 from watchdog.store import Store

@@ -8,7 +8,7 @@ from fnmatch import fnmatchcase
 
 from sqlmodel import col, select
 
-from watchdog.detect.finding import Severity
+from watchdog.finding import Severity
 from watchdog.respond.config import Condition, Playbook
 from watchdog.store import FindingRecord, Store, utcnow
 

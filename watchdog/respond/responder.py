@@ -17,7 +17,7 @@ from typing import Any, Iterable
 from pydantic import ValidationError
 from sqlmodel import select
 
-from watchdog.detect.finding import Finding
+from watchdog.finding import Finding
 from watchdog.errors import ConfigError, RpcError, WatchdogError
 from watchdog.keys import Signer, load_signer
 from watchdog.manifest import Manifest

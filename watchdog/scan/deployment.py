@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from watchdog.chain.events import ChainReader
-from watchdog.detect.finding import Severity
+from watchdog.finding import Severity
 from watchdog.scan import bytecode, resolve
 from watchdog.scan.findings import ScanFinding
 

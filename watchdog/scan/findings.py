@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from watchdog.detect.finding import Severity
+from watchdog.finding import Severity
 
 OUR_PREFIX = "wd-"
 

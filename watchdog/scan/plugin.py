@@ -1,43 +1,38 @@
 """slither plugin entry point (group `slither_analyzer.plugin`): watchdog's detectors for plain slither.
 
-The detectors live in rules/slither/, one per file, beside the other rule modules; rules/ is not a
-Python package, so they are loaded by path (which works for the editable install the project uses).
+The detectors live in the top-level rules/slither/ folder, one per module, beside the other rule modules;
+it is installed as the `watchdog.rules.slither` package.
 """
 
 from __future__ import annotations
 
-import importlib.util
-import sys
+import importlib
+import pkgutil
 from functools import cache
 from pathlib import Path
 
 from slither.detectors.abstract_detector import AbstractDetector
 
-from watchdog.toolchain import PROJECT_ROOT
-
-DETECTORS_DIR = PROJECT_ROOT / "rules" / "slither"
+DETECTORS_PACKAGE = "watchdog.rules.slither"
 
 
-def _load(path: Path) -> list[type[AbstractDetector]]:
-    name = f"watchdog_rules_slither.{path.stem}"
-    spec = importlib.util.spec_from_file_location(name, path)
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    return [
-        obj
-        for obj in vars(module).values()
-        if isinstance(obj, type) and issubclass(obj, AbstractDetector) and obj.__module__ == name
-    ]
+def detector_files() -> list[Path]:
+    """The detectors' source files (their bytes are part of the scan cache key)."""
+    package = importlib.import_module(DETECTORS_PACKAGE)
+    return sorted(p for folder in package.__path__ for p in Path(folder).glob("*.py") if not p.name.startswith("_"))
 
 
 @cache
 def detectors() -> tuple[type[AbstractDetector], ...]:
     """watchdog's detector classes, sorted by argument."""
-    if not DETECTORS_DIR.is_dir():
-        return ()
-    found = [d for path in sorted(DETECTORS_DIR.glob("*.py")) if not path.name.startswith("_") for d in _load(path)]
+    package = importlib.import_module(DETECTORS_PACKAGE)
+    found = []
+    for info in pkgutil.iter_modules(package.__path__):
+        if info.name.startswith("_"):
+            continue
+        module = importlib.import_module(f"{DETECTORS_PACKAGE}.{info.name}")
+        found += [obj for obj in vars(module).values()
+                  if isinstance(obj, type) and issubclass(obj, AbstractDetector) and obj.__module__ == module.__name__]
     return tuple(sorted(found, key=lambda d: d.ARGUMENT))
 
 

@@ -8,7 +8,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from watchdog.detect.finding import Severity
+from watchdog.finding import Severity
 from watchdog.errors import ConfigError
 from watchdog.scan import plugin
 from watchdog.scan.findings import ScanFinding

@@ -60,7 +60,7 @@ def default_cache_dir() -> Path:
 
 def _analysis_fingerprint(options: ScanOptions) -> str:
     h = hashlib.sha256(json.dumps([sorted(options.include), sorted(options.exclude), options.l2]).encode())
-    for path in [*(SCAN_DIR / name for name in ANALYSIS_CODE), *sorted(plugin.DETECTORS_DIR.glob("*.py"))]:
+    for path in [*(SCAN_DIR / name for name in ANALYSIS_CODE), *plugin.detector_files()]:
         h.update(path.name.encode() + path.read_bytes())
     h.update(",".join(toolchain.solc_versions()).encode())
     return h.hexdigest()

@@ -1,4 +1,6 @@
-"""Finding: what a rule reports (modelled on Forta's: name, description, alert id, severity, metadata)."""
+"""Finding: what a rule reports (modelled on Forta's: name, description, alert id, severity, metadata).
+
+The vocabulary every layer shares: detection makes findings, the store keeps them, the responder acts on them."""
 
 from __future__ import annotations
 
@@ -30,6 +32,10 @@ class Severity(str, Enum):
 
     def __lt__(self, other: "Severity") -> bool:  # type: ignore[override]
         return self.rank < Severity(other).rank
+
+
+# Findings at or above this severity are the ones a default playbook may pause on.
+PAUSE_SEVERITY = Severity.HIGH
 
 
 @dataclass(slots=True)

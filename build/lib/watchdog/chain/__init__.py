@@ -1,0 +1,1 @@
+"""Chain listeners: JSON-RPC client, block follower (checkpointed, reorg-safe), mempool follower."""

@@ -1,0 +1,52 @@
+"""What the listeners drive: a block handler (the detection engine) and the sinks fed after each commit."""
+
+from __future__ import annotations
+
+import functools
+import inspect
+from typing import Any, Callable, Protocol
+
+from sqlmodel import Session
+
+from watchdog.chain.events import BlockBundle, ChainReader, PendingTx
+from watchdog.finding import Finding
+from watchdog.store.models import FindingRecord
+
+
+class BlockHandler(Protocol):
+    """The detection engine as the listeners see it (watchdog.detect's Engine satisfies this)."""
+
+    def on_block(self, bundle: BlockBundle) -> list[Finding]: ...
+
+    def on_pending(self, pending: PendingTx, reader: ChainReader) -> list[Finding]: ...
+
+    def watched_topics(self) -> set[str]:
+        """topic0 values wanted from ANY emitter (e.g. flash-loan events of lenders not in the manifest)."""
+        ...
+
+    def on_schedule(self, reader: ChainReader) -> list[Finding]: ...
+
+
+# A sink receives, right after the store transaction that holds them has committed, the findings that
+# are new (or re-activated after a reorg) and those retracted because their block was reorged out.
+# Sinks run on the listener's thread: they must be quick (hand work to a queue) and may raise — an
+# exception is logged and never stops the listener. Delivery is at most once per process; a consumer that
+# must not miss anything across a crash reconciles from the store on start (findings with no incident).
+Sink = Callable[[list[FindingRecord], list[FindingRecord]], None]
+
+
+@functools.cache
+def _takes_session(function: Callable[..., Any]) -> bool:
+    try:
+        return "session" in inspect.signature(function).parameters
+    except (TypeError, ValueError):
+        return False
+
+
+def call_handler(method: Callable[..., list[Finding]], session: Session, *args: Any) -> list[Finding]:
+    """Call a handler entry point; one that accepts `session=` writes its own state (rule state) in the
+    listener's transaction, so that state commits atomically with the checkpoint and the findings."""
+    function = getattr(method, "__func__", method)
+    if _takes_session(function):
+        return list(method(*args, session=session))
+    return list(method(*args))

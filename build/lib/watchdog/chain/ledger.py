@@ -1,0 +1,115 @@
+"""The store side of following: findings, block records and the checkpoint, in one transaction."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import delete, insert
+from sqlmodel import Session, select
+
+from watchdog.chain.events import Block
+from watchdog.finding import Finding
+from watchdog.store.models import BlockRecord, Checkpoint, FindingRecord, utcnow
+
+
+def to_row(finding: Finding) -> dict[str, Any]:
+    """The FindingRecord columns of a finding; columns it does not set take their model defaults."""
+    row: dict[str, Any] = {
+        "dedup_key": finding.dedup_key, "rule_id": finding.rule_id, "title": finding.title,
+        "description": finding.description, "severity": str(getattr(finding.severity, "value", finding.severity)),
+        "confidence": finding.confidence, "network": finding.network, "protocol": finding.protocol,
+        "block_number": finding.block_number, "block_hash": finding.block_hash, "tx_hash": finding.tx_hash,
+        "pending": finding.pending, "addresses": list(finding.addresses), "evidence": dict(finding.evidence),
+        "labels": dict(finding.labels),
+    }
+    for name, field in FindingRecord.model_fields.items():
+        if name != "id" and name not in row and not field.is_required():
+            row[name] = field.default_factory() if field.default_factory else field.default  # type: ignore[call-arg]
+    return row
+
+
+def store_findings(session: Session, findings: list[Finding]) -> list[FindingRecord]:
+    """Insert findings not stored yet; re-activate retracted ones found again. Returns what is new.
+
+    New rows go in with one bulk INSERT and are read back (several times faster than building ORM
+    objects one by one when a rule is noisy).
+    """
+    fresh: dict[str, Finding] = {}
+    for finding in findings:
+        fresh.setdefault(finding.dedup_key, finding)
+    if not fresh:
+        return []
+    existing = {r.dedup_key: r for r in _by_keys(session, list(fresh))}
+    rows = [to_row(f) for key, f in fresh.items() if key not in existing]
+    revived: list[FindingRecord] = []
+    for key, old in existing.items():
+        finding = fresh[key]
+        if old.status == "retracted" or (old.pending and not finding.pending):
+            # Back on the canonical chain (or a pending finding now mined): same finding, new place.
+            old.status, old.pending = "active", finding.pending
+            old.block_number, old.block_hash = finding.block_number, finding.block_hash
+            old.evidence = dict(finding.evidence)
+            session.add(old)
+            revived.append(old)
+    if rows:
+        session.execute(insert(FindingRecord), rows)
+    session.flush()
+    inserted = {r.dedup_key: r for r in _by_keys(session, [row["dedup_key"] for row in rows])}
+    order = {key: n for n, key in enumerate(fresh)}
+    return sorted(revived + list(inserted.values()), key=lambda r: order[r.dedup_key])
+
+
+def _by_keys(session: Session, keys: list[str]) -> list[FindingRecord]:
+    found: list[FindingRecord] = []
+    for i in range(0, len(keys), 500):  # stay far below SQL parameter limits
+        found += session.exec(select(FindingRecord).where(FindingRecord.dedup_key.in_(keys[i:i + 500])))
+    return found
+
+
+def checkpoint(session: Session, network: str) -> Checkpoint | None:
+    return session.get(Checkpoint, network)
+
+
+def advance(session: Session, network: str, head: Block, records: list[Block], keep_from: int) -> None:
+    """Move the checkpoint to `head`, remember recent blocks, forget those older than `keep_from`."""
+    numbers = [b.number for b in records]
+    if numbers:
+        session.exec(delete(BlockRecord).where(BlockRecord.network == network, BlockRecord.number.in_(numbers)))
+    session.exec(delete(BlockRecord).where(BlockRecord.network == network, BlockRecord.number < keep_from))
+    for b in records:
+        session.add(BlockRecord(network=network, number=b.number, hash=b.hash, parent_hash=b.parent_hash, timestamp=b.timestamp))
+    cp = session.get(Checkpoint, network) or Checkpoint(network=network, block_number=head.number, block_hash=head.hash)
+    cp.block_number, cp.block_hash, cp.updated_at = head.number, head.hash, utcnow()
+    session.add(cp)
+
+
+def recent_blocks(session: Session, network: str) -> list[BlockRecord]:
+    return list(session.exec(select(BlockRecord).where(BlockRecord.network == network).order_by(BlockRecord.number.desc())))
+
+
+def finding_blocks(session: Session, network: str, low: int, high: int) -> dict[int, set[str]]:
+    """Block number -> block hashes of the active (mined) findings in [low, high]."""
+    rows = session.exec(select(FindingRecord.block_number, FindingRecord.block_hash).where(
+        FindingRecord.network == network, FindingRecord.status == "active", FindingRecord.pending == False,  # noqa: E712
+        FindingRecord.block_number >= low, FindingRecord.block_number <= high))
+    found: dict[int, set[str]] = {}
+    for number, block_hash in rows:
+        found.setdefault(number, set()).add(block_hash)
+    return found
+
+
+def roll_back(session: Session, network: str, fork: int, fork_hash: str) -> list[FindingRecord]:
+    """Undo everything above the fork point; returns the findings retracted."""
+    retracted = list(session.exec(select(FindingRecord).where(
+        FindingRecord.network == network, FindingRecord.block_number > fork,
+        FindingRecord.status == "active", FindingRecord.pending == False,  # noqa: E712 (SQL expression)
+    )))
+    for record in retracted:
+        record.status = "retracted"
+        session.add(record)
+    session.exec(delete(BlockRecord).where(BlockRecord.network == network, BlockRecord.number > fork))
+    cp = session.get(Checkpoint, network) or Checkpoint(network=network, block_number=fork, block_hash=fork_hash)
+    cp.block_number, cp.block_hash, cp.updated_at = fork, fork_hash, utcnow()
+    session.add(cp)
+    session.flush()
+    return retracted

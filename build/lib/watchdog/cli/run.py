@@ -1,0 +1,124 @@
+"""`watchdog run` (the daemon), `watchdog init` (example config), `watchdog bench ingest`."""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+
+import typer
+from rich.console import Console
+
+from watchdog.cli.app import app
+from watchdog.config import EXAMPLE, Settings, load_settings, zero_config
+from watchdog.errors import ConfigError, WatchdogError
+
+DEFAULT_CONFIG = Path("watchdog.toml")
+
+bench_app = typer.Typer(help="Benchmarks that print JSON figures against a baseline measured in the same run.", no_args_is_help=True)
+app.add_typer(bench_app, name="bench")
+
+
+def _fail(exc: WatchdogError) -> typer.Exit:
+    """One red line per problem, exit code 2."""
+    err = Console(stderr=True)
+    for line in str(exc).splitlines():
+        err.print(f"[bold red]error:[/] {line}", highlight=False, soft_wrap=True)
+    return typer.Exit(exc.exit_code)
+
+
+def _settings(config: Path | None, manifest: Path | None, rpc: list[str], ws: str | None, store: str | None) -> Settings:
+    if manifest is not None or rpc:
+        if config is not None:
+            raise ConfigError("give either --config or --manifest with --rpc, not both")
+        if manifest is None or not rpc:
+            raise ConfigError("zero-config mode needs both --manifest FILE and --rpc URL")
+        return zero_config(manifest, rpc, ws, store)
+    path = config or DEFAULT_CONFIG
+    if config is None and not path.exists():
+        raise ConfigError(f"no {path} here: create one with `watchdog init`, pass --config FILE, "
+                          "or run with --manifest FILE --rpc URL")
+    settings = load_settings(path)
+    if store:
+        settings.store.url = store
+    return settings
+
+
+@app.command()
+def run(
+    config: Path = typer.Option(None, "--config", "-c", help="TOML config (default: ./watchdog.toml)."),
+    manifest: Path = typer.Option(None, help="Zero-config: watch every contract of this deployment manifest."),
+    rpc: list[str] = typer.Option([], help="Zero-config: JSON-RPC URL (repeat for failover endpoints)."),
+    ws: str = typer.Option(None, help="Zero-config: WebSocket URL for new heads."),
+    store: str = typer.Option(None, help="Store URL (overrides store.url), e.g. sqlite:///watchdog.db."),
+    handler: str = typer.Option(None, help="Detection handler factory module:function or file.py:function (default: the rule engine)."),
+    once: bool = typer.Option(False, "--once", help="Detect up to the current head (or --to-block) and exit; no response actions."),
+    to_block: int = typer.Option(None, help="With --once: the last block to process."),
+    check: bool = typer.Option(False, "--check", help="Validate the configuration and exit."),
+    json_logs: bool = typer.Option(None, "--json-logs/--text-logs", help="One JSON object per log line (overrides logging.json)."),
+    metrics_port: int = typer.Option(None, help="Port of /metrics and /health (overrides metrics.port; 0 = any free port)."),
+) -> None:
+    """Run the watchdog: follow the chain, detect, store findings and hand them to the responder."""
+    from watchdog.daemon import Daemon, load_factory, rule_engine, setup_logging
+
+    try:
+        settings = _settings(config, manifest, rpc, ws, store)
+        if json_logs is not None:
+            settings.logging.json_format = json_logs
+        if metrics_port is not None:
+            settings.metrics.port = metrics_port
+        setup_logging(settings.logging.level, settings.logging.json_format)
+        factory = load_factory(handler) if handler else rule_engine
+        daemon = Daemon(settings, handler_factory=factory)
+        if check:
+            Console().print(f"config ok: {len(settings.networks)} network(s), "
+                            f"{sum(len(r.follower.addresses) for r in daemon.networks.values())} contract(s) watched")
+            return
+        if once:
+            daemon.run_once(to_block)
+            for name, runtime in daemon.networks.items():
+                logging.getLogger("watchdog").info("%s: processed up to block %s", name, runtime.follower.checkpoint)
+            daemon.store.close()
+            return
+        # The responder acts on live findings only; --once is for backfills and replays.
+        from watchdog.respond.wiring import attach
+
+        responder = attach(daemon)
+        try:
+            daemon.run()
+        finally:
+            responder.close()
+    except WatchdogError as exc:
+        raise _fail(exc) from None
+
+
+@app.command()
+def init(
+    path: Path = typer.Argument(DEFAULT_CONFIG, help="Where to write the example configuration."),
+    force: bool = typer.Option(False, "--force", help="Overwrite an existing file."),
+) -> None:
+    """Write a commented example configuration."""
+    if path.exists() and not force:
+        raise _fail(ConfigError(f"{path} already exists: pass --force to overwrite it, or choose another path"))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(EXAMPLE)
+    Console().print(f"wrote {path}: edit networks and protocols, then `watchdog run --config {path} --check`")
+
+
+@bench_app.command("ingest")
+def bench_ingest(
+    logs: int = typer.Option(50_000, help="How many logs the watched contracts emit before measuring."),
+    latency_blocks: int = typer.Option(20, help="1-second blocks used to measure live latency."),
+    json_output: bool = typer.Option(False, "--json", help="Print only the JSON object."),
+) -> None:
+    """Ingestion speed: raw eth_getLogs vs web3.py vs watchdog's full path, and live latency."""
+    from watchdog.chain.bench import run_ingest
+
+    try:
+        result = run_ingest(logs=logs, latency_blocks=latency_blocks)
+    except WatchdogError as exc:
+        raise _fail(exc) from None
+    if json_output:
+        typer.echo(json.dumps(result))
+    else:
+        Console().print_json(json.dumps(result))

@@ -1,0 +1,230 @@
+"""The daemon: per network a block follower (and a mempool follower), WebSocket wake-ups, scheduled
+jobs, the metrics/health server, graceful shutdown on SIGINT/SIGTERM.
+
+Sinks: `daemon.add_sink(sink)` registers `sink(new, retracted)` (watchdog.chain.handler.Sink). It is
+called after every store commit that holds new findings (from blocks, pending transactions or scheduled
+rules) or retractions (findings of reorged-out blocks). The responder registers one to open incidents
+and act; notifications of retractions let it close what no longer stands.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+import time
+from dataclasses import dataclass
+from typing import Any, Callable
+
+from apscheduler.schedulers.background import BackgroundScheduler
+
+from watchdog.chain import ledger, parse
+from watchdog.chain.abi import AbiRegistry
+from watchdog.chain.follower import Follower, FollowerOptions
+from watchdog.chain.handler import BlockHandler, Sink, call_handler
+from watchdog.chain.mempool import MempoolFollower
+from watchdog.chain.reader import BlockReader
+from watchdog.chain.rpc import RpcClient
+from watchdog.chain.ws import Subscriber
+from watchdog.config import Settings, resolve_protocols
+from watchdog.daemon.handlers import HandlerFactory, rule_engine
+from watchdog.errors import ConfigError, RpcError
+from watchdog.manifest import Manifest
+from watchdog.metrics import Metrics, MetricsServer
+from watchdog.store import Store
+
+log = logging.getLogger("watchdog.daemon")
+
+
+@dataclass
+class NetworkRuntime:
+    name: str
+    rpc: RpcClient
+    handler: BlockHandler
+    follower: Follower
+    mempool: MempoolFollower | None = None
+    subscriber: Subscriber | None = None
+
+
+class Daemon:
+    def __init__(self, settings: Settings, *, handler_factory: HandlerFactory = rule_engine, store: Store | None = None) -> None:
+        self.settings = settings
+        self.store = store or Store(settings.store_url())
+        self.metrics = Metrics()
+        self.sinks: list[Sink] = []
+        self.stopping = threading.Event()
+        self.handler_lock = threading.Lock()  # rules are not required to be thread-safe
+        self.scheduler = BackgroundScheduler(daemon=True)
+        self.server: MetricsServer | None = None
+        self._threads: list[threading.Thread] = []
+        self.networks: dict[str, NetworkRuntime] = {}
+        protocols = resolve_protocols(settings)
+        for name, net in settings.networks.items():
+            contracts = [c for p in protocols if p.network == name for c in p.manifest.contracts]
+            starts = [p.manifest.block for p in protocols if p.network == name]
+            manifest = Manifest(chain_id=net.chain_id, block=min(starts, default=0), contracts=contracts,
+                                safe=next((p.manifest.safe for p in protocols if p.network == name and p.manifest.safe), None))
+            self.networks[name] = self._network(name, manifest, handler_factory(settings, name, manifest, self.store))
+
+    def _network(self, name: str, manifest: Manifest, handler: BlockHandler) -> NetworkRuntime:
+        net = self.settings.networks[name]
+        registry = AbiRegistry()
+        registry.add_manifest(manifest)
+        for file in self.settings.abis.files:
+            registry.add_abi_file(self.settings.path(file))
+        for directory in self.settings.abis.artifacts:
+            registry.add_artifacts(self.settings.path(directory))
+        rpc = RpcClient(net.rpc_urls, timeout=net.timeout, on_request=self.metrics.rpc_hook)
+        addresses = {c.address.lower() for c in manifest.contracts}
+        start = net.start_block if net.start_block is not None else (manifest.block or None)
+        options = FollowerOptions(confirmations=net.confirmations, reorg_window=net.reorg_window,
+                                  max_range=net.max_log_range, start_block=start, poll_interval=net.poll_interval)
+        common: dict[str, Any] = {"sinks": self.sinks, "metrics": self.metrics, "handler_lock": self.handler_lock}
+        follower = Follower(name, rpc, self.store, handler, addresses, registry, options, **common)
+        mempool = MempoolFollower(name, rpc, self.store, handler, addresses, registry, poll_interval=min(0.5, net.poll_interval),
+                                  **common) if net.mempool else None
+        return NetworkRuntime(name, rpc, handler, follower, mempool)
+
+    # --- the public hooks ---
+    def add_sink(self, sink: Sink) -> None:
+        """Register `sink(new, retracted)`, called after each commit with findings (see module doc)."""
+        self.sinks.append(sink)
+
+    def add_job(self, func: Callable[[], None], seconds: float, name: str) -> None:
+        """A periodic job (e.g. re-scans); an exception is logged and the job runs again next time."""
+        def guarded() -> None:
+            try:
+                func()
+            except Exception:
+                self.metrics.errors.labels("-", f"job:{name}").inc()
+                log.exception("scheduled job %s failed", name)
+        self.scheduler.add_job(guarded, "interval", seconds=seconds, id=name, name=name,
+                               max_instances=1, coalesce=True, misfire_grace_time=None)
+
+    # --- running ---
+    def check_chains(self) -> None:
+        """Each endpoint set must serve the configured chain; a node that is down only gets a warning."""
+        for name, runtime in self.networks.items():
+            expected = self.settings.networks[name].chain_id
+            try:
+                actual = int(runtime.rpc.call("eth_chainId"), 16)
+            except (RpcError, TypeError, ValueError) as exc:
+                log.warning("%s: cannot read the chain id (%s); following anyway, retrying the node", name, exc)
+                continue
+            if actual != expected:
+                raise ConfigError(f"networks.{name}.chain_id is {expected} but the RPC serves chain {actual}: "
+                                  "fix chain_id or rpc_urls")
+
+    def run_once(self, to_block: int | None = None) -> None:
+        """Process every network up to its safe head (or `to_block`) and return."""
+        self.check_chains()
+        for runtime in self.networks.values():
+            runtime.follower.run_until(to_block)
+
+    def start(self) -> None:
+        self.check_chains()
+        for name, runtime in self.networks.items():
+            net = self.settings.networks[name]
+            self._spawn(f"follow-{name}", runtime.follower.run)
+            if runtime.mempool is not None:
+                self._spawn(f"mempool-{name}", runtime.mempool.run)
+            if net.ws_url:
+                runtime.subscriber = self._subscriber(name, net.ws_url, runtime)
+            self.add_job(lambda r=runtime: self._scheduled_rules(r), self.settings.schedule.rules_interval, f"rules-{name}")
+        self.add_job(self._health_job, self.settings.schedule.health_interval, "health")
+        self.scheduler.start()
+        metrics = self.settings.metrics
+        if metrics.enabled:
+            try:
+                self.server = MetricsServer(self.metrics, self.health, metrics.host, metrics.port).start()
+            except OSError as exc:
+                raise ConfigError(f"metrics: cannot listen on {metrics.host}:{metrics.port} ({exc.strerror}): "
+                                  "choose another port or set enabled = false") from exc
+            log.info("metrics on http://%s:%d/metrics and /health", metrics.host, self.server.port)
+        log.info("watching %s", ", ".join(f"{n} ({len(r.follower.addresses)} contracts)" for n, r in self.networks.items()))
+
+    def _subscriber(self, name: str, url: str, runtime: NetworkRuntime) -> Subscriber:
+        subscriber = Subscriber(url, name=name)
+        subscriber.subscribe("newHeads", lambda _head: runtime.follower.wake.set())
+        if runtime.mempool is not None:
+            subscriber.subscribe("newPendingTransactions", runtime.mempool.enqueue)
+            # Polling the pending filter pauses while the subscription delivers hashes.
+            runtime.mempool.subscribed = subscriber.connected
+        return subscriber.start()
+
+    def _spawn(self, name: str, target: Callable[[threading.Event], None]) -> None:
+        thread = threading.Thread(target=target, args=(self.stopping,), name=name, daemon=True)
+        thread.start()
+        self._threads.append(thread)
+
+    def run(self) -> None:
+        """Start and block until SIGINT/SIGTERM (or stop()); then shut down cleanly."""
+        if threading.current_thread() is threading.main_thread():
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                signal.signal(sig, lambda signum, _frame: self._signal(signum))
+        self.start()
+        try:
+            while not self.stopping.wait(0.5):
+                pass
+        finally:
+            self.shutdown()
+
+    def _signal(self, signum: int) -> None:
+        log.info("%s received: finishing the current step and stopping", signal.Signals(signum).name)
+        self.stop()
+
+    def stop(self) -> None:
+        self.stopping.set()
+        for runtime in self.networks.values():
+            runtime.follower.wake.set()
+
+    def shutdown(self) -> None:
+        self.stop()
+        if self.scheduler.running:
+            self.scheduler.shutdown(wait=False)
+        for thread in self._threads:
+            thread.join(timeout=30)
+        for runtime in self.networks.values():
+            runtime.follower.close()
+            if runtime.subscriber is not None:
+                runtime.subscriber.stop()
+            runtime.rpc.close()
+        if self.server is not None:
+            self.server.stop()
+        self.store.close()
+        log.info("stopped")
+
+    # --- scheduled jobs ---
+    def _scheduled_rules(self, runtime: NetworkRuntime) -> None:
+        """Rules on a clock (oracle heartbeats...), judged at the latest block."""
+        head = parse.block(runtime.rpc.call("eth_getBlockByNumber", ["latest", False]))
+        reader = BlockReader(runtime.rpc, runtime.name, head.number)
+        with self.store.session() as session:
+            with self.handler_lock:
+                found = call_handler(runtime.handler.on_schedule, session, reader)
+            new = ledger.store_findings(session, found)
+        if new:
+            runtime.follower.notify(new, [])
+
+    def _health_job(self) -> None:
+        for runtime in self.networks.values():
+            lag = runtime.follower.head - (runtime.follower.checkpoint or 0)
+            if lag > max(10, 2 * self.settings.networks[runtime.name].reorg_window):
+                log.warning("%s: %d blocks behind the head", runtime.name, lag)
+
+    def health(self) -> dict[str, Any]:
+        """ok when every follower made a successful step recently; details per network and endpoint."""
+        report: dict[str, Any] = {"ok": True, "networks": {}}
+        for name, runtime in self.networks.items():
+            follower = runtime.follower
+            stale = time.monotonic() - follower.last_ok
+            healthy = stale < max(15.0, 5 * self.settings.networks[name].poll_interval)
+            report["ok"] = report["ok"] and healthy
+            report["networks"][name] = {
+                "ok": healthy, "head": follower.head, "checkpoint": follower.checkpoint,
+                "lag": max(0, follower.head - (follower.checkpoint or 0)), "seconds_since_ok": round(stale, 1),
+                "websocket": bool(runtime.subscriber and runtime.subscriber.connected.is_set()),
+                "endpoints": runtime.rpc.health(),
+            }
+        return report
+

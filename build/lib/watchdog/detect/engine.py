@@ -1,0 +1,217 @@
+"""The detection engine: runs every enabled rule on blocks, pending transactions and a schedule.
+
+A rule that raises is logged, counted and skipped for that event; the other rules still run.
+False-positive controls applied to every finding: allowlisted actors are capped below the pause threshold,
+and a cooldown per rule, protocol and finding key drops repeats (an escalation always passes).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterable, Mapping
+
+from prometheus_client import REGISTRY, CollectorRegistry, Counter, Histogram
+from sqlmodel import Session
+
+from watchdog.chain import parse
+from watchdog.chain.events import Block, BlockBundle, ChainReader, Log, PendingTx, Tx
+from watchdog.chain.rpc import RpcUnavailable
+from watchdog.detect.abi import EventSpec
+from watchdog.detect.context import Context, Scope
+from watchdog.finding import Finding, Severity
+from watchdog.detect.loader import discover
+from watchdog.detect.registry import ProtocolRegistry
+from watchdog.detect.rule import Rule, Trigger
+from watchdog.detect.state import RuleStateView, StateCache
+from watchdog.errors import ConfigError
+from watchdog.manifest import Manifest
+from watchdog.store import Store
+
+log = logging.getLogger(__name__)
+
+_METRICS: dict[int, tuple[Histogram, Counter]] = {}
+
+
+def rule_metrics(registry: CollectorRegistry = REGISTRY) -> tuple[Histogram, Counter]:
+    """`watchdog_rule_seconds` (histogram) and `watchdog_rule_errors_total` (counter) by rule, once per registry."""
+    if id(registry) not in _METRICS:
+        _METRICS[id(registry)] = (
+            Histogram("watchdog_rule_seconds", "Time spent in one rule evaluation", ["rule"], registry=registry,
+                      buckets=(0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5)),
+            Counter("watchdog_rule_errors_total", "Rule evaluations that raised", ["rule"], registry=registry),
+        )
+    return _METRICS[id(registry)]
+
+COOLDOWN_RULE = "__cooldown__"
+
+
+@dataclass(slots=True)
+class RuleStats:
+    runs: int = 0
+    errors: int = 0
+    seconds: float = 0.0
+    last_error: str = ""
+
+
+def _rule_settings(raw: Any) -> tuple[bool, dict[str, Any]]:
+    """Accept `{enabled, params}`, `{enabled, **params}`, a bool, or an object with .enabled/.params."""
+    if raw is None:
+        return True, {}
+    if isinstance(raw, bool):
+        return raw, {}
+    if not isinstance(raw, Mapping):
+        raw = raw.model_dump() if hasattr(raw, "model_dump") else vars(raw)
+    enabled = bool(raw.get("enabled", True))
+    params = dict(raw["params"]) if isinstance(raw.get("params"), Mapping) else {
+        k: v for k, v in raw.items() if k not in ("enabled", "params")}
+    return enabled, params
+
+
+class Engine:
+    def __init__(self, network: str, manifest: Manifest | ProtocolRegistry, store: Store | None = None,
+                 rules: Mapping[str, Any] | None = None, rule_dirs: Iterable[Path | str] = (),
+                 allowlist: Iterable[str] = (), builtin: bool = True,
+                 metrics_registry: CollectorRegistry | None = None) -> None:
+        self.network = network
+        self._seconds, self._errors = rule_metrics(metrics_registry or REGISTRY)
+        self._static: dict = {}  # immutable reads shared by every scope
+        self.registry = manifest if isinstance(manifest, ProtocolRegistry) else ProtocolRegistry(manifest)
+        self.store = store
+        self.state = StateCache(store)
+        self.allowlist = {a.lower() for a in allowlist}
+        classes = discover([Path(d) for d in rule_dirs], builtin=builtin)
+        settings = dict(rules or {})
+        unknown = set(settings) - set(classes)
+        if unknown:
+            raise ConfigError(f"rules: unknown rule id(s) {', '.join(sorted(unknown))}; known: {', '.join(sorted(classes))}")
+        self.rules: list[Rule] = []
+        for rule_id, cls in classes.items():
+            enabled, params = _rule_settings(settings.get(rule_id))
+            if enabled:
+                self.rules.append(cls(params))
+        self.stats: dict[str, RuleStats] = {r.id: RuleStats() for r in self.rules}
+        for rule in self.rules:
+            for sig in (*rule.topics, *rule.events):
+                if "(" in sig:  # a bare topic0 hex is fetched but cannot be decoded
+                    self.registry.decoder.add(EventSpec.parse(sig))
+
+    # -- what the listeners should fetch -------------------------------------------------------------
+    def watched_topics(self) -> set[str]:
+        """topic0 values the rules want from any emitter (flash-loan events and the like)."""
+        return {EventSpec.parse(sig).topic0 if "(" in sig else sig.lower() for r in self.rules for sig in r.topics}
+
+    def watched_addresses(self) -> set[str]:
+        return self.registry.addresses()
+
+    # -- entry points --------------------------------------------------------------------------------
+    def on_block(self, bundle: BlockBundle, session: Session | None = None) -> list[Finding]:
+        """Findings of one block; rule state is written in `session` when given (else in its own transaction)."""
+        for entry in bundle.logs:
+            self.registry.decoder.decode(entry)
+        prefetch = getattr(bundle.reader, "prefetch_receipts", None)
+        if callable(prefetch) and bundle.txs:
+            prefetch(list(bundle.txs))  # one batch instead of a receipt request per transaction
+        scope = Scope(bundle.reader, self.registry, bundle.block, block_logs=bundle.logs, txs=bundle.txs, static=self._static)
+        findings: list[Finding] = []
+        for rule in self._with(Trigger.BLOCK):
+            findings += self._run(rule, Trigger.BLOCK, scope, None, bundle.logs)
+        tx_rules = self._with(Trigger.TX)
+        if tx_rules:
+            by_tx: dict[str, list[Log]] = {}
+            for entry in bundle.logs:
+                by_tx.setdefault(entry.tx_hash, []).append(entry)
+            for tx in self._txs_in_order(bundle):
+                for rule in tx_rules:
+                    findings += self._run(rule, Trigger.TX, scope, tx, by_tx.get(tx.hash, []))
+        self.state.flush(session)
+        return findings
+
+    def on_pending(self, pending: PendingTx, reader: ChainReader, session: Session | None = None) -> list[Finding]:
+        for entry in pending.logs:
+            self.registry.decoder.decode(entry)
+        scope = Scope(reader, self.registry, _latest_block(reader), pending=pending, block_logs=pending.logs,
+                      txs={pending.tx.hash: pending.tx}, static=self._static)
+        findings: list[Finding] = []
+        for rule in self._with(Trigger.PENDING):
+            findings += self._run(rule, Trigger.PENDING, scope, pending.tx, pending.logs)
+        self.state.flush(session)
+        return findings
+
+    def on_schedule(self, reader: ChainReader, block: Block | None = None, session: Session | None = None) -> list[Finding]:
+        scope = Scope(reader, self.registry, block or _latest_block(reader), static=self._static)
+        findings: list[Finding] = []
+        for rule in self._with(Trigger.SCHEDULE):
+            findings += self._run(rule, Trigger.SCHEDULE, scope, None, [])
+        self.state.flush(session)
+        return findings
+
+    # -- internals -----------------------------------------------------------------------------------
+    def _with(self, trigger: Trigger) -> list[Rule]:
+        return [r for r in self.rules if trigger in r.triggers]
+
+    @staticmethod
+    def _txs_in_order(bundle: BlockBundle) -> list[Tx]:
+        txs = dict(bundle.txs)
+        for entry in bundle.logs:  # a tx known only through its logs is fetched once
+            if entry.tx_hash not in txs:
+                txs[entry.tx_hash] = bundle.reader.transaction(entry.tx_hash)
+        return sorted(txs.values(), key=lambda t: t.index if t.index is not None else 1 << 30)
+
+    def _run(self, rule: Rule, trigger: Trigger, scope: Scope, tx: Tx | None, logs: list[Log]) -> list[Finding]:
+        ctx = Context(rule=rule, trigger=trigger, network=self.network, scope=scope,
+                      state=RuleStateView(self.state, rule.id), tx=tx, logs=logs)
+        stats = self.stats[rule.id]
+        started = time.perf_counter()
+        try:
+            produced = list(rule.evaluate(ctx) or ())
+        except RpcUnavailable:
+            raise  # not the rule's fault: the listener retries the block once the node answers again
+        except Exception as exc:  # one broken rule never stops the others
+            stats.errors += 1
+            stats.last_error = f"{type(exc).__name__}: {exc}"
+            self._errors.labels(rule.id).inc()
+            log.exception("rule %s failed on %s %s", rule.id, trigger.value, tx.hash if tx else (scope.block.number if scope.block else ""))
+            return []
+        finally:
+            elapsed = time.perf_counter() - started
+            stats.runs += 1
+            stats.seconds += elapsed
+            self._seconds.labels(rule.id).observe(elapsed)
+        return [f for f in (self._control(rule, ctx, f) for f in produced) if f is not None]
+
+    def _control(self, rule: Rule, ctx: Context, finding: Finding) -> Finding | None:
+        """Allowlist cap, then cooldown per rule, protocol and key."""
+        actors = {ctx.tx.sender, ctx.tx.to} if ctx.tx else set()
+        allowed = (self.allowlist | {a.lower() for a in rule.params.get("allowlist", [])}) & {a for a in actors if a}
+        if allowed and finding.severity > Severity.LOW:
+            finding.labels["allowlisted"] = sorted(allowed)
+            finding.labels["severity_before_allowlist"] = finding.severity.value
+            finding.severity = Severity.LOW
+        cooldown = int(rule.params.get("cooldown") or 0)
+        if cooldown <= 0 or ctx.block is None:
+            return finding
+        slot = f"{rule.id}|{finding.protocol}|{finding.key}"
+        last = self.state.get(COOLDOWN_RULE, slot)
+        if last and ctx.now < last["until"] and finding.severity <= Severity(last["severity"]):
+            return None
+        self.state.set(COOLDOWN_RULE, slot, {"until": ctx.now + cooldown, "severity": finding.severity.value})
+        return finding
+
+
+def _latest_block(reader: ChainReader) -> Block | None:
+    """The block a pending or scheduled run is judged at: the reader's own block, else the head."""
+    rpc = getattr(reader, "rpc", None)
+    if rpc is None:
+        return None
+    pinned = getattr(reader, "block", None)
+    try:
+        return parse.block(rpc.call("eth_getBlockByNumber", [hex(pinned) if isinstance(pinned, int) else "latest", False]))
+    except Exception as exc:
+        log.warning("cannot read the latest block: %s", exc)
+        return None
+
+
+__all__ = ["Engine", "RuleStats"]

@@ -1,0 +1,136 @@
+"""What a drill measures, from what it recorded: detection, containment, funds; and the scoreboard of several.
+
+Definitions (also in the README):
+- detected: a finding at or above the pause level (high) delivered after the attack phase began;
+- detect latency: from the moment the transaction the finding is about was mined (or sent, for a finding on a
+  pending transaction) to the moment detection delivered it; for a finding about none of the drill's
+  transactions (scheduled checks, block-level rules), from the last drill step mined before it;
+- blocks to contain: pause block minus the block of the first attack transaction (0 when the pause landed
+  first: pre-empted);
+- contained: a pause landed and no step where the attacker takes value succeeded after it;
+- funds: the vault's dUSD when the attack phase began (at risk), what left it during the attack (lost), the rest (saved).
+"""
+
+from __future__ import annotations
+
+import statistics
+from dataclasses import dataclass, field
+from typing import Any
+
+from watchdog.finding import Severity
+from watchdog.drill.phase import Step
+from watchdog.drill.watch import Seen
+
+PAUSE_LEVEL = Severity.HIGH
+UNIT = 10**18  # dUSD has 18 decimals
+
+
+@dataclass(frozen=True)
+class Pause:
+    contract: str
+    tx_hash: str
+    block: int
+    index: int
+    trigger_rule: str | None = None
+
+
+@dataclass
+class Recording:
+    """Everything a drill run recorded, for measuring."""
+
+    scenario: str
+    benign: bool
+    respond: bool
+    phase_start: float  # wall clock when the attack phase began
+    phase_block: int  # the head when it began
+    steps: list[Step] = field(default_factory=list)
+    findings: list[Seen] = field(default_factory=list)
+    pauses: list[Pause] = field(default_factory=list)
+    would_pause: list[str] = field(default_factory=list)  # dry-run pauses (no-response mode)
+    funds_before: int = 0
+    funds_after: int = 0
+    block_times: dict[int, float] = field(default_factory=dict)
+
+
+def _dusd(wei: int) -> float:
+    return round(wei / UNIT, 2)
+
+
+def _head_at(rec: Recording, at: float) -> int:
+    mined = [n for n, t in rec.block_times.items() if t <= at]
+    return max(mined, default=rec.phase_block)
+
+
+def measure(rec: Recording) -> dict[str, Any]:
+    attack = [s for s in rec.steps if s.attack and s.block is not None]
+    first = attack[0] if attack else None
+    detections = sorted((f for f in rec.findings if f.severity >= PAUSE_LEVEL and f.at >= rec.phase_start), key=lambda f: f.at)
+    hit = detections[0] if detections else None
+    latency = detect_block = None
+    if hit is not None:
+        by_tx = next((s for s in rec.steps if s.tx_hash and hit.tx_hash and s.tx_hash.lower() == hit.tx_hash.lower()), None)
+        if by_tx is not None:
+            reference = by_tx.sent_at if hit.pending else (by_tx.mined_at or by_tx.sent_at)
+        else:  # a finding about no step's transaction: from the last change on chain before it
+            before = [s.mined_at for s in rec.steps if s.mined_at is not None and s.mined_at <= hit.at]
+            reference = max(before) if before else rec.phase_start
+        latency = max(0, round((hit.at - reference) * 1000))
+        detect_block = hit.block if hit.block is not None else _head_at(rec, hit.at)
+    pause = min(rec.pauses, key=lambda p: (p.block, p.index)) if rec.pauses else None
+    false_pauses = len(rec.pauses) if rec.benign else sum(1 for p in rec.pauses if p.block <= rec.phase_block)
+    preempted = blocks = None
+    contained = False
+    if pause is not None and first is not None:
+        first_pos = (first.block, first.index if first.index is not None else -1)
+        preempted = (pause.block, pause.index) < first_pos
+        blocks = max(0, pause.block - first.block) if first.block is not None else None
+        contained = not any(s.succeeded and s.payoff and (s.block, s.index or 0) > (pause.block, pause.index) for s in rec.steps)
+    payoffs = [s for s in rec.steps if s.payoff]
+    lost = max(0, rec.funds_before - rec.funds_after)
+    return {
+        "scenario": rec.scenario,
+        "detected": hit is not None,
+        "first_rule": hit.rule_id if hit else None,
+        "attack_block": first.block if first else None,
+        "detect_block": detect_block,
+        "detect_latency_ms": latency,
+        "paused": pause is not None,
+        "pause_block": pause.block if pause else None,
+        "blocks_to_contain": blocks,
+        "preempted": preempted,
+        "attack_succeeded": any(s.succeeded for s in payoffs) if payoffs else None,
+        "funds_at_risk": _dusd(rec.funds_before),
+        "funds_lost": _dusd(lost),
+        "funds_saved": _dusd(rec.funds_before - lost),
+        "contained": contained,
+        "benign": rec.benign,
+        "response": rec.respond,
+        "detected_pending": hit.pending if hit else None,
+        "first_finding": ({"rule": hit.rule_id, "title": hit.title, "severity": hit.severity.value, "block": detect_block,
+                           "tx": hit.tx_hash, "pending": hit.pending} if hit else None),
+        "rules": sorted({f.rule_id for f in detections}),
+        "false_pauses": false_pauses,
+        "critical_findings": sum(1 for f in rec.findings if f.severity >= Severity.CRITICAL),
+        "findings": len(rec.findings),
+        "pauses": [{"contract": p.contract, "tx": p.tx_hash, "block": p.block, "rule": p.trigger_rule} for p in rec.pauses],
+        "would_pause": rec.would_pause,
+        "attack_txs": [s.as_dict() for s in rec.steps if s.tx_hash],
+        "unit": "dUSD",
+    }
+
+
+def scoreboard(results: list[dict[str, Any]]) -> dict[str, Any]:
+    attacks = [r for r in results if not r["benign"]]
+    contained = [r for r in attacks if r["contained"]]
+    blocks = [r["blocks_to_contain"] for r in contained if r["blocks_to_contain"] is not None]
+    share = (lambda n: round(100 * n / len(attacks), 1)) if attacks else (lambda n: None)
+    return {
+        "scenarios": len(results),
+        "attacks": len(attacks),
+        "detected_pct": share(sum(1 for r in attacks if r["detected"])),
+        "contained_pct": share(len(contained)),
+        "median_blocks_to_contain": statistics.median(blocks) if blocks else None,
+        "false_pauses": sum(r["false_pauses"] for r in results),
+        "funds_at_risk": round(sum(r["funds_at_risk"] for r in attacks), 2),
+        "funds_lost": round(sum(r["funds_lost"] for r in attacks), 2),
+    }

@@ -1,0 +1,100 @@
+"""The drill's incident report, Markdown and JSON: the drill's measurements on top of the responder's
+post-mortem of the incident the attack opened (watchdog.respond.report)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from sqlmodel import select
+
+from watchdog.finding import Severity
+from watchdog.drill.measure import PAUSE_LEVEL, Recording
+from watchdog.drill.scenarios import Scenario
+from watchdog.respond.report import markdown, postmortem
+from watchdog.store import FindingRecord, Store
+
+
+def _incident(store: Store, recording: Recording) -> int | None:
+    """The incident of the first finding at pause level during the attack (else the most severe one seen)."""
+    attack = sorted((f for f in recording.findings if f.severity >= PAUSE_LEVEL and f.at >= recording.phase_start),
+                    key=lambda f: f.at)
+    keys = [f.dedup_key for f in attack or sorted(recording.findings, key=lambda f: (-f.severity.rank, f.at))]
+    with store.session() as s:
+        for key in keys:
+            row = s.exec(select(FindingRecord).where(FindingRecord.dedup_key == key)).first()
+            if row is not None and row.incident_id is not None:
+                return row.incident_id
+    return None
+
+
+def write_report(out: Path, scenario: Scenario, result: dict[str, Any], store_url: str,
+                 recording: Recording) -> tuple[Path, Path]:
+    store = Store(store_url)
+    try:
+        incident = _incident(store, recording)
+        report = postmortem(store, incident) if incident is not None else None
+    finally:
+        store.close()
+    if report is not None:
+        report["impact"]["losses"] = f"{result['funds_lost']:,.2f} dUSD (drill measurement)"
+    document = {"drill": result, "scenario": {"name": scenario.name, "title": scenario.title, "summary": scenario.summary},
+                "timeline": [_step(s) for s in recording.steps], "postmortem": report}
+    json_path, md_path = out / "report.json", out / "report.md"
+    json_path.write_text(json.dumps(document, indent=2, default=str) + "\n")
+    md_path.write_text(_markdown(scenario, result, recording) + ("\n" + markdown(report) if report else ""))
+    return md_path, json_path
+
+
+def _step(step: Any) -> dict[str, Any]:
+    return {**step.as_dict(), "sent_at": step.sent_at, "mined_at": step.mined_at}
+
+
+def _yes(value: Any) -> str:
+    return "-" if value is None else ("yes" if value is True else "no" if value is False else str(value))
+
+
+def _markdown(scenario: Scenario, r: dict[str, Any], recording: Recording) -> str:
+    lines = [f"# Drill: {scenario.name} — {scenario.title}", "", scenario.summary, "",
+             f"Response mode: {'pause through the guardian' if r['response'] else 'detection only (pauses dry-run)'}.", "",
+             "## Measurements", "", "| measure | value |", "|---|---|"]
+    first = r["first_finding"]
+    rows = [
+        ("attack block", r["attack_block"]),
+        ("detected", _yes(r["detected"])),
+        ("first finding", f"{first['rule']} ({first['severity']}): {first['title']}" if first else None),
+        ("detection block", r["detect_block"]),
+        ("detection latency", f"{r['detect_latency_ms']} ms" if r["detect_latency_ms"] is not None else None),
+        ("paused", _yes(r["paused"])),
+        ("pause block", r["pause_block"]),
+        ("blocks to contain", r["blocks_to_contain"]),
+        ("pre-empted (pause landed before the attack)", _yes(r["preempted"])),
+        ("contained", _yes(r["contained"]) if not r["benign"] else None),
+        ("attack succeeded", _yes(r["attack_succeeded"])),
+        ("funds at risk", f"{r['funds_at_risk']:,.2f} dUSD"),
+        ("funds lost", f"{r['funds_lost']:,.2f} dUSD"),
+        ("funds saved", f"{r['funds_saved']:,.2f} dUSD"),
+        ("false pauses", r["false_pauses"]),
+        ("critical findings", r["critical_findings"]),
+    ]
+    lines += [f"| {name} | {_yes(value)} |" for name, value in rows]
+    lines += ["", "## Attack timeline", "", "| step | actor | block | tx | result |", "|---|---|---|---|---|"]
+    for step in recording.steps:
+        result = "time passed" if step.tx_hash is None else ("succeeded" if step.succeeded else "reverted")
+        lines.append(f"| {step.name} | {step.actor} | {step.block} | `{step.tx_hash or '-'}` | {result} |")
+    for pause in r["pauses"]:
+        lines.append(f"| pause of {pause['contract']} | watchdog responder | {pause['block']} | `{pause['tx']}` | succeeded |")
+    if r["would_pause"]:
+        lines += ["", "## What the responder would have done", ""] + [f"- {m}" for m in r["would_pause"]]
+    findings = sorted(recording.findings, key=lambda f: f.at)
+    lines += ["", "## Findings as they were delivered", "", "| phase | severity | rule | block | pending | title |",
+              "|---|---|---|---|---|---|"]
+    for f in findings:
+        phase = "attack" if f.at >= recording.phase_start else "traffic"
+        if f.severity >= Severity.MEDIUM or phase == "attack":
+            lines.append(f"| {phase} | {f.severity.value} | {f.rule_id} | {f.block} | {_yes(f.pending)} | {f.title} |")
+    quiet = sum(1 for f in findings if f.severity < Severity.MEDIUM and f.at < recording.phase_start)
+    if quiet:
+        lines += ["", f"Not listed: {quiet} informational or low finding(s) during the benign traffic."]
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,170 @@
+"""Incidents: findings grouped per protocol, time window and attacker cluster, with a UTC timeline.
+
+A finding joins an open (or contained) incident of its network when it is of the same protocol within
+the window, or shares an address with the incident's attacker cluster within the window. Otherwise it
+opens a new incident if it is at or above the opening severity (or a playbook acts on it); a lower finding
+(a flash-swap arbitrage, an allowlisted keeper) is context, not an incident: it is stored without one, so
+that it can neither start an attack's incident nor move its start. Status: open -> contained (a pause is
+mined or found in place) -> resolved.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+from sqlmodel import Session, col, select
+
+from watchdog.finding import Severity
+from watchdog.errors import WatchdogError
+from watchdog.store import FindingRecord, Store, utcnow
+from watchdog.store.responder import Action, Incident, IncidentEvent
+
+ACTIVE = ("open", "contained")
+
+
+@dataclass(slots=True)
+class Attached:
+    incident: Incident | None  # None: below the opening severity and no incident to join
+    opened: bool
+    escalated: bool  # the incident's severity went up with this finding
+
+
+def aware(value: datetime) -> datetime:
+    """SQLite gives naive datetimes back: they are UTC."""
+    return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
+
+
+class IncidentBook:
+    def __init__(self, store: Store, window_seconds: int = 3600, known_contracts: set[str] | None = None,
+                 open_min_severity: Severity = Severity.MEDIUM) -> None:
+        self.store = store
+        self.window = timedelta(seconds=window_seconds)
+        self.known = {a.lower() for a in (known_contracts or set())}  # protocol contracts are not attackers
+        self.open_min_severity = Severity(open_min_severity)
+
+    def opens(self, record: FindingRecord, acted_on: bool = False) -> bool:
+        """The finding may open an incident (and marks its start): severe enough, or a playbook acts on it."""
+        return acted_on or Severity(record.severity) >= self.open_min_severity
+
+    def attach(self, record: FindingRecord, acted_on: bool = False, chain: dict[str, int] | None = None) -> Attached:
+        """Put the finding in its incident (opening one if it is severe enough, or `acted_on` by a playbook)
+        and write the timeline. `chain`: when it was made on the chain's clock ({chain_block, chain_time},
+        see watchdog.respond.clock). The finding that opens the incident marks its detection on that clock;
+        any finding keeps the time of its block (the incident's start is the earliest)."""
+        now = utcnow()
+        cluster = {a.lower() for a in record.addresses} - self.known
+        significant = self.opens(record, acted_on)
+        chain = chain or {}
+        in_block = {"block_time": chain["chain_time"]} if chain and chain.get("chain_block") == record.block_number else {}
+        with self.store.session() as s:
+            incident = self._match(s, record, cluster, now)
+            opened = incident is None
+            if incident is None and not significant:
+                return Attached(None, False, False)
+            if incident is None:
+                incident = Incident(network=record.network, protocol=record.protocol, title=record.title,
+                                    severity=record.severity, first_block=record.block_number, first_seen=now)
+                s.add(incident)
+                s.flush()
+                s.add(event(incident.id, "opened", f"incident opened by {record.rule_id}: {record.title}", **chain))
+            escalated = not opened and Severity(record.severity) > Severity(incident.severity)
+            if escalated:
+                incident.severity, incident.title = record.severity, record.title
+            incident.addresses = sorted(set(incident.addresses) | cluster)
+            incident.last_seen = now
+            # the start is the first block of a finding worth an incident: context found later cannot move it
+            if significant and record.block_number is not None and (incident.first_block is None
+                                                                    or record.block_number < incident.first_block):
+                incident.first_block = record.block_number
+            s.add(incident)
+            row = s.get(FindingRecord, record.id) if record.id is not None else None
+            if row is not None:
+                row.incident_id = incident.id
+            s.add(event(incident.id, "finding", f"{record.severity} {record.rule_id}: {record.title}",
+                        finding_id=record.id, rule_id=record.rule_id, tx_hash=record.tx_hash,
+                        block=record.block_number, pending=record.pending, addresses=record.addresses,
+                        **(chain if opened else {}), **in_block))
+            s.flush()
+            s.refresh(incident)
+        record.incident_id = incident.id
+        return Attached(incident, opened, escalated)
+
+    def _match(self, s: Session, record: FindingRecord, cluster: set[str], now: datetime) -> Incident | None:
+        candidates = s.exec(select(Incident).where(Incident.network == record.network, col(Incident.status).in_(ACTIVE))
+                            .order_by(col(Incident.last_seen).desc())).all()
+        for incident in candidates:
+            if now - aware(incident.last_seen) > self.window:
+                continue
+            if incident.protocol == record.protocol or cluster & set(incident.addresses):
+                return incident
+        return None
+
+    def retract(self, record: FindingRecord) -> None:
+        """A finding's block was reorged out: note it; an incident left with no active finding and no
+        action is resolved as a false start."""
+        if record.incident_id is None:
+            with self.store.session() as s:
+                row = s.exec(select(FindingRecord).where(FindingRecord.dedup_key == record.dedup_key)).first()
+            if row is None or row.incident_id is None:
+                return
+            record = row
+        with self.store.session() as s:
+            incident = s.get(Incident, record.incident_id)
+            if incident is None:
+                return
+            s.add(event(incident.id, "retracted", f"finding {record.rule_id} retracted (block reorged out)",
+                        finding_id=record.id, tx_hash=record.tx_hash))
+            active = s.exec(select(FindingRecord).where(FindingRecord.incident_id == incident.id,
+                                                        FindingRecord.status == "active",
+                                                        FindingRecord.dedup_key != record.dedup_key)).all()
+            if not active and incident.status == "open" and not has_actions(s, incident.id):
+                incident.status, incident.resolved_at = "resolved", utcnow()
+                s.add(event(incident.id, "resolved", "every finding was retracted: resolved as a false start"))
+            s.add(incident)
+
+    def note(self, incident_id: int | None, kind: str, message: str, **detail: Any) -> None:
+        if incident_id is None:
+            return
+        with self.store.session() as s:
+            s.add(event(incident_id, kind, message, **detail))
+
+    def contain(self, incident_id: int | None, message: str, **detail: Any) -> bool:
+        """Mark contained (first pause in place); True when the status changed."""
+        if incident_id is None:
+            return False
+        with self.store.session() as s:
+            incident = s.get(Incident, incident_id)
+            if incident is None:
+                return False
+            s.add(event(incident_id, "contained" if incident.status == "open" else "note", message, **detail))
+            if incident.status != "open":
+                return False
+            incident.status, incident.contained_at = "contained", utcnow()
+            s.add(incident)
+            return True
+
+
+def resolve(store: Store, incident_id: int, note: str, root_cause: str = "") -> Incident:
+    with store.session() as s:
+        incident = s.get(Incident, incident_id)
+        if incident is None:
+            raise WatchdogError(f"no incident {incident_id}: see `watchdog incidents list`")
+        if incident.status != "resolved":
+            incident.status, incident.resolved_at = "resolved", utcnow()
+        if root_cause:
+            incident.root_cause = root_cause
+        s.add(incident)
+        s.add(event(incident_id, "resolved", note or "resolved"))
+    store.audit("operator", "incident_resolved", str(incident_id), note=note)
+    return incident
+
+
+def has_actions(s: Session, incident_id: int | None) -> bool:
+    return s.exec(select(Action.id).where(Action.incident_id == incident_id)).first() is not None
+
+
+def event(incident_id: int | None, kind: str, message: str, **detail: Any) -> IncidentEvent:
+    assert incident_id is not None
+    return IncidentEvent(incident_id=incident_id, kind=kind, message=message, detail=detail)

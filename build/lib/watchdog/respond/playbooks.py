@@ -1,0 +1,39 @@
+"""Playbook conditions: which findings (rule ids, severity, confidence, protocol, count in a window)
+trigger a playbook's actions."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from fnmatch import fnmatchcase
+
+from sqlmodel import col, select
+
+from watchdog.finding import Severity
+from watchdog.respond.config import Condition, Playbook
+from watchdog.store import FindingRecord, Store, utcnow
+
+
+def matches(condition: Condition, record: FindingRecord) -> bool:
+    """The finding alone satisfies the condition (count and window aside)."""
+    if not any(fnmatchcase(record.rule_id, pattern) for pattern in condition.rules):
+        return False
+    if Severity(record.severity) < condition.min_severity or record.confidence < condition.min_confidence:
+        return False
+    if condition.protocols and record.protocol not in condition.protocols:
+        return False
+    return condition.pending is None or condition.pending == record.pending
+
+
+def triggered(store: Store, playbook: Playbook, record: FindingRecord) -> bool:
+    """The finding matches and, with the other active matching findings of the window, reaches `count`."""
+    if not playbook.enabled or not matches(playbook.when, record):
+        return False
+    if playbook.when.count == 1:
+        return True
+    since = utcnow() - timedelta(seconds=playbook.when.window_seconds)
+    with store.session() as s:
+        recent = s.exec(select(FindingRecord).where(FindingRecord.network == record.network,
+                                                    FindingRecord.status == "active",
+                                                    col(FindingRecord.created_at) >= since)).all()
+    keys = {r.dedup_key for r in recent if matches(playbook.when, r)} | {record.dedup_key}
+    return len(keys) >= playbook.when.count

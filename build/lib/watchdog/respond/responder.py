@@ -1,0 +1,324 @@
+"""The responder: findings -> incidents -> playbooks -> notify | pause | propose.
+
+`Responder.handle(new, retracted)` is the daemon's sink (called after each block's commit) and can be
+called directly (tests, drills). Pauses go through the one executor; proposals to the Safe carry the
+evidence signers need; notifications go out in one thread per incident.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterable
+
+from pydantic import ValidationError
+from sqlmodel import select
+
+from watchdog.finding import Finding
+from watchdog.errors import ConfigError, RpcError, WatchdogError
+from watchdog.keys import Signer, load_signer
+from watchdog.manifest import Manifest
+from watchdog.respond.clock import ChainClock
+from watchdog.respond.config import PlaybookAction, ResponseConfig
+from watchdog.respond.evidence import incident_evidence
+from watchdog.respond.executor import Executor, Outcome
+from watchdog.respond.incidents import IncidentBook
+from watchdog.respond.notify import Notice, Notifications
+from watchdog.respond.plan import governance_pause_plan, pause_plan, select_targets
+from watchdog.respond.playbooks import triggered
+from watchdog.respond.rpc import CallReverted, Rpc
+from watchdog.respond.safe import SafeProposals
+from watchdog.respond.service import SafeService
+from watchdog.store import FindingRecord, Store
+from watchdog.store.responder import Action, Incident, NotificationThread
+
+log = logging.getLogger(__name__)
+
+GOVERNANCE_PAUSE_SECONDS = 14 * 24 * 3600  # a governance pause lasts until governance lifts it, bounded
+
+
+@dataclass(slots=True)
+class Handled:
+    """What one `handle` call did."""
+
+    incidents: list[int] = field(default_factory=list)
+    pauses: list[Outcome] = field(default_factory=list)
+    proposals: list[int] = field(default_factory=list)
+    notified: list[str] = field(default_factory=list)  # playbook names whose notify action fired
+    dry_run: list[str] = field(default_factory=list)  # what dry-run actions would have done
+
+
+def response_config(config: Any) -> ResponseConfig:
+    """Accept the response config itself or the whole configuration that carries its sections:
+    `playbooks`, `notifiers` (a list, or a table of named notifiers), `signers` and an optional
+    `responder` table (executor, incidents, safe_service). Relative key paths are read from `base_dir`."""
+    if isinstance(config, ResponseConfig):
+        return config
+    if config is None:
+        return ResponseConfig()
+
+    def plain(value: Any) -> Any:
+        return value.model_dump(exclude_none=True) if hasattr(value, "model_dump") else value
+
+    raw: dict[str, Any] = {"playbooks": [plain(p) for p in getattr(config, "playbooks", None) or []]}
+    notifiers = getattr(config, "notifiers", None) or []
+    if isinstance(notifiers, dict):
+        notifiers = [{**plain(v), "name": k} for k, v in notifiers.items()]
+    raw["notifiers"] = [plain(n) for n in notifiers]
+    base_dir = getattr(config, "base_dir", None)
+    signers = {}
+    for name, signer in (getattr(config, "signers", None) or {}).items():
+        signer = dict(plain(signer))
+        for key in ("keystore", "password_file"):
+            if signer.get(key) is not None and base_dir is not None and not Path(signer[key]).expanduser().is_absolute():
+                signer[key] = Path(base_dir) / signer[key]
+        signers[name] = signer
+    raw["signers"] = signers
+    section = plain(getattr(config, "responder", None) or {})
+    raw.update({k: v for k, v in section.items() if k in ResponseConfig.model_fields})
+    try:
+        return ResponseConfig.model_validate(raw)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        where = ".".join(str(p) for p in err["loc"])
+        raise ConfigError(f"config: {where}: {err['msg'].removeprefix('Value error, ')}") from None
+
+
+class Responder:
+    def __init__(self, config: Any, store: Store, rpc: Rpc | str, manifest: Manifest, *,
+                 network: str | None = None, signer: Signer | None = None) -> None:
+        self.config = response_config(config)
+        self.store = store
+        self.rpc = rpc if isinstance(rpc, Rpc) else Rpc(rpc)
+        self.manifest = manifest
+        self.network = network or self.config.network
+        self.chain_id = manifest.chain_id
+        if signer is None and self.config.executor.signer in self.config.signers:
+            signer = load_signer(self.config.signers[self.config.executor.signer].source())
+        self.signer = signer
+        self.executor = Executor(store, self.rpc, signer, self.network, self.chain_id, self.config.executor,
+                                 on_finish=self._finished)
+        self.incidents = IncidentBook(store, self.config.incidents.window_seconds,
+                                      {c.address for c in manifest.contracts}, self.config.incidents.open_min_severity)
+        self.clock = ChainClock(self.rpc, store, self.network)
+        self.notifications = Notifications(store, self.config.notifiers)
+        service = SafeService(self.config.safe_service.url, self.config.safe_service.origin) if self.config.safe_service else None
+        self.proposals = (SafeProposals(store, self.rpc, self.network, self.chain_id, manifest.safe.address, service)
+                          if manifest.safe else None)
+        self._lock = threading.Lock()
+        self._notify_names: dict[int, list[str]] = {}
+
+    # ------------------------------------------------------------------ lifecycle
+    def start(self) -> list[Outcome]:
+        """Resume what a previous run left open (never a second transaction)."""
+        return self.executor.resume()
+
+    def wait(self, timeout: float = 60.0) -> bool:
+        """Wait until pauses are mined and notifications delivered (tests, drills, shutdown)."""
+        done = self.executor.wait(timeout)
+        self.notifications.drain(timeout)
+        return done
+
+    def close(self) -> None:
+        self.executor.stop()
+        self.notifications.close()
+
+    # ------------------------------------------------------------------ the sink
+    def handle(self, new: Iterable[FindingRecord | Finding], retracted: Iterable[FindingRecord | Finding] = ()) -> Handled:
+        result = Handled()
+        for finding in retracted:
+            try:
+                self.incidents.retract(self._record(finding, retract=True))
+            except Exception as exc:
+                log.error("retracting a finding failed: %s", exc)
+        for finding in new:
+            try:
+                self._respond(self._record(finding), result)
+            except Exception as exc:  # one bad finding or a node hiccup must not stop the others (nor the daemon)
+                message = str(exc) if isinstance(exc, WatchdogError) else f"{exc.__class__.__name__}: {exc}"
+                log.error("responding to %s failed: %s", getattr(finding, "rule_id", "?"), message)
+                self.store.audit("responder", "respond_failed", getattr(finding, "rule_id", ""), error=message[:500])
+        return result
+
+    __call__ = handle
+
+    def _respond(self, record: FindingRecord, result: Handled) -> None:
+        playbooks = [p for p in self.config.playbooks if p.actions and triggered(self.store, p, record)]
+        acted_on = bool(playbooks)
+        chain = self._detected_at(record) if self.incidents.opens(record, acted_on) else {}
+        with self._lock:  # grouping is read-then-write: one finding at a time in this process
+            attached = self.incidents.attach(record, acted_on=acted_on, chain=chain)
+        incident = attached.incident
+        if incident is None:
+            return  # context below the opening severity, with no incident to join: stored, nothing to do
+        assert incident.id is not None
+        result.incidents.append(incident.id)
+        for playbook in playbooks:
+            for action in playbook.actions:
+                dry = playbook.dry_run or action.dry_run
+                if action.type == "pause":
+                    self._pause(action, record, incident, dry, result)
+                elif action.type == "propose":
+                    self._propose(action, record, incident, dry, result)
+                else:
+                    self._notify_open(playbook.name, action, record, incident, attached.opened, dry, result)
+        if attached.escalated and incident.id in self._notify_names:
+            self._publish(incident, "escalated", f"severity raised to {record.severity} by {record.rule_id}: {record.title}")
+
+    def _detected_at(self, record: FindingRecord) -> dict[str, int]:
+        """When a finding that marks an incident's detection was made, on the chain's clock: the block it is
+        about (detection runs on the head; the daemon stored the block, no node read), or for a pending
+        transaction the head as the node tells it now."""
+        if record.block_number is None:
+            return self.clock.head()
+        return self.clock.at_block(record.block_number)
+
+    # ------------------------------------------------------------------ actions
+    def _pause(self, action: PlaybookAction, record: FindingRecord, incident: Incident, dry: bool, result: Handled) -> None:
+        reason = f"watchdog incident #{incident.id}: {record.rule_id}"
+        for entry in select_targets(self.manifest, action.targets, record.addresses):
+            plan = pause_plan(self.manifest, entry, reason)
+            if dry:
+                result.dry_run.append(self._preview(plan, incident))
+                continue
+            outcome = self.executor.submit(plan, incident_id=incident.id, trigger=_trigger(record),
+                                           attack_tx=record.tx_hash if record.pending else None)
+            result.pauses.append(outcome)
+            if outcome.sent:
+                self.incidents.note(incident.id, "pause", f"pause of {entry.name} sent in {outcome.tx_hash}",
+                                    action_id=outcome.action_id, tx_hash=outcome.tx_hash, preemptive=record.pending)
+                self._publish(incident, "action", f"pausing {entry.name} ({entry.address}): tx {outcome.tx_hash}")
+
+    def _preview(self, plan: Any, incident: Incident) -> str:
+        """Dry run: read the state and simulate, send nothing."""
+        message = ""
+        try:
+            done = self.executor.is_done(plan.check)
+        except RpcError as exc:
+            done, message = False, f"dry-run: cannot read the state of {plan.contract}: {exc}"
+        if done:
+            message = f"dry-run: {plan.contract} is already paused: nothing to send"
+        elif not message:
+            try:
+                self.rpc.eth_call(plan.to, plan.data, self.signer.address if self.signer else None)
+                verdict = "simulation ok"
+            except CallReverted as exc:
+                verdict = f"simulation reverts: {exc.reason or exc}"
+            message = f"dry-run: would call {plan.decoded.get('function')} on {plan.to} to pause {plan.contract} ({verdict})"
+        self.incidents.note(incident.id, "dry_run", message, to=plan.to, data=plan.data)
+        self.store.audit("responder", "dry_run", plan.target, incident_id=incident.id, message=message)
+        return message
+
+    def _propose(self, action: PlaybookAction, record: FindingRecord, incident: Incident, dry: bool, result: Handled) -> None:
+        if self.proposals is None:
+            raise WatchdogError("a playbook proposes to the Safe but the manifest has no `safe`: add it or drop the propose action")
+        until = int(self.rpc.block("latest")["timestamp"], 16) + GOVERNANCE_PAUSE_SECONDS
+        for entry in select_targets(self.manifest, action.targets, record.addresses):
+            plan = governance_pause_plan(self.manifest, entry, self.proposals.safe, until)
+            if dry:
+                message = f"dry-run: would propose {plan.decoded.get('function')} on {entry.name} to Safe {self.proposals.safe}"
+                self.incidents.note(incident.id, "dry_run", message)
+                result.dry_run.append(message)
+                continue
+            proposal, created = self.proposals.propose(plan, evidence=incident_evidence(self.store, incident),
+                                                       description=f"Pause {entry.name}: incident #{incident.id} ({record.title})",
+                                                       incident_id=incident.id)
+            result.proposals.append(proposal.id)  # type: ignore[arg-type]
+            if created:
+                text = (f"Safe proposal #{proposal.id} to pause {entry.name}: nonce {proposal.nonce}, safeTxHash "
+                        f"{proposal.safe_tx_hash}, needs {proposal.threshold} signatures")
+                self.incidents.note(incident.id, "propose", text, proposal_id=proposal.id, safe_tx_hash=proposal.safe_tx_hash)
+                self._publish(incident, "action", text)
+
+    def _notify_open(self, playbook: str, action: PlaybookAction, record: FindingRecord, incident: Incident,
+                     opened: bool, dry: bool, result: Handled) -> None:
+        assert incident.id is not None
+        names = action.notifiers or list(self.notifications.notifiers)
+        with self._lock:  # concurrent findings of one incident: one opening message
+            known = self._notify_names.get(incident.id)
+            if known is None and not opened:
+                known = self._threads(incident.id)
+            if known is not None and set(names) <= set(known):
+                return  # this incident already has its thread: no storm
+            if not dry:
+                self._notify_names[incident.id] = sorted(set(known or []) | set(names))
+        if dry:
+            message = f"dry-run: would notify {', '.join(names) or 'nobody'} about incident #{incident.id}"
+            self.incidents.note(incident.id, "dry_run", message)
+            result.dry_run.append(message)
+            return
+        result.notified.append(playbook)
+        self.incidents.note(incident.id, "notify", f"playbook {playbook} notifies {', '.join(names)}", playbook=playbook)
+        text = f"{record.description or record.title}\nrule {record.rule_id}, tx {record.tx_hash}, block {record.block_number}"
+        self._publish(incident, "opened", text, names=names)
+
+    def _threads(self, incident_id: int) -> list[str] | None:
+        with self.store.session() as s:
+            rows = s.exec(select(NotificationThread.notifier).where(NotificationThread.incident_id == incident_id)).all()
+        return list(rows) or None
+
+    def _publish(self, incident: Incident, kind: str, text: str, names: list[str] | None = None) -> None:
+        assert incident.id is not None
+        names = names or self._notify_names.get(incident.id) or self._threads(incident.id)
+        if not names:
+            return
+        with self.store.session() as s:
+            fresh = s.get(Incident, incident.id) or incident
+        self.notifications.publish(Notice(
+            incident_id=incident.id, network=fresh.network, protocol=fresh.protocol, severity=fresh.severity,
+            status=fresh.status, kind=kind, title=fresh.title, text=text,
+            fields={"addresses": fresh.addresses, "first_block": fresh.first_block},
+            at=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())), names)
+
+    def _finished(self, action: Action) -> None:
+        """Executor callback: a pause in place contains the incident."""
+        if action.incident_id is None:
+            return
+        if action.status in ("mined", "already_paused"):
+            text = (f"{action.contract or action.target} paused in tx {action.tx_hash} (block {action.block_number})"
+                    if action.status == "mined" else f"{action.contract or action.target} was already paused")
+            # on the chain's clock: the block of the pause, or the head when it was found in place
+            chain = self.clock.at_block(action.block_number) if action.block_number is not None else self.clock.head()
+            if self.incidents.contain(action.incident_id, text, action_id=action.id, tx_hash=action.tx_hash, **chain):
+                with self.store.session() as s:
+                    incident = s.get(Incident, action.incident_id)
+                if incident is not None:
+                    self._publish(incident, "contained", text)
+        elif action.status in ("failed", "reverted"):
+            self.incidents.note(action.incident_id, "pause", f"{action.kind} of {action.contract or action.target} "
+                                f"{action.status}: {action.error or action.tx_hash}", action_id=action.id)
+            with self.store.session() as s:
+                incident = s.get(Incident, action.incident_id)
+            if incident is not None:
+                self._publish(incident, "action", f"{action.kind} of {action.contract or action.target} {action.status}: {action.error or ''}")
+
+    # ------------------------------------------------------------------ findings and evidence
+    def _record(self, finding: FindingRecord | Finding, retract: bool = False) -> FindingRecord:
+        """The stored row of a finding (stored here when handed over as a plain Finding)."""
+        key = finding.dedup_key
+        with self.store.session() as s:
+            row = s.exec(select(FindingRecord).where(FindingRecord.dedup_key == key)).first()
+            if row is None and isinstance(finding, FindingRecord):
+                return finding
+            if row is None:
+                assert isinstance(finding, Finding)
+                row = FindingRecord(dedup_key=key, rule_id=finding.rule_id, title=finding.title,
+                                    description=finding.description, severity=finding.severity.value,
+                                    confidence=finding.confidence, network=finding.network, protocol=finding.protocol,
+                                    block_number=finding.block_number, block_hash=finding.block_hash,
+                                    tx_hash=finding.tx_hash, pending=finding.pending, addresses=list(finding.addresses),
+                                    evidence=dict(finding.evidence), labels=dict(finding.labels))
+            if retract:
+                row.status = "retracted"
+            s.add(row)
+            s.flush()
+            s.refresh(row)
+        return row
+
+
+def _trigger(record: FindingRecord) -> dict[str, Any]:
+    return {"finding_id": record.id, "rule_id": record.rule_id, "tx_hash": record.tx_hash,
+            "block": record.block_number, "pending": record.pending}

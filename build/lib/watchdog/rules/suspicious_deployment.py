@@ -1,0 +1,100 @@
+"""suspicious-deployment: a new contract (top-level creation, or CREATE/CREATE2 inside a transaction) whose
+bytecode looks like an exploit aimed at the watched protocol: flash-loan callbacks together with the
+protocol's addresses in its code or constructor arguments. Attackers deploy before they strike, so this
+fires before the contract's first call into the protocol; on a pending creation, before it is even mined."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from watchdog.chain.events import CallFrame
+from watchdog.detect import Context, Rule, Severity, Trigger
+from watchdog.errors import ConfigError
+from watchdog.scan.deployment import ScanVerdict, scan_deployment
+
+CREATE_FRAMES = {"CREATE", "CREATE2"}
+
+
+class SuspiciousDeployment(Rule):
+    id = "suspicious-deployment"
+    title = "Suspicious contract deployment"
+    severity = Severity.MEDIUM
+    confidence = 0.6
+    description = ("A contract was deployed whose bytecode implements flash-loan callbacks and names watched "
+                   "contracts (in its code, immutables or constructor arguments): the preparation stage of an "
+                   "exploit. High when it names a core contract (market, vault, lending), since arbitrage bots "
+                   "usually name only pairs, routers and tokens.")
+    references = ("Attack stages seen in real exploits: preparation is a contract deployment with flash-loan "
+                  "callbacks that names the victim",)
+    params = {
+        "min_severity": "medium",   # verdicts below this are not reported (unless from a watched deployer)
+        "watched_deployers": [],    # deployers and factories whose every new contract is reported
+        "trace_all": False,         # also look for internal creations in every transaction (one trace each)
+        "artifacts": [],            # forge `out/` folders: a matching build names the new contract's source
+    }
+    triggers = frozenset({Trigger.TX, Trigger.PENDING})
+
+    def __init__(self, params: dict | None = None) -> None:
+        super().__init__(params)
+        levels = [s.value for s in Severity]
+        if self.params["min_severity"] not in levels:
+            raise ConfigError(
+                f"rules.{self.id}.min_severity: {self.params['min_severity']!r} is not one of {', '.join(levels)}"
+            )
+
+    def evaluate(self, ctx: Context):
+        tx = ctx.tx
+        if tx is None:
+            return
+        watched = ctx.registry.addresses()
+        deployers = {a.lower() for a in self.params["watched_deployers"]}
+        artifacts = [Path(p) for p in self.params["artifacts"]]
+        for address, deployer, init_code, code, how in self._creations(ctx, deployers):
+            verdict = scan_deployment(
+                ctx.reader, address, watched, init_code=init_code, code=code, block=ctx.at, artifacts=artifacts
+            )
+            severity = self._severity(ctx, verdict)
+            from_watched = deployer in deployers or tx.sender in deployers
+            if severity < Severity(self.params["min_severity"]) and not from_watched:
+                continue
+            yield ctx.finding(
+                severity=severity,
+                confidence=verdict.confidence,
+                description=f"{how} {address} by {deployer}: " + ("; ".join(verdict.reasons) or "nothing notable in its bytecode"),
+                addresses=[address, deployer, tx.sender, *verdict.watched_references],
+                evidence={**verdict.evidence(), "deployer": deployer, "creation": how, "from_watched_deployer": from_watched},
+                labels={"stage": "preparation", "new_contract": address},
+                key=address,
+            )
+
+    @staticmethod
+    def _severity(ctx: Context, verdict: ScanVerdict) -> Severity:
+        """The bytecode verdict, high only when a core contract is named (arbitrage bots name pairs and routers)."""
+        if verdict.severity >= Severity.HIGH and not any(ctx.registry.is_core(a) for a in verdict.watched_references):
+            return Severity.MEDIUM
+        return verdict.severity
+
+    def _creations(self, ctx: Context, deployers: set[str]):
+        """(address, deployer, init code, runtime code or None, how) for each contract the transaction creates.
+
+        A trace is fetched for creations, for calls to watched deployers/factories and, with `trace_all`, for
+        every transaction; a pending transaction comes with its simulation's trace anyway."""
+        tx = ctx.tx
+        if not (ctx.pending or tx.to is None or tx.to in deployers or self.params["trace_all"]):
+            return
+        trace = ctx.trace
+        if trace is not None:
+            for frame in trace.walk():
+                if frame.type.upper() in CREATE_FRAMES and frame.to and not frame.error:
+                    top = frame is trace
+                    yield frame.to.lower(), frame.sender.lower(), frame.input, _runtime(frame), "deployed" if top else "created internally"
+            return
+        if tx.to is None and not ctx.pending:  # no tracer on this node: the receipt still names the contract
+            address = (ctx.reader.receipt(tx.hash) or {}).get("contractAddress")
+            if address:
+                yield address.lower(), tx.sender, tx.input, None, "deployed"
+
+
+def _runtime(frame: CallFrame) -> str | None:
+    # A simulated (pending) creation is not on chain yet: its code is the frame's output.
+    return frame.output if frame.output and frame.output != "0x" else None

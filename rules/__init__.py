@@ -1,0 +1,1 @@
+"""The built-in detection rules, one concern per module (installed as `watchdog.rules`)."""

@@ -1,0 +1,1 @@
+"""watchdog's slither detectors, one per module (installed as `watchdog.rules.slither`)."""
