@@ -14,7 +14,7 @@ from sqlmodel import select
 from fixtures.detect.kit import E, World, by_rule, follow, lending_world  # noqa: F401
 
 from watchdog.chain.abi import AbiRegistry
-from watchdog.chain.mempool import MempoolFollower
+from watchdog.pipeline.mempool import MempoolFollower
 from watchdog.chain.reader import BlockReader
 from watchdog.chain.rpc import RpcClient, RpcUnavailable
 from watchdog.detect import PAUSE_SEVERITY, Engine, Severity, topic

@@ -9,7 +9,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from watchdog.chain.abi import AbiRegistry
-from watchdog.chain.mempool import MempoolFollower
+from watchdog.pipeline.mempool import MempoolFollower
 from watchdog.chain.rpc import RpcClient
 from watchdog.chain.ws import Subscriber
 from watchdog.devnet import Anvil

@@ -10,7 +10,7 @@ from pathlib import Path
 from fixtures.detect.kit import follow_manifest
 
 from watchdog.chain.abi import AbiRegistry
-from watchdog.chain.mempool import MempoolFollower
+from watchdog.pipeline.mempool import MempoolFollower
 from watchdog.chain.rpc import RpcClient
 from watchdog.detect import PAUSE_SEVERITY, Engine, Severity
 from watchdog.devnet import scenarios

@@ -1,25 +1,41 @@
-"""ABI registry: decodes logs into typed event records; a log no ABI explains stays raw.
+"""The ABI codec: topic and selector hashes, event decoding, typed call encoding and result decoding.
 
-ABIs come from the deployment manifest (per address), forge artifacts and user ABI files (global, by
-topic0). Decoding is the hot path of ingestion, so static types (address, uintN, intN, bool, bytesN),
-which are almost all event fields, are read straight from the hex words; eth-abi handles the rest.
+Events are known per contract address (watched contracts) and globally by topic0 (forge artifacts, user ABI
+files, the event signatures rules ask for); a log no ABI explains stays raw. Decoding is the hot path of
+ingestion, so static types (address, uintN, intN, bool, bytesN), which are almost all event fields, are read
+straight from the hex words by a function generated per event; eth-abi handles the rest.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import re
+from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterable, Protocol
 
 from eth_abi import decode as abi_decode
+from eth_abi import encode as abi_encode
 from eth_utils import keccak
 
 from watchdog.chain.events import Log
 from watchdog.errors import ConfigError
-from watchdog.manifest import Manifest
 
 log = logging.getLogger("watchdog.abi")
+
+
+@lru_cache(maxsize=1024)
+def topic(signature: str) -> str:
+    """topic0 of an event signature such as `Transfer(address,address,uint256)`."""
+    return "0x" + keccak(text=signature.replace(" ", "")).hex()
+
+
+@lru_cache(maxsize=1024)
+def selector(signature: str) -> str:
+    """4-byte function selector of `name(types)`, 0x-prefixed."""
+    return "0x" + keccak(text=signature.replace(" ", "")).hex()[:8]
 
 
 def canonical_type(param: dict[str, Any]) -> str:
@@ -30,9 +46,15 @@ def canonical_type(param: dict[str, Any]) -> str:
     return kind
 
 
-def event_topic(event: dict[str, Any]) -> str:
-    signature = f"{event['name']}({','.join(canonical_type(i) for i in event.get('inputs', []))})"
-    return "0x" + keccak(text=signature).hex()
+def plain(value: Any) -> Any:
+    """eth-abi values as JSON-friendly ones: bytes as 0x-hex, addresses lowercase."""
+    if isinstance(value, bytes):
+        return "0x" + value.hex()
+    if isinstance(value, str) and value.startswith("0x") and len(value) == 42:
+        return value.lower()
+    if isinstance(value, (list, tuple)):
+        return [plain(v) for v in value]
+    return value
 
 
 def _signed(value: int) -> int:
@@ -55,89 +77,121 @@ def _word_expr(kind: str, word: str) -> str | None:
     return None
 
 
-def _plain(value: Any) -> Any:
-    """eth-abi values as JSON-friendly ones: bytes as 0x-hex, addresses lowercase."""
-    if isinstance(value, bytes):
-        return "0x" + value.hex()
-    if isinstance(value, str) and value.startswith("0x") and len(value) == 42:
-        return value.lower()
-    if isinstance(value, (list, tuple)):
-        return [_plain(v) for v in value]
-    return value
+@dataclass(frozen=True, slots=True)
+class EventSpec:
+    """One event: its name and inputs (name, canonical type, indexed), able to decode a matching log."""
+
+    name: str
+    inputs: tuple[tuple[str, str, bool], ...]
+    _decode: Callable[[tuple[str, ...], str], dict[str, Any] | None] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_decode", _generate(self))
+
+    @property
+    def signature(self) -> str:
+        return f"{self.name}({','.join(t for _, t, _ in self.inputs)})"
+
+    @property
+    def topic0(self) -> str:
+        return topic(self.signature)
+
+    @property
+    def indexed_count(self) -> int:
+        return sum(1 for _, _, indexed in self.inputs if indexed)
+
+    @classmethod
+    def from_abi(cls, item: dict[str, Any]) -> "EventSpec":
+        return cls(item["name"], tuple((p.get("name") or f"arg{n}", canonical_type(p), bool(p.get("indexed")))
+                                       for n, p in enumerate(item.get("inputs", []))))
+
+    @classmethod
+    def parse(cls, text: str) -> "EventSpec":
+        """Human form: `FlashLoan(address indexed target, address initiator, uint256 amount)`."""
+        match = re.fullmatch(r"\s*(\w+)\s*\((.*)\)\s*", text)
+        if not match:
+            raise ValueError(f"not an event signature: {text!r}")
+        inputs = []
+        for n, part in enumerate(p.split() for p in match.group(2).split(",") if p.strip()):
+            words = [w for w in part if w != "indexed"]
+            inputs.append((words[1] if len(words) > 1 else f"arg{n}", words[0], "indexed" in part))
+        return cls(match.group(1), tuple(inputs))
+
+    def decode_raw(self, topics: tuple[str, ...], data: str) -> dict[str, Any] | None:
+        """Arguments by name, or None when the topics and data do not fit this event's shape."""
+        return self._decode(topics, data)
+
+    def decode(self, entry: Log) -> dict[str, Any] | None:
+        """Arguments of `entry` by name, or None when it is not this event."""
+        if not entry.topics or entry.topics[0] != self.topic0:
+            return None
+        return self._decode(entry.topics, entry.data)
 
 
-class EventDecoder:
-    """Decodes the logs of one event signature.
+def _generate(spec: EventSpec) -> Callable[[tuple[str, ...], str], dict[str, Any] | None]:
+    """decode(topics, data) for one event, generated as one function that slices the hex words directly
+    when every data field is static (ingestion decodes tens of thousands of logs per second)."""
+    indexed = [(name, kind) for name, kind, is_indexed in spec.inputs if is_indexed]
+    data = [(name, kind) for name, kind, is_indexed in spec.inputs if not is_indexed]
+    # Dynamic indexed values are only their keccak hash on chain: keep the topic as is.
+    fields = [f"{name!r}: {_word_expr(kind, f'topics[{n}]') or f'topics[{n}]'}" for n, (name, kind) in enumerate(indexed, start=1)]
+    words = [_word_expr(kind, f"data[{2 + 64 * n}:{66 + 64 * n}]") for n, (_, kind) in enumerate(data)]
+    lines = ["def decode(topics, data):", f"    if len(topics) != {1 + len(indexed)}: return None"]
+    if all(w is not None for w in words):
+        fields += [f"{name!r}: {expr}" for (name, _), expr in zip(data, words)]
+        lines += [f"    if len(data) < {2 + 64 * len(data)}: return None", "    return {" + ", ".join(fields) + "}"]
+    else:
+        lines += ["    values = _dynamic(data)", "    if values is None: return None",
+                  "    return {" + ", ".join(fields) + (", " if fields else "") + "**values}"]
+    types = [kind for _, kind in data]
 
-    For the common case (every data field static) the decoder is generated as one Python function
-    that slices the hex words directly: ingestion decodes tens of thousands of logs per second.
-    """
-
-    def __init__(self, event: dict[str, Any]) -> None:
-        self.name: str = event["name"]
-        self.topic0 = event_topic(event)
-        inputs = event.get("inputs", [])
-        self.indexed = [(i.get("name") or f"arg{n}", canonical_type(i)) for n, i in enumerate(inputs) if i.get("indexed")]
-        self.data = [(i.get("name") or f"arg{n}", canonical_type(i)) for n, i in enumerate(inputs) if not i.get("indexed")]
-        self._data_types = [kind for _, kind in self.data]
-        self.decode = self._generate()
-
-    def _generate(self) -> Callable[[tuple[str, ...], str], dict[str, Any] | None]:
-        """decode(topics, data) -> arguments by name, or None when the log does not fit this event."""
-        fields = []
-        for n, (name, kind) in enumerate(self.indexed, start=1):
-            # Dynamic indexed values are only their keccak hash on chain: keep the topic as is.
-            fields.append(f"{name!r}: {_word_expr(kind, f'topics[{n}]') or f'topics[{n}]'}")
-        words = [_word_expr(kind, f"data[{2 + 64 * n}:{66 + 64 * n}]") for n, (_, kind) in enumerate(self.data)]
-        static = all(w is not None for w in words)
-        if static:
-            fields += [f"{name!r}: {expr}" for (name, _), expr in zip(self.data, words)]
-        lines = ["def decode(topics, data):",
-                 f"    if len(topics) != {1 + len(self.indexed)}: return None"]
-        if static:
-            lines.append(f"    if len(data) < {2 + 64 * len(self.data)}: return None")
-            lines.append("    return {" + ", ".join(fields) + "}")
-        else:
-            lines.append("    values = _dynamic(data)")
-            lines.append("    if values is None: return None")
-            lines.append("    return {" + ", ".join(fields) + (", " if fields else "") + "**values}")
-        namespace: dict[str, Any] = {"_signed": _signed, "_dynamic": self._dynamic}
-        exec("\n".join(lines), namespace)  # noqa: S102 (source built from ABI types and repr'd names only)
-        return namespace["decode"]
-
-    def _dynamic(self, data: str) -> dict[str, Any] | None:
+    def dynamic(raw: str) -> dict[str, Any] | None:
         try:
-            values = abi_decode(self._data_types, bytes.fromhex(data[2:]))
+            values = abi_decode(types, bytes.fromhex(raw[2:]))
         except Exception:  # any malformed payload: the log stays raw
             return None
-        return {name: _plain(value) for (name, _), value in zip(self.data, values)}
+        return {name: plain(value) for (name, _), value in zip(data, values)}
+
+    namespace: dict[str, Any] = {"_signed": _signed, "_dynamic": dynamic}
+    exec("\n".join(lines), namespace)  # noqa: S102 (source built from ABI types and repr'd names only)
+    return namespace["decode"]
+
+
+class ManifestLike(Protocol):
+    """What the registry reads of a deployment manifest: its contracts and their ABIs."""
+
+    contracts: Any
+
+    def abi_of(self, entry: Any) -> list[dict[str, Any]]: ...
 
 
 class AbiRegistry:
     """Events known per contract address (watched contracts) and globally by topic0."""
 
     def __init__(self) -> None:
-        self._by_address: dict[str, dict[str, EventDecoder]] = {}
-        self._by_topic: dict[str, list[EventDecoder]] = {}
+        self._by_address: dict[str, dict[str, EventSpec]] = {}
+        self._by_topic: dict[str, list[EventSpec]] = {}
         self.names: dict[str, str] = {}  # watched address -> manifest name
 
-    def add(self, abi: list[dict[str, Any]], address: str | None = None, name: str | None = None) -> None:
-        events = [EventDecoder(item) for item in abi if item.get("type") == "event" and not item.get("anonymous")]
+    def add(self, spec: EventSpec, address: str | None = None) -> None:
+        """One event, known for `address` (when given) and for any emitter of its topic."""
         if address is not None:
-            address = address.lower()
-            if name:
-                self.names[address] = name
-            known = self._by_address.setdefault(address, {})
-            for decoder in events:
-                known[decoder.topic0] = decoder
-        for decoder in events:
-            same = self._by_topic.setdefault(decoder.topic0, [])
-            if all(len(d.indexed) != len(decoder.indexed) or d.name != decoder.name for d in same):
-                same.append(decoder)
+            self._by_address.setdefault(address.lower(), {})[spec.topic0] = spec
+        same = self._by_topic.setdefault(spec.topic0, [])
+        # Several shapes may share a topic (they differ by what is indexed): keep one of each.
+        if all(other.indexed_count != spec.indexed_count or other.name != spec.name for other in same):
+            same.append(spec)
 
-    def add_manifest(self, manifest: Manifest) -> None:
+    def add_abi(self, abi: Iterable[dict[str, Any]], address: str | None = None, name: str | None = None) -> None:
+        if address is not None and name:
+            self.names[address.lower()] = name
+        for item in abi:
+            if item.get("type") == "event" and not item.get("anonymous"):
+                self.add(EventSpec.from_abi(item), address)
+
+    def add_manifest(self, manifest: ManifestLike) -> None:
         for entry in manifest.contracts:
-            self.add(manifest.abi_of(entry), entry.address, entry.name)
+            self.add_abi(manifest.abi_of(entry), entry.address, entry.name)
 
     def add_abi_file(self, path: Path, address: str | None = None, name: str | None = None) -> None:
         """A JSON ABI (list) or a forge/hardhat artifact (object with "abi")."""
@@ -148,7 +202,7 @@ class AbiRegistry:
         abi = data.get("abi") if isinstance(data, dict) else data
         if not isinstance(abi, list):
             raise ConfigError(f"ABI file {path} has no ABI list: expected a JSON list or an object with an `abi` key")
-        self.add(abi, address, name)
+        self.add_abi(abi, address, name)
 
     def add_artifacts(self, directory: Path) -> None:
         """Every forge artifact under `directory` (e.g. contracts/out), for events of any emitter."""
@@ -159,10 +213,10 @@ class AbiRegistry:
                 log.warning("skipping unreadable artifact %s", path)
                 continue
             if isinstance(data, dict) and isinstance(data.get("abi"), list):
-                self.add(data["abi"])
+                self.add_abi(data["abi"])
 
-    def candidates(self, address: str, topic0: str | None) -> list[EventDecoder]:
-        """Decoders to try for a log: the emitter's own ABI first, else any ABI knowing the topic."""
+    def candidates(self, address: str, topic0: str | None) -> list[EventSpec]:
+        """Events to try for a log: the emitter's own ABI first, else any ABI knowing the topic."""
         if topic0 is None:
             return []
         own = self._by_address.get(address)
@@ -170,12 +224,54 @@ class AbiRegistry:
             return [own[topic0]]
         return list(self._by_topic.get(topic0, ()))
 
-    def decode(self, item: Log) -> Log:
-        """Fill event/args/contract in place when an ABI explains the log; otherwise leave it raw."""
-        item.contract = self.names.get(item.address)
-        for decoder in self.candidates(item.address, item.topics[0] if item.topics else None):
-            args = decoder.decode(item.topics, item.data)
-            if args is not None:
-                item.event, item.args = decoder.name, args
-                break
-        return item
+    def decode(self, entry: Log) -> Log:
+        """Fill event/args/contract in place when an ABI explains a raw log; otherwise leave it raw."""
+        entry.contract = entry.contract or self.names.get(entry.address)
+        if entry.event is None:
+            for spec in self.candidates(entry.address, entry.topics[0] if entry.topics else None):
+                args = spec.decode_raw(entry.topics, entry.data)
+                if args is not None:
+                    entry.event, entry.args = spec.name, args
+                    break
+        return entry
+
+
+# --- function calls -------------------------------------------------------------------------------------
+
+_CALL = re.compile(r"\s*(\w+)\s*\(([^()]*)\)\s*(?:\(([^()]*)\))?\s*")
+
+
+@lru_cache(maxsize=512)
+def parse_call(signature: str) -> tuple[str, tuple[str, ...], tuple[str, ...]]:
+    """`balanceOf(address)(uint256)` -> (selector-signature, arg types, return types)."""
+    match = _CALL.fullmatch(signature)
+    if not match:
+        raise ValueError(f"not a call signature: {signature!r} (expected e.g. 'balanceOf(address)(uint256)')")
+    name, args, returns = match.groups()
+    arg_types = tuple(a.strip() for a in args.split(",") if a.strip())
+    ret_types = tuple(r.strip() for r in (returns or "").split(",") if r.strip())
+    return f"{name}({','.join(arg_types)})", arg_types, ret_types
+
+
+def encode_call(signature: str, args: Iterable[Any] = ()) -> str:
+    """Calldata of `name(types)` (a return part is ignored) with `args`, 0x-prefixed."""
+    fn, arg_types, _ = parse_call(signature)
+    return selector(fn) + abi_encode(list(arg_types), list(args)).hex()
+
+
+def decode_result(signature: str, raw: str) -> tuple[Any, ...]:
+    """The return values of `name(types)(returns)` from an eth_call's hex result."""
+    _, _, ret_types = parse_call(signature)
+    return tuple(plain(v) for v in abi_decode(list(ret_types), bytes.fromhex(raw[2:])))
+
+
+# --- ERC-20 ---------------------------------------------------------------------------------------------
+
+TRANSFER_TOPIC = topic("Transfer(address,address,uint256)")
+
+
+def transfer_of(entry: Log) -> tuple[str, str, int] | None:
+    """(from, to, value) of an ERC-20 Transfer log, read by position (tokens name the arguments differently)."""
+    if len(entry.topics) != 3 or entry.topics[0] != TRANSFER_TOPIC or len(entry.data) < 66:
+        return None
+    return "0x" + entry.topics[1][-40:], "0x" + entry.topics[2][-40:], int(entry.data[2:66], 16)

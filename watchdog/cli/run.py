@@ -1,8 +1,7 @@
-"""`watchdog run` (the daemon), `watchdog init` (example config), `watchdog bench ingest`."""
+"""`watchdog run` (the daemon) and `watchdog init` (example config)."""
 
 from __future__ import annotations
 
-import json
 import logging
 from pathlib import Path
 
@@ -14,10 +13,6 @@ from watchdog.config import EXAMPLE, Settings, load_settings, zero_config
 from watchdog.errors import ConfigError, WatchdogError
 
 DEFAULT_CONFIG = Path("watchdog.toml")
-
-bench_app = typer.Typer(help="Benchmarks that print JSON figures against a baseline measured in the same run.", no_args_is_help=True)
-app.add_typer(bench_app, name="bench")
-
 
 def _fail(exc: WatchdogError) -> typer.Exit:
     """One red line per problem, exit code 2."""
@@ -103,22 +98,3 @@ def init(
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(EXAMPLE)
     Console().print(f"wrote {path}: edit networks and protocols, then `watchdog run --config {path} --check`")
-
-
-@bench_app.command("ingest")
-def bench_ingest(
-    logs: int = typer.Option(50_000, help="How many logs the watched contracts emit before measuring."),
-    latency_blocks: int = typer.Option(20, help="1-second blocks used to measure live latency."),
-    json_output: bool = typer.Option(False, "--json", help="Print only the JSON object."),
-) -> None:
-    """Ingestion speed: raw eth_getLogs vs web3.py vs watchdog's full path, and live latency."""
-    from watchdog.chain.bench import run_ingest
-
-    try:
-        result = run_ingest(logs=logs, latency_blocks=latency_blocks)
-    except WatchdogError as exc:
-        raise _fail(exc) from None
-    if json_output:
-        typer.echo(json.dumps(result))
-    else:
-        Console().print_json(json.dumps(result))

@@ -1,7 +1,7 @@
 """The daemon: per network a block follower (and a mempool follower), WebSocket wake-ups, scheduled
 jobs, the metrics/health server, graceful shutdown on SIGINT/SIGTERM.
 
-Sinks: `daemon.add_sink(sink)` registers `sink(new, retracted)` (watchdog.chain.handler.Sink). It is
+Sinks: `daemon.add_sink(sink)` registers `sink(new, retracted)` (watchdog.pipeline.Sink). It is
 called after every store commit that holds new findings (from blocks, pending transactions or scheduled
 rules) or retractions (findings of reorged-out blocks). The responder registers one to open incidents
 and act; notifications of retractions let it close what no longer stands.
@@ -18,12 +18,7 @@ from typing import Any, Callable
 
 from apscheduler.schedulers.background import BackgroundScheduler
 
-from watchdog.chain import ledger, parse
 from watchdog.chain.abi import AbiRegistry
-from watchdog.chain.follower import Follower, FollowerOptions
-from watchdog.chain.handler import BlockHandler, Sink, call_handler
-from watchdog.chain.mempool import MempoolFollower
-from watchdog.chain.reader import BlockReader
 from watchdog.chain.rpc import RpcClient
 from watchdog.chain.ws import Subscriber
 from watchdog.config import Settings, resolve_protocols
@@ -31,6 +26,7 @@ from watchdog.daemon.handlers import HandlerFactory, rule_engine
 from watchdog.errors import ConfigError, RpcError
 from watchdog.manifest import Manifest
 from watchdog.metrics import Metrics, MetricsServer
+from watchdog.pipeline import Follower, FollowerOptions, Handler, MempoolFollower, ScheduledRuns, Sink
 from watchdog.store import Store
 
 log = logging.getLogger("watchdog.daemon")
@@ -40,8 +36,9 @@ log = logging.getLogger("watchdog.daemon")
 class NetworkRuntime:
     name: str
     rpc: RpcClient
-    handler: BlockHandler
+    handler: Handler
     follower: Follower
+    scheduled: ScheduledRuns
     mempool: MempoolFollower | None = None
     subscriber: Subscriber | None = None
 
@@ -66,7 +63,7 @@ class Daemon:
                                 safe=next((p.manifest.safe for p in protocols if p.network == name and p.manifest.safe), None))
             self.networks[name] = self._network(name, manifest, handler_factory(settings, name, manifest, self.store))
 
-    def _network(self, name: str, manifest: Manifest, handler: BlockHandler) -> NetworkRuntime:
+    def _network(self, name: str, manifest: Manifest, handler: Handler) -> NetworkRuntime:
         net = self.settings.networks[name]
         registry = AbiRegistry()
         registry.add_manifest(manifest)
@@ -83,7 +80,8 @@ class Daemon:
         follower = Follower(name, rpc, self.store, handler, addresses, registry, options, **common)
         mempool = MempoolFollower(name, rpc, self.store, handler, addresses, registry, poll_interval=min(0.5, net.poll_interval),
                                   **common) if net.mempool else None
-        return NetworkRuntime(name, rpc, handler, follower, mempool)
+        scheduled = ScheduledRuns(name, rpc, self.store, handler, **common)
+        return NetworkRuntime(name, rpc, handler, follower, scheduled, mempool)
 
     # --- the public hooks ---
     def add_sink(self, sink: Sink) -> None:
@@ -130,7 +128,7 @@ class Daemon:
                 self._spawn(f"mempool-{name}", runtime.mempool.run)
             if net.ws_url:
                 runtime.subscriber = self._subscriber(name, net.ws_url, runtime)
-            self.add_job(lambda r=runtime: self._scheduled_rules(r), self.settings.schedule.rules_interval, f"rules-{name}")
+            self.add_job(runtime.scheduled.run, self.settings.schedule.rules_interval, f"rules-{name}")
         self.add_job(self._health_job, self.settings.schedule.health_interval, "health")
         self.scheduler.start()
         metrics = self.settings.metrics
@@ -195,17 +193,6 @@ class Daemon:
         log.info("stopped")
 
     # --- scheduled jobs ---
-    def _scheduled_rules(self, runtime: NetworkRuntime) -> None:
-        """Rules on a clock (oracle heartbeats...), judged at the latest block."""
-        head = parse.block(runtime.rpc.call("eth_getBlockByNumber", ["latest", False]))
-        reader = BlockReader(runtime.rpc, runtime.name, head.number)
-        with self.store.session() as session:
-            with self.handler_lock:
-                found = call_handler(runtime.handler.on_schedule, session, reader)
-            new = ledger.store_findings(session, found)
-        if new:
-            runtime.follower.notify(new, [])
-
     def _health_job(self) -> None:
         for runtime in self.networks.values():
             lag = runtime.follower.head - (runtime.follower.checkpoint or 0)

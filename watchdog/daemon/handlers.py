@@ -1,7 +1,7 @@
 """Which detection handler the daemon drives: the rule engine by default, or a user factory.
 
 A factory is called once per network as `factory(settings, network, manifest, store)` and returns an
-object with on_block / on_pending / on_schedule / watched_topics (watchdog.chain.handler.BlockHandler).
+object with on_block / on_pending / on_schedule / watched_topics (watchdog.pipeline.Handler).
 """
 
 from __future__ import annotations
@@ -10,17 +10,17 @@ import importlib
 from pathlib import Path
 from typing import Any, Callable
 
-from watchdog.chain.handler import BlockHandler
+from watchdog.pipeline.handler import Handler
 from watchdog.config import Settings
 from watchdog.errors import ConfigError
 from watchdog.manifest import Manifest
 from watchdog.modules import load_file
 from watchdog.store import Store
 
-HandlerFactory = Callable[[Settings, str, Manifest, Store], BlockHandler]
+HandlerFactory = Callable[[Settings, str, Manifest, Store], Handler]
 
 
-def rule_engine(settings: Settings, network: str, manifest: Manifest, store: Store) -> BlockHandler:
+def rule_engine(settings: Settings, network: str, manifest: Manifest, store: Store) -> Handler:
     """The built-in rules (and `rules.rule_dirs`) configured by `[rules.<id>]` tables."""
     from watchdog.detect import Engine
 

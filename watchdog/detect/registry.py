@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Iterable
 
-from watchdog.detect.abi import EventDecoder
+from watchdog.chain.abi import AbiRegistry
 from watchdog.manifest import ContractEntry, Manifest
 
 # Roles whose contracts hold users' funds or price them: touching one means touching the protocol itself.
@@ -30,7 +30,7 @@ class ProtocolRegistry:
         self.manifest = manifest
         extra = manifest.model_extra or {}
         self.protocol: str = str(extra.get("protocol") or extra.get("name") or "protocol")
-        self.decoder = EventDecoder()
+        self.decoder = AbiRegistry()
         self._by_address: dict[str, Watched] = {}
         self._by_name: dict[str, Watched] = {}
         for entry in manifest.contracts:
@@ -39,7 +39,7 @@ class ProtocolRegistry:
                               str(fields.get("protocol") or self.protocol))
             self._by_address[watched.address] = watched
             self._by_name[entry.name] = watched
-            self.decoder.add_abi(manifest.abi_of(entry))
+            self.decoder.add_abi(manifest.abi_of(entry), entry.address)
         self.safe: str | None = manifest.safe.address.lower() if manifest.safe else None
         # The quote asset values are expressed in: the manifest's `quote`, else a token entry with `quote: true`.
         quote = extra.get("quote")

@@ -15,14 +15,15 @@ import time
 from collections import OrderedDict
 from typing import Any, Iterable
 
-from watchdog.chain import ledger, parse
+from watchdog.chain import parse
 from watchdog.chain.abi import AbiRegistry
 from watchdog.chain.events import Log, PendingTx, Tx
-from watchdog.chain.handler import BlockHandler, Sink, call_handler
 from watchdog.chain.reader import TRACER, BlockReader
 from watchdog.chain.rpc import RpcAnswerError, RpcClient
 from watchdog.errors import RpcError
 from watchdog.metrics import Metrics
+from watchdog.pipeline.handler import Handler, Sink
+from watchdog.pipeline.unit import UnitOfWork
 from watchdog.store import Store
 from watchdog.store.models import FindingRecord
 
@@ -38,7 +39,7 @@ class MempoolFollower:
         network: str,
         rpc: RpcClient,
         store: Store,
-        handler: BlockHandler,
+        handler: Handler,
         addresses: set[str],
         registry: AbiRegistry,
         *,
@@ -53,14 +54,17 @@ class MempoolFollower:
         self.handler = handler
         self.addresses = {a.lower() for a in addresses}
         self.registry = registry
-        self.sinks = sinks if sinks is not None else []
-        self.metrics = metrics or Metrics()
-        self.handler_lock = handler_lock or threading.Lock()
+        self.unit = UnitOfWork(network, store, sinks=sinks, metrics=metrics, lock=handler_lock)
+        self.metrics = self.unit.metrics
         self.poll_interval = poll_interval
         self.subscribed = threading.Event()  # set while a WebSocket feeds hashes: polling pauses
         self._queue: queue.Queue[str] = queue.Queue()
         self._seen: OrderedDict[str, None] = OrderedDict()
         self._filter: str | None = None
+
+    @property
+    def sinks(self) -> list[Sink]:
+        return self.unit.sinks
 
     def enqueue(self, tx_hash: str) -> None:
         """WebSocket callback for newPendingTransactions."""
@@ -121,20 +125,12 @@ class MempoolFollower:
             self.metrics.pending.labels(self.network).inc()
             reader = BlockReader(self.rpc, self.network)
             try:
-                with self.store.session() as session:
-                    with self.handler_lock:
-                        found = call_handler(self.handler.on_pending, session, pending, reader)
-                    new = ledger.store_findings(session, found)
+                findings += self.unit.commit(lambda session: self.unit.detect(
+                    self.handler.on_pending, session, pending, reader, where=f"pending {tx_hash}"))
             except RpcError:
                 self._retry([tx_hash])
                 raise
-            except Exception:
-                self.metrics.errors.labels(self.network, "rule").inc()
-                log.exception("%s mempool: detection failed on %s; continuing", self.network, tx_hash)
-                new = []
             self._remember([tx_hash])
-            findings += new
-            self._notify(new)
         return findings
 
     def _remember(self, hashes: Iterable[str]) -> None:
@@ -187,16 +183,3 @@ class MempoolFollower:
             if ({f.to for f in frames if f.to} | {entry.address for entry in logs}) & self.addresses:
                 touching[tx.hash] = PendingTx(tx=tx, trace=trace, logs=logs, first_seen_ms=now_ms)
         return touching
-
-    def _notify(self, new: list[FindingRecord]) -> None:
-        if not new:
-            return
-        for record in new:
-            self.metrics.findings.labels(self.network, record.severity).inc()
-        for sink in list(self.sinks):
-            try:
-                sink(new, [])
-            except Exception:
-                self.metrics.errors.labels(self.network, "sink").inc()
-                log.exception("%s: a finding sink failed; the findings are stored", self.network)
-

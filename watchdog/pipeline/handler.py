@@ -1,4 +1,4 @@
-"""What the listeners drive: a block handler (the detection engine) and the sinks fed after each commit."""
+"""What the pipeline drives: a handler (the detection engine) and the sinks fed after each commit."""
 
 from __future__ import annotations
 
@@ -13,18 +13,19 @@ from watchdog.finding import Finding
 from watchdog.store.models import FindingRecord
 
 
-class BlockHandler(Protocol):
-    """The detection engine as the listeners see it (watchdog.detect's Engine satisfies this)."""
+class Handler(Protocol):
+    """The detection engine as the pipeline sees it (watchdog.detect's Engine satisfies this). A method that
+    accepts `session=` writes its own state (rule state) in the unit of work's transaction."""
 
     def on_block(self, bundle: BlockBundle) -> list[Finding]: ...
 
     def on_pending(self, pending: PendingTx, reader: ChainReader) -> list[Finding]: ...
 
+    def on_schedule(self, reader: ChainReader) -> list[Finding]: ...
+
     def watched_topics(self) -> set[str]:
         """topic0 values wanted from ANY emitter (e.g. flash-loan events of lenders not in the manifest)."""
         ...
-
-    def on_schedule(self, reader: ChainReader) -> list[Finding]: ...
 
 
 # A sink receives, right after the store transaction that holds them has committed, the findings that
@@ -44,8 +45,7 @@ def _takes_session(function: Callable[..., Any]) -> bool:
 
 
 def call_handler(method: Callable[..., list[Finding]], session: Session, *args: Any) -> list[Finding]:
-    """Call a handler entry point; one that accepts `session=` writes its own state (rule state) in the
-    listener's transaction, so that state commits atomically with the checkpoint and the findings."""
+    """Call a handler entry point, with the unit of work's session when it accepts one."""
     function = getattr(method, "__func__", method)
     if _takes_session(function):
         return list(method(*args, session=session))

@@ -1,15 +1,24 @@
-"""The store side of following: findings, block records and the checkpoint, in one transaction."""
+"""The ledger of following a chain: findings, recent block records and the checkpoint, written in the
+listener's one transaction."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import delete, insert
 from sqlmodel import Session, select
 
-from watchdog.chain.events import Block
 from watchdog.finding import Finding
 from watchdog.store.models import BlockRecord, Checkpoint, FindingRecord, utcnow
+
+
+class Block(Protocol):
+    """A block as the ledger keeps it (watchdog.chain.events.Block)."""
+
+    number: int
+    hash: str
+    parent_hash: str
+    timestamp: int
 
 
 def to_row(finding: Finding) -> dict[str, Any]:

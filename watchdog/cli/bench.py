@@ -1,0 +1,48 @@
+"""`watchdog bench`: the benchmark scripts of benchmarks/ (a checkout of watchdog), each printing JSON figures
+against a baseline measured in the same run."""
+
+from __future__ import annotations
+
+import json
+from types import ModuleType
+
+import typer
+from rich.console import Console
+
+from watchdog import toolchain
+from watchdog.cli.app import app
+from watchdog.cli.run import _fail
+from watchdog.errors import ToolchainError, WatchdogError
+from watchdog.modules import load_file
+
+bench_app = typer.Typer(help="Benchmarks that print JSON figures against a baseline measured in the same run.", no_args_is_help=True)
+app.add_typer(bench_app, name="bench")
+
+
+def harness(name: str) -> ModuleType:
+    """benchmarks/<name>.py of the checkout (benchmarks are not part of the installed package)."""
+    path = toolchain.PROJECT_ROOT / "benchmarks" / f"{name}.py"
+    if not path.is_file():
+        raise ToolchainError(f"benchmark {name} not found at {path}: `watchdog bench` runs from a checkout of watchdog")
+    return load_file(path, "watchdog_benchmarks", "benchmark")
+
+
+def _print(result: dict, json_output: bool) -> None:
+    if json_output:
+        typer.echo(json.dumps(result))
+    else:
+        Console().print_json(json.dumps(result))
+
+
+@bench_app.command("ingest")
+def bench_ingest(
+    logs: int = typer.Option(50_000, help="How many logs the watched contracts emit before measuring."),
+    latency_blocks: int = typer.Option(20, help="1-second blocks used to measure live latency."),
+    json_output: bool = typer.Option(False, "--json", help="Print only the JSON object."),
+) -> None:
+    """Ingestion speed: raw eth_getLogs vs web3.py vs watchdog's full path, and live latency."""
+    try:
+        result = harness("ingest").run_ingest(logs=logs, latency_blocks=latency_blocks)
+    except WatchdogError as exc:
+        raise _fail(exc) from None
+    _print(result, json_output)
