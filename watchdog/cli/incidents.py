@@ -8,7 +8,6 @@ from pathlib import Path
 import typer
 from rich.console import Console
 from rich.table import Table
-from sqlmodel import col, select
 
 from watchdog.cli.app import app
 from watchdog.config import load_settings
@@ -16,8 +15,7 @@ from watchdog.respond.incidents import resolve
 from watchdog.respond.notify import Notice, Notifications
 from watchdog.respond.report import iso, markdown, postmortem
 from watchdog.respond.responder import response_config
-from watchdog.store import Store
-from watchdog.store.responder import Incident, NotificationThread
+from watchdog.store import Store, incidents
 
 incidents_app = typer.Typer(help="Incidents: findings grouped per protocol, time window and attacker.", no_args_is_help=True)
 app.add_typer(incidents_app, name="incidents")
@@ -46,10 +44,7 @@ def list_incidents(
     """List incidents, newest first."""
     db = open_store(store, config)
     with db.session() as s:
-        query = select(Incident).order_by(col(Incident.id).desc())
-        if status:
-            query = query.where(Incident.status == status)
-        rows = s.exec(query).all()
+        rows = incidents.incidents(s, status)
     if as_json:
         typer.echo(json.dumps([{"id": i.id, "status": i.status, "severity": i.severity, "network": i.network,
                                 "protocol": i.protocol, "title": i.title, "first_seen": iso(i.first_seen),
@@ -117,7 +112,7 @@ def resolve_cmd(
     if config is not None:  # close the incident's threads (PagerDuty resolve, a last reply elsewhere)
         notifications = Notifications(db, response_config(load_settings(config)).notifiers)
         with db.session() as s:
-            names = list(s.exec(select(NotificationThread.notifier).where(NotificationThread.incident_id == incident_id)).all())
+            names = incidents.thread_names(s, incident_id)
         if names:
             notifications.deliver(Notice(incident_id=incident_id, network=incident.network, protocol=incident.protocol,
                                          severity=incident.severity, status="resolved", kind="resolved", title=incident.title,

@@ -11,7 +11,6 @@ from pathlib import Path
 import typer
 from rich.console import Console
 from rich.table import Table
-from sqlmodel import col, select
 
 from watchdog.cli.app import app
 from watchdog.cli.incidents import CONFIG_OPTION, STORE_OPTION, open_store
@@ -24,8 +23,8 @@ from watchdog.respond.report import iso
 from watchdog.respond.rpc import Rpc
 from watchdog.respond.safe import SafeProposals, get_proposal, signatures
 from watchdog.respond.service import SafeService
-from watchdog.store import Store
-from watchdog.store.responder import Proposal
+from watchdog.store import Store, proposals
+from watchdog.store.responder import ActionStatus, Proposal, ProposalStatus
 
 proposals_app = typer.Typer(help="Safe proposals: review the evidence, sign with your keystore, execute.", no_args_is_help=True)
 app.add_typer(proposals_app, name="proposals")
@@ -69,7 +68,7 @@ def list_proposals(store: str = STORE_OPTION, config: Path = CONFIG_OPTION,
     """Proposals, newest first, with their signature count."""
     db = open_store(store, config)
     with db.session() as s:
-        rows = s.exec(select(Proposal).order_by(col(Proposal.id).desc())).all()
+        rows = proposals.proposals(s)
     data = [{"id": p.id, "status": p.status, "safe": p.safe, "nonce": p.nonce, "contract": p.contract,
              "signatures": len(signatures(db, p.id)), "threshold": p.threshold, "safe_tx_hash": p.safe_tx_hash,
              "incident": p.incident_id, "created_at": iso(p.created_at)} for p in rows]
@@ -152,12 +151,12 @@ def execute(
     """Send execTransaction once the threshold is met (the sender pays gas; any account can send)."""
     db = open_store(store, config)
     proposal = get_proposal(db, proposal_id)
-    if proposal.status == "executed":
+    if proposal.status == ProposalStatus.EXECUTED:
         typer.echo(f"nothing changed: proposal {proposal_id} was already executed in {proposal.exec_tx_hash}")
         return
-    proposals = _proposals(db, proposal, _rpc_url(rpc, config, proposal.network))
+    safe = _proposals(db, proposal, _rpc_url(rpc, config, proposal.network))
     signer = _signer(keystore, password_env, password_file, key_env)
-    assert proposals.rpc is not None
-    executor = Executor(db, proposals.rpc, signer, proposal.network, proposal.chain_id, ExecutorSettings())
-    _, outcome, note = proposals.execute(proposal_id, executor)
-    typer.echo(note if outcome is not None and outcome.status == "mined" else f"nothing changed: {note}")
+    assert safe.rpc is not None
+    executor = Executor(db, safe.rpc, signer, proposal.network, proposal.chain_id, ExecutorSettings())
+    _, outcome, note = safe.execute(proposal_id, executor)
+    typer.echo(note if outcome is not None and outcome.status == ActionStatus.MINED else f"nothing changed: {note}")

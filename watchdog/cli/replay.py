@@ -13,12 +13,11 @@ from pathlib import Path
 import typer
 from rich.console import Console
 from rich.table import Table
-from sqlmodel import select
 
 from watchdog.cli.app import app
 from watchdog.config import Settings, load_settings, zero_config
 from watchdog.errors import ConfigError
-from watchdog.store import FindingRecord, Store
+from watchdog.store import FindingRecord, Store, ledger
 
 DEFAULT_CONFIG = Path("watchdog.toml")
 
@@ -70,7 +69,7 @@ def replay_findings(settings: Settings, network: str, first: int, last: int) -> 
             daemon = Daemon(settings, store=store)
             daemon.networks[network].follower.run_until(last)
             with store.session() as s:
-                return list(s.exec(select(FindingRecord).order_by(FindingRecord.block_number, FindingRecord.id)))
+                return ledger.findings_by_block(s)
         finally:
             store.close()
 

@@ -80,7 +80,7 @@ class Engine:
         self._static: dict = {}  # immutable reads shared by every scope
         self.registry = manifest if isinstance(manifest, ProtocolRegistry) else ProtocolRegistry(manifest)
         self.store = store
-        self.state = StateCache(store)
+        self.state = StateCache(store, network)
         self.allowlist = {a.lower() for a in allowlist}
         classes = discover([Path(d) for d in rule_dirs], builtin=builtin)
         settings = dict(rules or {})

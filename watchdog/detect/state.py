@@ -1,4 +1,4 @@
-"""Per-rule persistent state (RuleState rows), cached in memory and written back in one transaction."""
+"""Per-rule persistent state (RuleState rows of one network), cached in memory and written back in one transaction."""
 
 from __future__ import annotations
 
@@ -6,16 +6,17 @@ import copy
 from typing import Any
 
 from sqlalchemy import event
-from sqlmodel import Session, select
+from sqlmodel import Session
 
-from watchdog.store import RuleState, Store, utcnow
+from watchdog.store import Store, rulestate
 
 
 class StateCache:
     """Reads RuleState rows once, keeps changes in memory until `flush` (the caller picks the transaction)."""
 
-    def __init__(self, store: Store | None) -> None:
+    def __init__(self, store: Store | None, network: str = "") -> None:
         self.store = store
+        self.network = network
         self._values: dict[tuple[str, str], Any] = {}
         self._dirty: set[tuple[str, str]] = set()
 
@@ -34,8 +35,7 @@ class StateCache:
         if self.store is None:
             return None
         with self.store.session() as s:
-            row = s.exec(select(RuleState).where(RuleState.rule_id == rule_id, RuleState.key == key)).first()
-            return copy.deepcopy(row.value) if row else None
+            return copy.deepcopy(rulestate.get_value(s, self.network, rule_id, key))
 
     def flush(self, session: Session | None = None) -> None:
         """Write changed values; inside `session` when given (e.g. the follower's checkpoint transaction)."""
@@ -58,13 +58,7 @@ class StateCache:
 
     def _write(self, s: Session) -> None:
         for rule_id, key in sorted(self._dirty):
-            row = s.exec(select(RuleState).where(RuleState.rule_id == rule_id, RuleState.key == key)).first()
-            value = copy.deepcopy(self._values[(rule_id, key)])
-            if row is None:
-                s.add(RuleState(rule_id=rule_id, key=key, value=value))
-            else:
-                row.value, row.updated_at = value, utcnow()
-                s.add(row)
+            rulestate.put_value(s, self.network, rule_id, key, copy.deepcopy(self._values[(rule_id, key)]))
 
 
 class RuleStateView:

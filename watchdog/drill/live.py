@@ -10,6 +10,7 @@ from rich.console import Console
 from rich.table import Table
 
 from watchdog.finding import Severity
+from watchdog.store.responder import ActionStatus
 
 STYLE = {"critical": "bold red", "high": "red", "medium": "yellow", "low": "dim", "info": "dim"}
 
@@ -87,7 +88,7 @@ class LiveConsole:
     def on_pause(self, action: Any) -> None:
         if action.status == "sent":
             self.line(f"  [bold cyan]PAUSE sent[/]: {action.contract} through the guardian")
-        elif action.status == "mined":
+        elif action.status == ActionStatus.MINED:
             self.line(f"  [bold cyan]PAUSED[/]: {action.contract} in block {action.block_number}")
         elif action.status in ("failed", "reverted"):
             self.line(f"  [red]pause of {action.contract} {action.status}[/]: {action.error or action.tx_hash}")

@@ -7,13 +7,12 @@ import json
 from pathlib import Path
 from typing import Any
 
-from sqlmodel import select
 
 from watchdog.finding import Severity
 from watchdog.drill.measure import PAUSE_LEVEL, Recording
 from watchdog.drill.scenarios import Scenario
 from watchdog.respond.report import markdown, postmortem
-from watchdog.store import FindingRecord, Store
+from watchdog.store import Store, ledger
 
 
 def _incident(store: Store, recording: Recording) -> int | None:
@@ -23,7 +22,7 @@ def _incident(store: Store, recording: Recording) -> int | None:
     keys = [f.dedup_key for f in attack or sorted(recording.findings, key=lambda f: (-f.severity.rank, f.at))]
     with store.session() as s:
         for key in keys:
-            row = s.exec(select(FindingRecord).where(FindingRecord.dedup_key == key)).first()
+            row = ledger.finding_by_key(s, key)
             if row is not None and row.incident_id is not None:
                 return row.incident_id
     return None

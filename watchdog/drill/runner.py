@@ -16,8 +16,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
-from sqlmodel import select
-
 from watchdog.devnet import Anvil
 from watchdog.devnet.cache import world_on_anvil
 from watchdog.devnet.scenarios import benign_traffic, push_feed, update_twap
@@ -29,7 +27,8 @@ from watchdog.drill.report import write_report
 from watchdog.drill.scenarios import SCENARIOS, Scenario
 from watchdog.drill.watch import Watchdog
 from watchdog.errors import WatchdogError
-from watchdog.store.responder import IncidentEvent
+from watchdog.store import incidents
+from watchdog.store.responder import ActionStatus
 
 Emit = Callable[[str, dict[str, Any]], None]
 RUN_FILES = ("watchdog.db", "watchdog.db-wal", "watchdog.db-shm", "watchdog.log", "anvil.log", "report.md", "report.json")
@@ -148,7 +147,7 @@ def _open_actions(watchdog: Watchdog) -> bool:
 
 def _dry_runs(watchdog: Watchdog) -> list[str]:
     with watchdog.daemon.store.session() as s:
-        messages = [e.message for e in s.exec(select(IncidentEvent).where(IncidentEvent.kind == "dry_run")).all()]
+        messages = [e.message for e in incidents.events(s, kind="dry_run")]
     return list(dict.fromkeys(messages))  # each finding at pause level repeats it
 
 
@@ -183,7 +182,7 @@ class _PauseWatch:
     def mined(self) -> list[Pause]:
         out = []
         for action in self.watchdog.actions():
-            if action.kind == "pause" and action.status == "mined" and action.tx_hash and action.block_number is not None:
+            if action.kind == "pause" and action.status == ActionStatus.MINED and action.tx_hash and action.block_number is not None:
                 receipt = self.world.w3.eth.get_transaction_receipt(action.tx_hash)
                 out.append(Pause(action.contract or action.target, action.tx_hash, action.block_number,
                                  receipt["transactionIndex"], (action.trigger or {}).get("rule_id")))

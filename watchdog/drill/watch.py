@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
-from sqlmodel import Session, col, select
+from sqlmodel import Session
 
 from watchdog.chain.events import ChainReader, PendingTx
 from watchdog.config import Settings, parse_settings
@@ -25,7 +25,7 @@ from watchdog.devnet import Anvil
 from watchdog.devnet.world import World
 from watchdog.manifest import Manifest
 from watchdog.respond.wiring import ResponderSink, responder_sink
-from watchdog.store import FindingRecord, Store
+from watchdog.store import FindingRecord, FindingStatus, Store, actions, ledger
 from watchdog.store.responder import Action
 
 NETWORK = "devnet"
@@ -65,13 +65,12 @@ class Judged:
         if not found:
             return
         keys = {f.dedup_key: f for f in found}
-        stored = {} if session is None else {r.dedup_key: r for r in session.exec(
-            select(FindingRecord).where(col(FindingRecord.dedup_key).in_(list(keys)))).all()}
+        stored = {} if session is None else ledger.findings_by_keys(session, list(keys))
         with self.lock:
             for key, finding in keys.items():
                 row = stored.get(key)
                 outstanding = self.acted.get(key, 0) < self.awaited.get(key, 0)  # one commit delivers it once
-                if not outstanding and (row is None or row.status == "retracted" or (row.pending and not finding.pending)):
+                if not outstanding and (row is None or row.status == FindingStatus.RETRACTED or (row.pending and not finding.pending)):
                     self.awaited[key] = self.awaited.get(key, 0) + 1
 
     def all_acted(self) -> bool:
@@ -219,7 +218,7 @@ class Watchdog:
 
     def actions(self) -> list[Action]:
         with self.daemon.store.session() as s:
-            return list(s.exec(select(Action).order_by(Action.id)).all())  # type: ignore[arg-type]
+            return actions.actions(s)
 
     def settle(self, timeout: float = 30.0) -> bool:
         """Wait until the responder's transactions are mined (or given up)."""

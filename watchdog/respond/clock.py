@@ -11,11 +11,9 @@ from __future__ import annotations
 import threading
 from typing import Any
 
-from sqlmodel import select
-
 from watchdog.errors import RpcError
 from watchdog.respond.rpc import Rpc
-from watchdog.store import BlockRecord, Store
+from watchdog.store import Store, ledger
 
 REMEMBERED = 256  # block timestamps kept in memory (an incident spans a few blocks)
 
@@ -76,7 +74,7 @@ class ChainClock:
         if self.store is None or self.network is None:
             return None
         with self.store.session() as s:
-            row = s.exec(select(BlockRecord).where(BlockRecord.network == self.network, BlockRecord.number == number)).first()
+            row = ledger.block_record(s, self.network, number)
         return row.timestamp if row is not None and row.timestamp else None
 
     def _remember(self, number: int, timestamp: int) -> None:

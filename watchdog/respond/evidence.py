@@ -4,9 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlmodel import select
-
-from watchdog.store import FindingRecord, Store
+from watchdog.store import FindingRecord, Store, ledger
 from watchdog.store.responder import Incident
 
 
@@ -34,7 +32,7 @@ def _amount(value: Any) -> str:
 def incident_evidence(store: Store, incident: Incident) -> dict[str, Any]:
     """What signers read: the incident's findings, tx hashes, addresses, funds at risk."""
     with store.session() as s:
-        findings = s.exec(select(FindingRecord).where(FindingRecord.incident_id == incident.id)).all()
+        findings = ledger.findings(s, incident_id=incident.id)
     at_risk = [x for x in (funds_at_risk(f) for f in findings) if x]
     return {
         "incident": {"id": incident.id, "title": incident.title, "severity": incident.severity,

@@ -20,9 +20,7 @@ from dataclasses import dataclass
 from typing import Any, Callable
 
 from eth_utils import to_checksum_address
-from sqlalchemy import update
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import col, select
 
 from watchdog.errors import RpcError
 from watchdog.keys import Signer
@@ -30,13 +28,13 @@ from watchdog.respond.config import GWEI, ExecutorSettings
 from watchdog.respond.plan import TxPlan
 from watchdog.respond.incidents import aware
 from watchdog.respond.rpc import CallReverted, Rpc
-from watchdog.store import Store, utcnow
-from watchdog.store.responder import Action, ActionAttempt
+from watchdog.store import Store, actions, utcnow
+from watchdog.store.responder import LIVE_ATTEMPTS, OPEN_ACTIONS, Action, ActionAttempt, ActionStatus, AttemptStatus
 
 log = logging.getLogger(__name__)
 
-OPEN = ("pending", "sent")
-REARMABLE = ("failed", "mined", "reverted", "already_paused", "already_done")
+REARMABLE = (ActionStatus.FAILED, ActionStatus.MINED, ActionStatus.REVERTED, ActionStatus.ALREADY_PAUSED,
+             ActionStatus.ALREADY_DONE)
 ORPHAN_SECONDS = 60  # a sent action without a new attempt for this long is watched again by the next trigger
 NONCE_ERRORS = ("nonce too low", "nonce too high", "invalid nonce", "nonce has already been used", "replacement transaction underpriced")
 
@@ -73,13 +71,13 @@ class Executor:
         unless `wait`). A plan already claimed returns the existing action without sending."""
         action, won = self._claim(plan, incident_id, trigger or {})
         if not won:
-            if attack_tx and action.status == "sent":
+            if attack_tx and action.status == ActionStatus.SENT:
                 self._outbid(action, plan, attack_tx)
-            if action.status == "sent" and self._orphaned(action):
+            if action.status == ActionStatus.SENT and self._orphaned(action):
                 self._watch(action.id, plan_of(action), wait)  # type: ignore[arg-type]
             return Outcome(action.id, action.status, action.tx_hash)  # type: ignore[arg-type]
         outcome = self._run(action, plan, attack_tx)
-        if outcome.status == "sent":
+        if outcome.status == ActionStatus.SENT:
             self._watch(action.id, plan, wait)  # type: ignore[arg-type]
             if wait:
                 return self.outcome(action.id)  # type: ignore[arg-type]
@@ -88,16 +86,16 @@ class Executor:
     def resume(self, wait: bool = False) -> list[Outcome]:
         """After a restart: finish every open action of this network without sending a second transaction."""
         with self.store.session() as s:
-            actions = s.exec(select(Action).where(Action.network == self.network, col(Action.status).in_(OPEN))).all()
+            unfinished = actions.open_actions(s, self.network)
         outcomes = []
-        for action in actions:
+        for action in unfinished:
             plan = plan_of(action)
             attempts = self._attempts(action)
             if not attempts:
                 outcome = self._run(action, plan, None)
             else:
                 outcome = self._rebroadcast(action, attempts)
-            if outcome.status == "sent":
+            if outcome.status == ActionStatus.SENT:
                 self._watch(action.id, plan, wait)  # type: ignore[arg-type]
             outcomes.append(self.outcome(action.id) if wait else outcome)  # type: ignore[arg-type]
         return outcomes
@@ -143,30 +141,27 @@ class Executor:
         except IntegrityError:
             pass
         existing = self._load(plan)
-        rearm = existing.status == "failed" or (existing.status in REARMABLE and not self._done_or_unknown(plan.check))
+        rearm = existing.status == ActionStatus.FAILED or (existing.status in REARMABLE
+                                                           and not self._done_or_unknown(plan.check))
         if rearm:
             with self.store.session() as s:
-                result = s.execute(
-                    update(Action)
-                    .where(col(Action.id) == existing.id, col(Action.status) == existing.status,
-                           col(Action.generation) == existing.generation)
-                    .values(status="pending", generation=existing.generation + 1, to=plan.to, data=plan.data,
-                            check=plan.check, incident_id=incident_id, trigger=trigger, tx_hash=None,
-                            block_number=None, error=None, updated_at=utcnow()))
-            if result.rowcount == 1:  # type: ignore[attr-defined]
+                won = actions.rearm(s, existing, to=plan.to, data=plan.data, check=plan.check,
+                                    incident_id=incident_id, trigger=trigger)
+            if won:
                 return self._load(plan), True
             existing = self._load(plan)
         return existing, False
 
     def _load(self, plan: TxPlan) -> Action:
         with self.store.session() as s:
-            return s.exec(select(Action).where(Action.network == self.network, Action.kind == plan.kind,
-                                               Action.target == plan.target, Action.scope == plan.scope)).one()
+            action = actions.action_for(s, self.network, plan.kind, plan.target, plan.scope)
+        assert action is not None, "an action is claimed before it is loaded"
+        return action
 
     # ------------------------------------------------------------------ run
     def _run(self, action: Action, plan: TxPlan, attack_tx: str | None) -> Outcome:
         assert action.id is not None
-        done_status = "already_paused" if plan.kind == "pause" else "already_done"
+        done_status = ActionStatus.ALREADY_PAUSED if plan.kind == "pause" else ActionStatus.ALREADY_DONE
         try:
             done = self.is_done(plan.check)
         except RpcError as exc:
@@ -193,7 +188,7 @@ class Executor:
                 self._finish(action.id, done_status, detail="paused meanwhile by someone else")
                 return self.outcome(action.id)
             return self._fail(action.id, "could not broadcast the transaction (see the attempts)")
-        return Outcome(action.id, "sent", attempt.tx_hash, sent=True)
+        return Outcome(action.id, ActionStatus.SENT, attempt.tx_hash, sent=True)
 
     def _initial_fees(self, attack_tx: str | None) -> tuple[int, int]:
         base = self.rpc.base_fee()
@@ -237,7 +232,7 @@ class Executor:
                     if "already known" in message.lower() or "known transaction" in message.lower():
                         self._mark_sent(attempt, action_id)
                         return attempt
-                    self._update_attempt(attempt.id, status="error", error=message[:500])
+                    self._update_attempt(attempt.id, status=AttemptStatus.ERROR, error=message[:500])
                     log.warning("broadcast of %s (nonce %d) failed: %s", tx_hash, use, message)
                     if fresh and any(e in message.lower() for e in NONCE_ERRORS):
                         continue  # resync: the next round reads the node's count again
@@ -271,7 +266,7 @@ class Executor:
             try:
                 with self.store.session() as s:
                     action = s.get(Action, action_id)
-                if action is None or action.status not in OPEN:
+                if action is None or action.status not in OPEN_ACTIONS:
                     return
                 attempts = self._attempts(action)
                 # The head first, then the receipts: a transaction mined in any block up to `number` is seen
@@ -302,13 +297,13 @@ class Executor:
                 with self.store.session() as s:
                     for other in attempts:
                         row = s.get(ActionAttempt, other.id)
-                        if row is not None and row.status in ("signed", "sent"):
-                            row.status = "mined" if other.id == attempt.id else "replaced"
+                        if row is not None and row.status in LIVE_ATTEMPTS:
+                            row.status = AttemptStatus.MINED if other.id == attempt.id else AttemptStatus.REPLACED
                 try:
                     done = self.is_done(plan.check)
                 except RpcError:
                     done = False  # only tells a reverted pause from one that found the target paused
-                status = "mined" if ok else ("already_paused" if done and plan.kind == "pause" else "reverted")
+                status = ActionStatus.MINED if ok else (ActionStatus.ALREADY_PAUSED if done and plan.kind == "pause" else ActionStatus.REVERTED)
                 self._finish(action.id, status, tx_hash=attempt.tx_hash,  # type: ignore[arg-type]
                              block=int(receipt["blockNumber"], 16),
                              detail=f"mined in block {int(receipt['blockNumber'], 16)}; done on chain: {done}")
@@ -316,7 +311,7 @@ class Executor:
         return False
 
     def _reprice(self, action: Action, attempts: list[ActionAttempt], plan: TxPlan) -> None:
-        live = [a for a in attempts if a.status in ("signed", "sent")]
+        live = [a for a in attempts if a.status in LIVE_ATTEMPTS]
         if not live or self.signer is None or live[-1].sender != self.signer.address:
             return
         last = live[-1]
@@ -336,7 +331,7 @@ class Executor:
             # nonce used: by one of ours (a receipt shows up next round) or by something else
             if not self._check_receipts(action, self._attempts(action), plan) and self.rpc.nonce(last.sender, "latest") > last.nonce:
                 if self._done_or_unknown(plan.check):
-                    self._finish(action.id, "already_paused" if plan.kind == "pause" else "already_done",  # type: ignore[arg-type]
+                    self._finish(action.id, ActionStatus.ALREADY_PAUSED if plan.kind == "pause" else ActionStatus.ALREADY_DONE,  # type: ignore[arg-type]
                                  detail="done by another transaction")
                 else:
                     self._send(action.id, action.generation, plan, last.gas, max_fee, priority, nonce=None)  # type: ignore[arg-type]
@@ -355,7 +350,7 @@ class Executor:
     def _outbid(self, action: Action, plan: TxPlan, attack_tx: str) -> None:
         """Our pause is still pending and an attack shows up in the mempool: re-price it (same nonce) above
         the attack, so that it is ordered first."""
-        live = [a for a in self._attempts(action) if a.status in ("signed", "sent")]
+        live = [a for a in self._attempts(action) if a.status in LIVE_ATTEMPTS]
         if not live or self.signer is None or live[-1].sender != self.signer.address:
             return
         last = live[-1]
@@ -373,19 +368,19 @@ class Executor:
         plan = plan_of(action)
         if self._check_receipts(action, attempts, plan):
             return self.outcome(action.id)  # type: ignore[arg-type]
-        live = [a for a in attempts if a.status in ("signed", "sent")]
+        live = [a for a in attempts if a.status in LIVE_ATTEMPTS]
         if live:
             last = live[-1]
             if self.rpc.transaction(last.tx_hash) is None:
                 self._broadcast_raw(last)
-            return Outcome(action.id, "sent", last.tx_hash)  # type: ignore[arg-type]
+            return Outcome(action.id, ActionStatus.SENT, last.tx_hash)  # type: ignore[arg-type]
         # every attempt failed to broadcast: start over (the state is read first)
         return self._run(action, plan, None)
 
     def _broadcast_raw(self, attempt: ActionAttempt) -> None:
         try:
             self.rpc.send_raw(attempt.raw_tx)
-            self._update_attempt(attempt.id, status="sent")
+            self._update_attempt(attempt.id, status=AttemptStatus.SENT)
         except RpcError as exc:
             if "known" not in str(exc).lower():
                 log.warning("re-broadcast of %s failed: %s", attempt.tx_hash, exc)
@@ -393,9 +388,7 @@ class Executor:
     # ------------------------------------------------------------------ store
     def _attempts(self, action: Action) -> list[ActionAttempt]:
         with self.store.session() as s:
-            return list(s.exec(select(ActionAttempt).where(ActionAttempt.action_id == action.id,
-                                                           ActionAttempt.generation == action.generation)
-                               .order_by(col(ActionAttempt.id))).all())
+            return actions.attempts(s, action)
 
     def _record_attempt(self, attempt: ActionAttempt) -> ActionAttempt:
         with self.store.session() as s:
@@ -412,20 +405,20 @@ class Executor:
                     setattr(row, key, value)
 
     def _mark_sent(self, attempt: ActionAttempt, action_id: int) -> None:
-        attempt.status = "sent"
+        attempt.status = AttemptStatus.SENT
         with self.store.session() as s:
             row = s.get(ActionAttempt, attempt.id)
             if row is not None:
-                row.status = "sent"
+                row.status = AttemptStatus.SENT
             action = s.get(Action, action_id)
-            if action is not None and action.status == "pending":
-                action.status = "sent"
+            if action is not None and action.status == ActionStatus.PENDING:
+                action.status = ActionStatus.SENT
                 action.updated_at = utcnow()
         self.store.audit("responder", "tx_sent", attempt.tx_hash, action_id=action_id, nonce=attempt.nonce,
                          max_fee=attempt.max_fee, priority_fee=attempt.priority_fee, sender=attempt.sender)
 
     def _fail(self, action_id: int, error: str) -> Outcome:
-        self._finish(action_id, "failed", error=error)
+        self._finish(action_id, ActionStatus.FAILED, error=error)
         return self.outcome(action_id)
 
     def _finish(self, action_id: int, status: str, *, tx_hash: str | None = None, block: int | None = None,

@@ -14,14 +14,10 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from sqlmodel import Session, col, select
-
-from watchdog.finding import Severity
 from watchdog.errors import WatchdogError
-from watchdog.store import FindingRecord, Store, utcnow
-from watchdog.store.responder import Action, Incident, IncidentEvent
-
-ACTIVE = ("open", "contained")
+from watchdog.finding import Severity
+from watchdog.store import FindingRecord, Store, incidents, ledger, utcnow
+from watchdog.store.responder import Incident, IncidentEvent, IncidentStatus
 
 
 @dataclass(slots=True)
@@ -92,9 +88,7 @@ class IncidentBook:
         return Attached(incident, opened, escalated)
 
     def _match(self, s: Session, record: FindingRecord, cluster: set[str], now: datetime) -> Incident | None:
-        candidates = s.exec(select(Incident).where(Incident.network == record.network, col(Incident.status).in_(ACTIVE))
-                            .order_by(col(Incident.last_seen).desc())).all()
-        for incident in candidates:
+        for incident in incidents.active_incidents(s, record.network):
             if now - aware(incident.last_seen) > self.window:
                 continue
             if incident.protocol == record.protocol or cluster & set(incident.addresses):
@@ -106,7 +100,7 @@ class IncidentBook:
         action is resolved as a false start."""
         if record.incident_id is None:
             with self.store.session() as s:
-                row = s.exec(select(FindingRecord).where(FindingRecord.dedup_key == record.dedup_key)).first()
+                row = ledger.finding_by_key(s, record.dedup_key)
             if row is None or row.incident_id is None:
                 return
             record = row
@@ -116,11 +110,9 @@ class IncidentBook:
                 return
             s.add(event(incident.id, "retracted", f"finding {record.rule_id} retracted (block reorged out)",
                         finding_id=record.id, tx_hash=record.tx_hash))
-            active = s.exec(select(FindingRecord).where(FindingRecord.incident_id == incident.id,
-                                                        FindingRecord.status == "active",
-                                                        FindingRecord.dedup_key != record.dedup_key)).all()
-            if not active and incident.status == "open" and not has_actions(s, incident.id):
-                incident.status, incident.resolved_at = "resolved", utcnow()
+            active = incidents.other_active_findings(s, incident.id, record.dedup_key)
+            if not active and incident.status == IncidentStatus.OPEN and not incidents.has_actions(s, incident.id):
+                incident.status, incident.resolved_at = IncidentStatus.RESOLVED, utcnow()
                 s.add(event(incident.id, "resolved", "every finding was retracted: resolved as a false start"))
             s.add(incident)
 
@@ -138,10 +130,10 @@ class IncidentBook:
             incident = s.get(Incident, incident_id)
             if incident is None:
                 return False
-            s.add(event(incident_id, "contained" if incident.status == "open" else "note", message, **detail))
-            if incident.status != "open":
+            s.add(event(incident_id, "contained" if incident.status == IncidentStatus.OPEN else "note", message, **detail))
+            if incident.status != IncidentStatus.OPEN:
                 return False
-            incident.status, incident.contained_at = "contained", utcnow()
+            incident.status, incident.contained_at = IncidentStatus.CONTAINED, utcnow()
             s.add(incident)
             return True
 
@@ -151,18 +143,14 @@ def resolve(store: Store, incident_id: int, note: str, root_cause: str = "") -> 
         incident = s.get(Incident, incident_id)
         if incident is None:
             raise WatchdogError(f"no incident {incident_id}: see `watchdog incidents list`")
-        if incident.status != "resolved":
-            incident.status, incident.resolved_at = "resolved", utcnow()
+        if incident.status != IncidentStatus.RESOLVED:
+            incident.status, incident.resolved_at = IncidentStatus.RESOLVED, utcnow()
         if root_cause:
             incident.root_cause = root_cause
         s.add(incident)
         s.add(event(incident_id, "resolved", note or "resolved"))
     store.audit("operator", "incident_resolved", str(incident_id), note=note)
     return incident
-
-
-def has_actions(s: Session, incident_id: int | None) -> bool:
-    return s.exec(select(Action.id).where(Action.incident_id == incident_id)).first() is not None
 
 
 def event(incident_id: int | None, kind: str, message: str, **detail: Any) -> IncidentEvent:

@@ -21,12 +21,11 @@ from typing import Any
 
 import httpx
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import select
 
 from watchdog.finding import Severity
 from watchdog.errors import ConfigError
 from watchdog.respond.config import NotifierConfig
-from watchdog.store import Store
+from watchdog.store import Store, incidents
 from watchdog.store.responder import NotificationThread
 
 log = logging.getLogger(__name__)
@@ -248,8 +247,7 @@ class Notifications:
 
     def _thread(self, incident_id: int, name: str) -> str | None:
         with self.store.session() as s:
-            row = s.exec(select(NotificationThread).where(NotificationThread.incident_id == incident_id,
-                                                          NotificationThread.notifier == name)).first()
+            row = incidents.thread(s, incident_id, name)
         return row.ref if row else None
 
 

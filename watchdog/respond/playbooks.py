@@ -6,11 +6,9 @@ from __future__ import annotations
 from datetime import timedelta
 from fnmatch import fnmatchcase
 
-from sqlmodel import col, select
-
 from watchdog.finding import Severity
 from watchdog.respond.config import Condition, Playbook
-from watchdog.store import FindingRecord, Store, utcnow
+from watchdog.store import FindingRecord, FindingStatus, Store, ledger, utcnow
 
 
 def matches(condition: Condition, record: FindingRecord) -> bool:
@@ -32,8 +30,6 @@ def triggered(store: Store, playbook: Playbook, record: FindingRecord) -> bool:
         return True
     since = utcnow() - timedelta(seconds=playbook.when.window_seconds)
     with store.session() as s:
-        recent = s.exec(select(FindingRecord).where(FindingRecord.network == record.network,
-                                                    FindingRecord.status == "active",
-                                                    col(FindingRecord.created_at) >= since)).all()
+        recent = ledger.findings(s, network=record.network, status=FindingStatus.ACTIVE, since=since)
     keys = {r.dedup_key for r in recent if matches(playbook.when, r)} | {record.dedup_key}
     return len(keys) >= playbook.when.count

@@ -7,13 +7,12 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from typing import Any
 
-from sqlmodel import col, select
 
 from watchdog.errors import WatchdogError
 from watchdog.respond.evidence import funds_at_risk
 from watchdog.respond.incidents import aware
-from watchdog.store import BlockRecord, FindingRecord, Store
-from watchdog.store.responder import Action, Incident, IncidentEvent, Proposal
+from watchdog.store import Store, actions, incidents, ledger, proposals
+from watchdog.store.responder import ActionStatus, Incident, IncidentEvent
 
 PRIORITY = {"critical": "P1", "high": "P2", "medium": "P3", "low": "P4", "info": "P5"}
 
@@ -74,16 +73,11 @@ def postmortem(store: Store, incident_id: int) -> dict[str, Any]:
         incident = s.get(Incident, incident_id)
         if incident is None:
             raise WatchdogError(f"no incident {incident_id}: see `watchdog incidents list`")
-        findings = s.exec(select(FindingRecord).where(FindingRecord.incident_id == incident_id)
-                          .order_by(col(FindingRecord.created_at))).all()
-        events = s.exec(select(IncidentEvent).where(IncidentEvent.incident_id == incident_id)
-                        .order_by(col(IncidentEvent.at), col(IncidentEvent.id))).all()
-        actions = s.exec(select(Action).where(Action.incident_id == incident_id)).all()
-        proposals = s.exec(select(Proposal).where(Proposal.incident_id == incident_id)).all()
-        first_block = None
-        if incident.first_block is not None:
-            first_block = s.exec(select(BlockRecord).where(BlockRecord.network == incident.network,
-                                                           BlockRecord.number == incident.first_block)).first()
+        findings = ledger.findings(s, incident_id=incident_id)
+        events = incidents.events(s, incident_id)
+        taken = actions.actions(s, incident_id)
+        proposed = proposals.proposals(s, incident_id)
+        first_block = None if incident.first_block is None else ledger.block_record(s, incident.network, incident.first_block)
     clock = Timeline(events)
     opener = next((e for e in events if e.kind == "finding"), None)
     detection = clock.place(aware(opener.at) if opener else aware(incident.first_seen), opener)
@@ -93,9 +87,9 @@ def postmortem(store: Store, incident_id: int) -> dict[str, Any]:
     resolution = clock.place(aware(incident.resolved_at)) if incident.resolved_at else None
     first = next((f for f in findings if opener and f.id == opener.detail.get("finding_id")), None)
     wall_detection = aware(first.created_at) if first else aware(opener.at) if opener else aware(incident.first_seen)
-    mined = [a for a in actions if a.status == "mined"]
-    failed = [a for a in actions if a.status in ("failed", "reverted")]
-    paused = [a.contract or a.target for a in actions if a.status in ("mined", "already_paused")]
+    mined = [a for a in taken if a.status == ActionStatus.MINED]
+    failed = [a for a in taken if a.status in (ActionStatus.FAILED, ActionStatus.REVERTED)]
+    paused = [a.contract or a.target for a in taken if a.status in (ActionStatus.MINED, ActionStatus.ALREADY_PAUSED)]
     at_risk = [x for x in (funds_at_risk(f) for f in findings) if x]
     well, wrong = [], []
     if mined and incident.first_block is not None:
@@ -104,7 +98,7 @@ def postmortem(store: Store, incident_id: int) -> dict[str, Any]:
     if any(f.pending for f in findings):
         well.append("the attack was seen in the mempool before it landed")
     wrong += [f"{a.kind} of {a.contract or a.target} {a.status}: {a.error or a.tx_hash}" for a in failed]
-    if not actions and not proposals:
+    if not taken and not proposed:
         wrong.append("no containment action was taken")
     return {
         "incident": incident.id,
@@ -139,11 +133,11 @@ def postmortem(store: Store, incident_id: int) -> dict[str, Any]:
                       "tx_hash": f.tx_hash, "block": f.block_number, "pending": f.pending, "status": f.status,
                       "addresses": f.addresses, "detected_at": iso(f.created_at)} for f in findings],
         "actions": [{"kind": a.kind, "contract": a.contract, "target": a.target, "scope": a.scope, "status": a.status,
-                     "tx_hash": a.tx_hash, "block": a.block_number, "error": a.error} for a in actions],
+                     "tx_hash": a.tx_hash, "block": a.block_number, "error": a.error} for a in taken],
         "proposals": [{"id": p.id, "safe": p.safe, "nonce": p.nonce, "safe_tx_hash": p.safe_tx_hash, "status": p.status,
-                       "exec_tx_hash": p.exec_tx_hash} for p in proposals],
-        "tx_hashes": sorted({f.tx_hash for f in findings if f.tx_hash} | {a.tx_hash for a in actions if a.tx_hash}
-                            | {p.exec_tx_hash for p in proposals if p.exec_tx_hash}),
+                       "exec_tx_hash": p.exec_tx_hash} for p in proposed],
+        "tx_hashes": sorted({f.tx_hash for f in findings if f.tx_hash} | {a.tx_hash for a in taken if a.tx_hash}
+                            | {p.exec_tx_hash for p in proposed if p.exec_tx_hash}),
         "addresses": sorted({a for f in findings for a in f.addresses}),
         "events": [{"at": iso(moment), "wall_at": iso(e.at), "block": block_of(e), "kind": e.kind, "message": e.message}
                    for e, moment in zip(events, clock.lines())],

@@ -15,7 +15,6 @@ from pathlib import Path
 from typing import Any, Iterable
 
 from pydantic import ValidationError
-from sqlmodel import select
 
 from watchdog.finding import Finding
 from watchdog.errors import ConfigError, RpcError, WatchdogError
@@ -32,8 +31,8 @@ from watchdog.respond.playbooks import triggered
 from watchdog.respond.rpc import CallReverted, Rpc
 from watchdog.respond.safe import SafeProposals
 from watchdog.respond.service import SafeService
-from watchdog.store import FindingRecord, Store
-from watchdog.store.responder import Action, Incident, NotificationThread
+from watchdog.store import FindingRecord, FindingStatus, Store, incidents, ledger
+from watchdog.store.responder import Action, ActionStatus, Incident
 
 log = logging.getLogger(__name__)
 
@@ -257,8 +256,7 @@ class Responder:
 
     def _threads(self, incident_id: int) -> list[str] | None:
         with self.store.session() as s:
-            rows = s.exec(select(NotificationThread.notifier).where(NotificationThread.incident_id == incident_id)).all()
-        return list(rows) or None
+            return incidents.thread_names(s, incident_id) or None
 
     def _publish(self, incident: Incident, kind: str, text: str, names: list[str] | None = None) -> None:
         assert incident.id is not None
@@ -277,9 +275,9 @@ class Responder:
         """Executor callback: a pause in place contains the incident."""
         if action.incident_id is None:
             return
-        if action.status in ("mined", "already_paused"):
+        if action.status in (ActionStatus.MINED, ActionStatus.ALREADY_PAUSED):
             text = (f"{action.contract or action.target} paused in tx {action.tx_hash} (block {action.block_number})"
-                    if action.status == "mined" else f"{action.contract or action.target} was already paused")
+                    if action.status == ActionStatus.MINED else f"{action.contract or action.target} was already paused")
             # on the chain's clock: the block of the pause, or the head when it was found in place
             chain = self.clock.at_block(action.block_number) if action.block_number is not None else self.clock.head()
             if self.incidents.contain(action.incident_id, text, action_id=action.id, tx_hash=action.tx_hash, **chain):
@@ -287,7 +285,7 @@ class Responder:
                     incident = s.get(Incident, action.incident_id)
                 if incident is not None:
                     self._publish(incident, "contained", text)
-        elif action.status in ("failed", "reverted"):
+        elif action.status in (ActionStatus.FAILED, ActionStatus.REVERTED):
             self.incidents.note(action.incident_id, "pause", f"{action.kind} of {action.contract or action.target} "
                                 f"{action.status}: {action.error or action.tx_hash}", action_id=action.id)
             with self.store.session() as s:
@@ -300,7 +298,7 @@ class Responder:
         """The stored row of a finding (stored here when handed over as a plain Finding)."""
         key = finding.dedup_key
         with self.store.session() as s:
-            row = s.exec(select(FindingRecord).where(FindingRecord.dedup_key == key)).first()
+            row = ledger.finding_by_key(s, key)
             if row is None and isinstance(finding, FindingRecord):
                 return finding
             if row is None:
@@ -312,7 +310,7 @@ class Responder:
                                     tx_hash=finding.tx_hash, pending=finding.pending, addresses=list(finding.addresses),
                                     evidence=dict(finding.evidence), labels=dict(finding.labels))
             if retract:
-                row.status = "retracted"
+                row.status = FindingStatus.RETRACTED
             s.add(row)
             s.flush()
             s.refresh(row)

@@ -14,7 +14,6 @@ from eth_abi import decode, encode
 from eth_keys import keys as eth_keys
 from eth_utils import keccak, to_checksum_address
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import col, select
 
 from watchdog.errors import WatchdogError
 from watchdog.keys import Signer
@@ -24,8 +23,8 @@ from watchdog.respond.incidents import IncidentBook
 from watchdog.respond.plan import TxPlan, selector
 from watchdog.respond.rpc import CallReverted, Rpc
 from watchdog.respond.service import SafeService
-from watchdog.store import Store, utcnow
-from watchdog.store.responder import Proposal, ProposalSignature
+from watchdog.store import Store, proposals, utcnow
+from watchdog.store.responder import ActionStatus, Proposal, ProposalSignature, ProposalStatus
 
 log = logging.getLogger(__name__)
 
@@ -101,8 +100,7 @@ class SafeProposals:
                 return existing, False
             onchain = self.nonce()
             with self.store.session() as s:
-                taken = s.exec(select(Proposal.nonce).where(Proposal.chain_id == self.chain_id, Proposal.safe == self.safe,
-                                                            col(Proposal.nonce) >= onchain)).all()
+                taken = proposals.taken_nonces(s, self.chain_id, self.safe, onchain)
             nonce = max([onchain - 1, *taken]) + 1
             simulation = self._simulate(plan)
             proposal = Proposal(network=self.network, chain_id=self.chain_id, safe=self.safe, nonce=nonce,
@@ -129,9 +127,7 @@ class SafeProposals:
 
     def _open_for(self, plan: TxPlan) -> Proposal | None:
         with self.store.session() as s:
-            rows = s.exec(select(Proposal).where(Proposal.chain_id == self.chain_id, Proposal.safe == self.safe,
-                                                 Proposal.target == plan.target, Proposal.scope == plan.scope,
-                                                 Proposal.status == "proposed")).all()
+            rows = proposals.open_proposals(s, self.chain_id, self.safe, plan.target, plan.scope)
         onchain = self.nonce()
         return next((p for p in rows if p.nonce >= onchain), None)
 
@@ -158,7 +154,7 @@ class SafeProposals:
         """Add `signer`'s signature. Returns (proposal, added, note); signing twice or after execution
         changes nothing."""
         proposal = get_proposal(self.store, proposal_id)
-        if proposal.status != "proposed":
+        if proposal.status != ProposalStatus.PROPOSED:
             return proposal, False, f"proposal {proposal_id} is {proposal.status}: nothing to sign"
         digest = proposal_hash(proposal)
         if digest != proposal.safe_tx_hash:
@@ -200,7 +196,7 @@ class SafeProposals:
     def execute(self, proposal_id: int, executor: Executor) -> tuple[Proposal, Outcome | None, str]:
         """Send execTransaction once the threshold is met; a second call changes nothing."""
         proposal = get_proposal(self.store, proposal_id)
-        if proposal.status == "executed":
+        if proposal.status == ProposalStatus.EXECUTED:
             return proposal, None, f"proposal {proposal_id} was already executed in {proposal.exec_tx_hash}"
         sigs = signatures(self.store, proposal_id)
         threshold = self.threshold()
@@ -215,21 +211,21 @@ class SafeProposals:
         plan = TxPlan("safe_exec", self.safe, str(proposal.nonce), self.safe, data,
                       {"to": self.safe, "data": selector("nonce()"), "gt": proposal.nonce}, proposal.contract)
         outcome = executor.submit(plan, incident_id=proposal.incident_id, trigger={"proposal_id": proposal_id}, wait=True)
-        if outcome.status == "mined":
+        if outcome.status == ActionStatus.MINED:
             with self.store.session() as s:
                 row = s.get(Proposal, proposal_id)
                 assert row is not None
-                row.status, row.exec_tx_hash, row.executed_at = "executed", outcome.tx_hash, utcnow()
+                row.status, row.exec_tx_hash, row.executed_at = ProposalStatus.EXECUTED, outcome.tx_hash, utcnow()
                 proposal = row
             chain = ChainClock(self.rpc).at_tx(outcome.tx_hash)
             IncidentBook(self.store).contain(proposal.incident_id, f"{proposal.contract} paused by the Safe in tx {outcome.tx_hash}",
                                              proposal_id=proposal_id, tx_hash=outcome.tx_hash, **chain)
             return proposal, outcome, f"executed in {outcome.tx_hash}"
-        if outcome.status == "already_done":
+        if outcome.status == ActionStatus.ALREADY_DONE:
             with self.store.session() as s:
                 row = s.get(Proposal, proposal_id)
                 assert row is not None
-                row.status = proposal.status = "stale"  # another SafeTx took this nonce: propose again
+                row.status = proposal.status = ProposalStatus.STALE  # another SafeTx took this nonce: propose again
             return proposal, outcome, f"Safe nonce {proposal.nonce} was already used by another transaction: nothing executed"
         raise WatchdogError(f"execution of proposal {proposal_id} {outcome.status}: {outcome.error or 'see `proposals show`'}")
 
@@ -254,5 +250,4 @@ def get_proposal(store: Store, proposal_id: int) -> Proposal:
 
 def signatures(store: Store, proposal_id: int | None) -> list[ProposalSignature]:
     with store.session() as s:
-        return list(s.exec(select(ProposalSignature).where(ProposalSignature.proposal_id == proposal_id)
-                           .order_by(col(ProposalSignature.owner))).all())
+        return proposals.signatures(s, proposal_id)

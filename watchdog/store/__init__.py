@@ -1,7 +1,10 @@
-"""The store: checkpoints, findings, incidents, actions, proposals, scans (SQLModel)."""
+"""The store: it owns every table and every query (checkpoints, findings, rule state, incidents, actions,
+proposals). Other modules open a session (`with store.session() as s:`) and call the query functions of
+`ledger`, `rulestate`, `incidents`, `actions` and `proposals` with it."""
 
+from watchdog.store import actions, incidents, ledger, proposals, responder, rulestate
 from watchdog.store.db import DEFAULT_URL, Store
-from watchdog.store.models import AuditEntry, BlockRecord, Checkpoint, FindingRecord, RuleState, utcnow
-from watchdog.store import responder  # noqa: F401  (responder tables: incidents, actions, proposals)
+from watchdog.store.models import AuditEntry, BlockRecord, Checkpoint, FindingRecord, FindingStatus, RuleState, utcnow
 
-__all__ = ["DEFAULT_URL", "AuditEntry", "BlockRecord", "Checkpoint", "FindingRecord", "RuleState", "Store", "utcnow"]
+__all__ = ["DEFAULT_URL", "AuditEntry", "BlockRecord", "Checkpoint", "FindingRecord", "FindingStatus", "RuleState",
+           "Store", "actions", "incidents", "ledger", "proposals", "responder", "rulestate", "utcnow"]

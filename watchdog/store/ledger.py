@@ -6,10 +6,10 @@ from __future__ import annotations
 from typing import Any, Protocol
 
 from sqlalchemy import delete, insert
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from watchdog.finding import Finding
-from watchdog.store.models import BlockRecord, Checkpoint, FindingRecord, utcnow
+from watchdog.store.models import BlockRecord, Checkpoint, FindingRecord, FindingStatus, utcnow
 
 
 class Block(Protocol):
@@ -53,9 +53,9 @@ def store_findings(session: Session, findings: list[Finding]) -> list[FindingRec
     revived: list[FindingRecord] = []
     for key, old in existing.items():
         finding = fresh[key]
-        if old.status == "retracted" or (old.pending and not finding.pending):
+        if old.status == FindingStatus.RETRACTED or (old.pending and not finding.pending):
             # Back on the canonical chain (or a pending finding now mined): same finding, new place.
-            old.status, old.pending = "active", finding.pending
+            old.status, old.pending = FindingStatus.ACTIVE, finding.pending
             old.block_number, old.block_hash = finding.block_number, finding.block_hash
             old.evidence = dict(finding.evidence)
             session.add(old)
@@ -99,7 +99,7 @@ def recent_blocks(session: Session, network: str) -> list[BlockRecord]:
 def finding_blocks(session: Session, network: str, low: int, high: int) -> dict[int, set[str]]:
     """Block number -> block hashes of the active (mined) findings in [low, high]."""
     rows = session.exec(select(FindingRecord.block_number, FindingRecord.block_hash).where(
-        FindingRecord.network == network, FindingRecord.status == "active", FindingRecord.pending == False,  # noqa: E712
+        FindingRecord.network == network, FindingRecord.status == FindingStatus.ACTIVE, FindingRecord.pending == False,  # noqa: E712
         FindingRecord.block_number >= low, FindingRecord.block_number <= high))
     found: dict[int, set[str]] = {}
     for number, block_hash in rows:
@@ -111,10 +111,10 @@ def roll_back(session: Session, network: str, fork: int, fork_hash: str) -> list
     """Undo everything above the fork point; returns the findings retracted."""
     retracted = list(session.exec(select(FindingRecord).where(
         FindingRecord.network == network, FindingRecord.block_number > fork,
-        FindingRecord.status == "active", FindingRecord.pending == False,  # noqa: E712 (SQL expression)
+        FindingRecord.status == FindingStatus.ACTIVE, FindingRecord.pending == False,  # noqa: E712 (SQL expression)
     )))
     for record in retracted:
-        record.status = "retracted"
+        record.status = FindingStatus.RETRACTED
         session.add(record)
     session.exec(delete(BlockRecord).where(BlockRecord.network == network, BlockRecord.number > fork))
     cp = session.get(Checkpoint, network) or Checkpoint(network=network, block_number=fork, block_hash=fork_hash)
@@ -122,3 +122,36 @@ def roll_back(session: Session, network: str, fork: int, fork_hash: str) -> list
     session.add(cp)
     session.flush()
     return retracted
+
+
+# --- findings as the responder, reports and commands read them ---
+
+def finding_by_key(session: Session, dedup_key: str) -> FindingRecord | None:
+    return session.exec(select(FindingRecord).where(FindingRecord.dedup_key == dedup_key)).first()
+
+
+def findings_by_keys(session: Session, keys: list[str]) -> dict[str, FindingRecord]:
+    return {r.dedup_key: r for r in _by_keys(session, keys)}
+
+
+def findings(session: Session, *, incident_id: int | None = None, network: str | None = None,
+             status: str | None = None, since: Any = None) -> list[FindingRecord]:
+    """Findings in the order they were stored, filtered by incident, network, status, storage time."""
+    query = select(FindingRecord)
+    if incident_id is not None:
+        query = query.where(FindingRecord.incident_id == incident_id)
+    if network is not None:
+        query = query.where(FindingRecord.network == network)
+    if status is not None:
+        query = query.where(FindingRecord.status == status)
+    if since is not None:
+        query = query.where(col(FindingRecord.created_at) >= since)
+    return list(session.exec(query.order_by(col(FindingRecord.created_at), col(FindingRecord.id))))
+
+
+def findings_by_block(session: Session) -> list[FindingRecord]:
+    return list(session.exec(select(FindingRecord).order_by(FindingRecord.block_number, FindingRecord.id)))
+
+
+def block_record(session: Session, network: str, number: int) -> BlockRecord | None:
+    return session.exec(select(BlockRecord).where(BlockRecord.network == network, BlockRecord.number == number)).first()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime, timezone
+from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import JSON, BigInteger, Column, UniqueConstraint
@@ -14,6 +15,11 @@ def utcnow() -> datetime:
 
 
 # Block numbers, timestamps, wei amounts and chain ids are BIGINT: PostgreSQL's INTEGER has 32 bits.
+
+
+class FindingStatus(StrEnum):
+    ACTIVE = "active"
+    RETRACTED = "retracted"  # its block was reorged out
 
 
 class Checkpoint(SQLModel, table=True):
@@ -56,16 +62,18 @@ class FindingRecord(SQLModel, table=True):
     addresses: list[str] = Field(default_factory=list, sa_column=Column(JSON))
     evidence: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON))
     labels: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON))
-    status: str = Field(default="active", index=True)  # active | retracted
+    status: str = Field(default=FindingStatus.ACTIVE, index=True)
     incident_id: int | None = Field(default=None, index=True)
     created_at: datetime = Field(default_factory=utcnow)
 
 
 class RuleState(SQLModel, table=True):
-    """Per-rule persistent state (price history, statistics), one JSON value per key."""
+    """Per-rule persistent state (price history, statistics), one JSON value per key and network: two chains
+    with the same contract addresses keep apart."""
 
-    __table_args__ = (UniqueConstraint("rule_id", "key"),)
+    __table_args__ = (UniqueConstraint("network", "rule_id", "key"),)
     id: int | None = Field(default=None, primary_key=True)
+    network: str = Field(default="", index=True)
     rule_id: str = Field(index=True)
     key: str
     value: Any = Field(default=None, sa_column=Column(JSON))

@@ -8,6 +8,7 @@ signatures keep the 65-byte owner signature over a safeTxHash.
 from __future__ import annotations
 
 from datetime import datetime
+from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import JSON, BigInteger, Column, UniqueConstraint
@@ -19,6 +20,41 @@ from watchdog.store.models import utcnow
 # Block numbers, timestamps, wei amounts and chain ids are BIGINT: PostgreSQL's INTEGER has 32 bits.
 
 
+class IncidentStatus(StrEnum):
+    OPEN = "open"
+    CONTAINED = "contained"  # a pause is mined or was found in place
+    RESOLVED = "resolved"
+
+
+class ActionStatus(StrEnum):
+    PENDING = "pending"    # claimed, nothing broadcast yet
+    SENT = "sent"
+    MINED = "mined"
+    REVERTED = "reverted"
+    ALREADY_PAUSED = "already_paused"
+    ALREADY_DONE = "already_done"  # a Safe nonce used by another transaction
+    FAILED = "failed"
+
+
+class AttemptStatus(StrEnum):
+    SIGNED = "signed"
+    SENT = "sent"
+    ERROR = "error"
+    MINED = "mined"
+    REPLACED = "replaced"
+
+
+class ProposalStatus(StrEnum):
+    PROPOSED = "proposed"
+    EXECUTED = "executed"
+    STALE = "stale"  # its Safe nonce was used by another SafeTx
+
+
+OPEN_ACTIONS = (ActionStatus.PENDING, ActionStatus.SENT)
+ACTIVE_INCIDENTS = (IncidentStatus.OPEN, IncidentStatus.CONTAINED)
+LIVE_ATTEMPTS = (AttemptStatus.SIGNED, AttemptStatus.SENT)
+
+
 class Incident(SQLModel, table=True):
     """Findings of one protocol, close in time or sharing an attacker, grouped as one incident."""
 
@@ -27,7 +63,7 @@ class Incident(SQLModel, table=True):
     protocol: str | None = Field(default=None, index=True)
     title: str
     severity: str  # highest severity among its active findings
-    status: str = Field(default="open", index=True)  # open | contained | resolved
+    status: str = Field(default=IncidentStatus.OPEN, index=True)
     addresses: list[str] = Field(default_factory=list, sa_column=Column(JSON))  # attacker cluster
     first_block: int | None = Field(default=None, sa_type=BigInteger)
     first_seen: datetime = Field(default_factory=utcnow)
@@ -64,8 +100,7 @@ class Action(SQLModel, table=True):
     data: str = ""  # calldata
     # how to tell the action is done on chain: eth_call(check.to, check.data) is true, or a uint > check.gt
     check: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON))
-    status: str = Field(default="pending", index=True)
-    # pending | sent | mined | reverted | already_paused | failed | proposed
+    status: str = Field(default=ActionStatus.PENDING, index=True)
     incident_id: int | None = Field(default=None, index=True)
     trigger: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON))
     tx_hash: str | None = None  # the mined transaction
@@ -89,7 +124,7 @@ class ActionAttempt(SQLModel, table=True):
     gas: int = Field(sa_type=BigInteger)
     tx_hash: str = Field(index=True)
     raw_tx: str  # the signed transaction, kept to re-broadcast the same hash after a restart
-    status: str = "signed"  # signed | sent | error | mined | replaced
+    status: str = AttemptStatus.SIGNED
     error: str | None = None
     at: datetime = Field(default_factory=utcnow)
 
@@ -120,7 +155,7 @@ class Proposal(SQLModel, table=True):
     contract: str = ""
     description: str = ""
     evidence: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON))
-    status: str = Field(default="proposed", index=True)  # proposed | executed | stale (nonce used by another SafeTx)
+    status: str = Field(default=ProposalStatus.PROPOSED, index=True)
     incident_id: int | None = Field(default=None, index=True)
     exec_tx_hash: str | None = None
     created_at: datetime = Field(default_factory=utcnow)
