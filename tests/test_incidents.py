@@ -14,7 +14,8 @@ from typer.testing import CliRunner
 from watchdog.cli import app
 from watchdog.finding import Finding, Severity
 from watchdog.manifest import Manifest
-from watchdog.respond import Responder, ResponseConfig
+from watchdog.config.response import ResponseConfig
+from watchdog.respond import Responder
 from watchdog.store import FindingRecord, Store, utcnow
 from watchdog.store.responder import Incident
 

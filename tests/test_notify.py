@@ -19,7 +19,8 @@ from typer.testing import CliRunner
 from watchdog.cli import app
 from watchdog.finding import Finding, Severity
 from watchdog.manifest import Manifest
-from watchdog.respond import NotifierConfig, Playbook, PlaybookAction, Responder, ResponseConfig
+from watchdog.config.response import NotifierConfig, Playbook, PlaybookAction, ResponseConfig
+from watchdog.respond import Responder
 from watchdog.respond.notify import Notice, Notifications
 from watchdog.store import AuditEntry, Store
 

@@ -15,7 +15,7 @@ from watchdog.daemon import Daemon
 from watchdog.devnet import Anvil
 from watchdog.devnet.scenarios import benign_traffic, flash_loan_spot_attack
 from watchdog.devnet.world import World
-from watchdog.respond.wiring import ResponderSink, responder_sink
+from watchdog.respond.sink import ResponderSink
 from watchdog.store import FindingRecord, Store
 from watchdog.store.responder import Action, Incident
 
@@ -33,7 +33,7 @@ def watched(world: World, anvil: Anvil, tmp_path: Path, store_url: str, monkeypa
         "signers": {"responder": {"keystore": "responder.json", "password_env": PASSWORD_ENV}},
     }, "test config", tmp_path)
     daemon = Daemon(settings, store=Store(store_url))
-    sink = responder_sink(settings, daemon.store)
+    sink = daemon.responder_sink()
     daemon.add_sink(sink)
     sink.start()
     yield anvil, world, daemon, sink

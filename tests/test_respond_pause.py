@@ -144,7 +144,8 @@ def test_fifty_concurrent_triggers_give_one_transaction(world, tmp_path: Path, s
 CRASH_SCRIPT = """
 import os, sys
 from watchdog.manifest import load_manifest
-from watchdog.respond import Responder, ResponseConfig
+from watchdog.config.response import ResponseConfig
+from watchdog.respond import Responder
 from watchdog.errors import RpcError
 from watchdog.respond.plan import selector
 from watchdog.respond.rpc import Rpc

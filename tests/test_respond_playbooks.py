@@ -8,10 +8,10 @@ from pathlib import Path
 import pytest
 
 from watchdog.errors import ConfigError
-from watchdog.respond import Playbook, PlaybookAction
-from watchdog.respond.config import Condition
+from watchdog.config.response import Playbook, PlaybookAction
+from watchdog.config import parse_settings
+from watchdog.config.response import Condition
 from watchdog.respond.playbooks import matches, triggered
-from watchdog.respond.responder import response_config
 from watchdog.store import FindingRecord, Store, utcnow
 
 
@@ -51,8 +51,7 @@ def test_count_within_the_window(tmp_path: Path) -> None:
 
 
 def test_bad_playbook_is_one_line_naming_the_key() -> None:
-    class Whole:
-        playbooks = [{"name": "p", "when": {"min_severity": "catastrophic"}, "actions": [{"type": "pause"}]}]
-
+    raw = {"networks": {"main": {"chain_id": 1, "rpc_urls": ["http://127.0.0.1:1"]}},
+           "playbooks": [{"name": "p", "when": {"min_severity": "catastrophic"}, "actions": [{"type": "pause"}]}]}
     with pytest.raises(ConfigError, match=r"playbooks\.0\.when\.min_severity"):
-        response_config(Whole())
+        parse_settings(raw)

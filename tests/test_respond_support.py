@@ -10,7 +10,7 @@ from watchdog.finding import Finding, Severity
 from watchdog.devnet import Anvil
 from watchdog.devnet.world import World
 from watchdog.keys import write_keystore
-from watchdog.respond import Playbook, PlaybookAction, ResponseConfig, SignerConfig
+from watchdog.config.response import Playbook, PlaybookAction, ResponseConfig, SignerConfig
 from watchdog.respond.plan import selector
 
 PASSWORD_ENV = "WATCHDOG_TEST_KEYSTORE_PASSWORD"

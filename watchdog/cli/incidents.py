@@ -14,7 +14,6 @@ from watchdog.config import load_settings
 from watchdog.respond.incidents import resolve
 from watchdog.respond.notify import Notice, Notifications
 from watchdog.respond.report import iso, markdown, postmortem
-from watchdog.respond.responder import response_config
 from watchdog.store import Store, incidents
 
 incidents_app = typer.Typer(help="Incidents: findings grouped per protocol, time window and attacker.", no_args_is_help=True)
@@ -110,7 +109,7 @@ def resolve_cmd(
     incident = resolve(db, incident_id, note, root_cause)
     typer.echo(f"incident #{incident.id} resolved")
     if config is not None:  # close the incident's threads (PagerDuty resolve, a last reply elsewhere)
-        notifications = Notifications(db, response_config(load_settings(config)).notifiers)
+        notifications = Notifications(db, load_settings(config).response().notifiers)
         with db.session() as s:
             names = incidents.thread_names(s, incident_id)
         if names:

@@ -17,7 +17,7 @@ from watchdog.cli.incidents import CONFIG_OPTION, STORE_OPTION, open_store
 from watchdog.config import load_settings
 from watchdog.errors import WatchdogError
 from watchdog.keys import KeySource, Signer, load_signer
-from watchdog.respond.config import ExecutorSettings
+from watchdog.config.response import ExecutorSettings
 from watchdog.respond.executor import Executor
 from watchdog.respond.report import iso
 from watchdog.respond.rpc import Rpc

@@ -76,9 +76,9 @@ def run(
             daemon.store.close()
             return
         # The responder acts on live findings only; --once is for backfills and replays.
-        from watchdog.respond.wiring import attach
-
-        responder = attach(daemon)
+        responder = daemon.responder_sink()
+        daemon.add_sink(responder)
+        responder.start()  # resume what a previous run left open (never a second transaction)
         try:
             daemon.run()
         finally:

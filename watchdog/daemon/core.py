@@ -21,12 +21,15 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from watchdog.chain.abi import AbiRegistry
 from watchdog.chain.rpc import RpcClient
 from watchdog.chain.ws import Subscriber
-from watchdog.config import Settings, resolve_protocols
+from watchdog.config import Settings, deployments
 from watchdog.daemon.handlers import HandlerFactory, rule_engine
 from watchdog.errors import ConfigError, RpcError
 from watchdog.manifest import Manifest
 from watchdog.metrics import Metrics, MetricsServer
 from watchdog.pipeline import Follower, FollowerOptions, Handler, MempoolFollower, ScheduledRuns, Sink
+from watchdog.respond.responder import Responder
+from watchdog.respond.rpc import Rpc
+from watchdog.respond.sink import ResponderSink
 from watchdog.store import Store
 
 log = logging.getLogger("watchdog.daemon")
@@ -55,12 +58,9 @@ class Daemon:
         self.server: MetricsServer | None = None
         self._threads: list[threading.Thread] = []
         self.networks: dict[str, NetworkRuntime] = {}
-        protocols = resolve_protocols(settings)
-        for name, net in settings.networks.items():
-            contracts = [c for p in protocols if p.network == name for c in p.manifest.contracts]
-            starts = [p.manifest.block for p in protocols if p.network == name]
-            manifest = Manifest(chain_id=net.chain_id, block=min(starts, default=0), contracts=contracts,
-                                safe=next((p.manifest.safe for p in protocols if p.network == name and p.manifest.safe), None))
+        self.deployments = deployments(settings)  # the manifests, read once, for detection and response alike
+        for name, deployment in self.deployments.items():
+            manifest = deployment.manifest
             self.networks[name] = self._network(name, manifest, handler_factory(settings, name, manifest, self.store))
 
     def _network(self, name: str, manifest: Manifest, handler: Handler) -> NetworkRuntime:
@@ -84,6 +84,14 @@ class Daemon:
         return NetworkRuntime(name, rpc, handler, follower, scheduled, mempool)
 
     # --- the public hooks ---
+    def responder_sink(self) -> ResponderSink:
+        """The responder of every network, over the deployments detection follows (register it with add_sink,
+        then `start()` it to resume what a previous run left open)."""
+        response = self.settings.response()
+        return ResponderSink({name: Responder(response, self.store, Rpc(net.rpc_urls, timeout=net.timeout),
+                                              self.deployments[name].manifest, network=name)
+                              for name, net in self.settings.networks.items()})
+
     def add_sink(self, sink: Sink) -> None:
         """Register `sink(new, retracted)`, called after each commit with findings (see module doc)."""
         self.sinks.append(sink)

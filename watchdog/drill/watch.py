@@ -24,7 +24,7 @@ from watchdog.finding import Finding, Severity
 from watchdog.devnet import Anvil
 from watchdog.devnet.world import World
 from watchdog.manifest import Manifest
-from watchdog.respond.wiring import ResponderSink, responder_sink
+from watchdog.respond.sink import ResponderSink
 from watchdog.store import FindingRecord, FindingStatus, Store, actions, ledger
 from watchdog.store.responder import Action
 
@@ -147,7 +147,7 @@ class Watchdog:
             return _Recorded(rule_engine(settings, network, manifest, store), self.judged)
 
         self.daemon = Daemon(self.settings, handler_factory=handlers)
-        self.sink: ResponderSink = responder_sink(self.settings, self.daemon.store)
+        self.sink: ResponderSink = self.daemon.responder_sink()
         self.daemon.add_sink(self._observe)  # before the responder: the time a finding comes out of detection
         self.daemon.add_sink(self.sink)
         self.daemon.add_sink(self._acted)  # after the responder: the finding has been acted on

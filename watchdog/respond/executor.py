@@ -24,7 +24,7 @@ from sqlalchemy.exc import IntegrityError
 
 from watchdog.errors import RpcError
 from watchdog.keys import Signer
-from watchdog.respond.config import GWEI, ExecutorSettings
+from watchdog.config.response import GWEI, ExecutorSettings
 from watchdog.respond.plan import TxPlan
 from watchdog.respond.incidents import aware
 from watchdog.respond.rpc import CallReverted, Rpc

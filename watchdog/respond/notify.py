@@ -24,7 +24,7 @@ from sqlalchemy.exc import IntegrityError
 
 from watchdog.finding import Severity
 from watchdog.errors import ConfigError
-from watchdog.respond.config import NotifierConfig
+from watchdog.config.response import NotifierConfig
 from watchdog.store import Store, incidents
 from watchdog.store.responder import NotificationThread
 

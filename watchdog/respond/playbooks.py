@@ -7,7 +7,7 @@ from datetime import timedelta
 from fnmatch import fnmatchcase
 
 from watchdog.finding import Severity
-from watchdog.respond.config import Condition, Playbook
+from watchdog.config.response import Condition, Playbook
 from watchdog.store import FindingRecord, FindingStatus, Store, ledger, utcnow
 
 

@@ -11,17 +11,15 @@ import logging
 import threading
 import time
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, Iterable
 
-from pydantic import ValidationError
 
 from watchdog.finding import Finding
 from watchdog.errors import ConfigError, RpcError, WatchdogError
 from watchdog.keys import Signer, load_signer
 from watchdog.manifest import Manifest
 from watchdog.respond.clock import ChainClock
-from watchdog.respond.config import PlaybookAction, ResponseConfig
+from watchdog.config.response import PlaybookAction, ResponseConfig
 from watchdog.respond.evidence import incident_evidence
 from watchdog.respond.executor import Executor, Outcome
 from watchdog.respond.incidents import IncidentBook
@@ -50,50 +48,14 @@ class Handled:
     dry_run: list[str] = field(default_factory=list)  # what dry-run actions would have done
 
 
-def response_config(config: Any) -> ResponseConfig:
-    """Accept the response config itself or the whole configuration that carries its sections:
-    `playbooks`, `notifiers` (a list, or a table of named notifiers), `signers` and an optional
-    `responder` table (executor, incidents, safe_service). Relative key paths are read from `base_dir`."""
-    if isinstance(config, ResponseConfig):
-        return config
-    if config is None:
-        return ResponseConfig()
-
-    def plain(value: Any) -> Any:
-        return value.model_dump(exclude_none=True) if hasattr(value, "model_dump") else value
-
-    raw: dict[str, Any] = {"playbooks": [plain(p) for p in getattr(config, "playbooks", None) or []]}
-    notifiers = getattr(config, "notifiers", None) or []
-    if isinstance(notifiers, dict):
-        notifiers = [{**plain(v), "name": k} for k, v in notifiers.items()]
-    raw["notifiers"] = [plain(n) for n in notifiers]
-    base_dir = getattr(config, "base_dir", None)
-    signers = {}
-    for name, signer in (getattr(config, "signers", None) or {}).items():
-        signer = dict(plain(signer))
-        for key in ("keystore", "password_file"):
-            if signer.get(key) is not None and base_dir is not None and not Path(signer[key]).expanduser().is_absolute():
-                signer[key] = Path(base_dir) / signer[key]
-        signers[name] = signer
-    raw["signers"] = signers
-    section = plain(getattr(config, "responder", None) or {})
-    raw.update({k: v for k, v in section.items() if k in ResponseConfig.model_fields})
-    try:
-        return ResponseConfig.model_validate(raw)
-    except ValidationError as exc:
-        err = exc.errors()[0]
-        where = ".".join(str(p) for p in err["loc"])
-        raise ConfigError(f"config: {where}: {err['msg'].removeprefix('Value error, ')}") from None
-
-
 class Responder:
-    def __init__(self, config: Any, store: Store, rpc: Rpc | str, manifest: Manifest, *,
-                 network: str | None = None, signer: Signer | None = None) -> None:
-        self.config = response_config(config)
+    def __init__(self, config: ResponseConfig, store: Store, rpc: Rpc | str, manifest: Manifest, *,
+                 network: str = "devnet", signer: Signer | None = None) -> None:
+        self.config = config
         self.store = store
         self.rpc = rpc if isinstance(rpc, Rpc) else Rpc(rpc)
         self.manifest = manifest
-        self.network = network or self.config.network
+        self.network = network
         self.chain_id = manifest.chain_id
         if signer is None and self.config.executor.signer in self.config.signers:
             signer = load_signer(self.config.signers[self.config.executor.signer].source())

@@ -1,4 +1,4 @@
-"""Typed configuration of the response side: playbooks, notifiers, signers, executor limits."""
+"""The response sections of the configuration: playbooks, notifiers, signers, executor limits, incidents."""
 
 from __future__ import annotations
 
@@ -121,9 +121,8 @@ class ResponderSection(_Strict):
 
 
 class ResponseConfig(_Strict):
-    """The response part of the configuration (also reachable as attributes of the whole config)."""
+    """The responder's part of the configuration (`Settings.response()`)."""
 
-    network: str = "devnet"
     playbooks: list[Playbook] = []
     notifiers: list[NotifierConfig] = []
     signers: dict[str, SignerConfig] = {}

@@ -1,7 +1,8 @@
 """The one typed configuration: TOML validated with pydantic, every problem reported as one line.
 
 Sections: networks, protocols, rules, store, metrics, logging, schedule, abis, and the responder's
-playbooks, notifiers and signers. `watchdog init` writes a commented example (EXAMPLE below).
+playbooks, notifiers, signers and `[responder]` (models in watchdog.config.response). Each section goes to
+the component that owns it; `Settings.response()` is the responder's part as one typed model.
 """
 
 from __future__ import annotations
@@ -13,8 +14,8 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from watchdog.errors import ConfigError
-from watchdog.manifest import ContractEntry, Manifest, load_manifest
-from watchdog.respond.config import NotifierConfig, Playbook, ResponderSection, SignerConfig
+from watchdog.manifest import ContractEntry, load_manifest
+from watchdog.config.response import NotifierConfig, Playbook, ResponderSection, ResponseConfig, SignerConfig
 
 DEFAULT_STORE = "sqlite:///watchdog.db"
 
@@ -128,7 +129,7 @@ class Settings(Strict):
     logging: LoggingConfig = Field(default_factory=LoggingConfig)
     schedule: ScheduleConfig = Field(default_factory=ScheduleConfig)
     abis: AbiConfig = Field(default_factory=AbiConfig)
-    # The responder's sections (models in watchdog.respond.config).
+    # The responder's sections (models in watchdog.config.response; `response()` gives them as one).
     playbooks: list[Playbook] = Field(default_factory=list)
     notifiers: dict[str, NotifierConfig] = Field(default_factory=dict)
     signers: dict[str, SignerConfig] = Field(default_factory=dict)
@@ -140,19 +141,22 @@ class Settings(Strict):
         path = Path(value).expanduser()
         return path if path.is_absolute() else self.base_dir / path
 
+    def response(self) -> ResponseConfig:
+        """The responder's sections as one model: notifiers named by their tables, key files read relative to
+        this configuration's directory."""
+        signers = {name: signer.model_copy(update={key: self.path(str(value)) for key in ("keystore", "password_file")
+                                                   if (value := getattr(signer, key)) is not None})
+                   for name, signer in self.signers.items()}
+        return ResponseConfig(playbooks=self.playbooks, signers=signers,
+                              notifiers=[n.model_copy(update={"name": name}) for name, n in self.notifiers.items()],
+                              executor=self.responder.executor, incidents=self.responder.incidents,
+                              safe_service=self.responder.safe_service)
+
     def store_url(self) -> str:
         url = self.store.url
         if url.startswith("sqlite:///") and url != "sqlite:///:memory:":
             return "sqlite:///" + str(self.path(url.removeprefix("sqlite:///")))
         return url
-
-
-class Protocol(BaseModel):
-    """A protocol resolved for one network: its contracts, ABIs inline (paths already read)."""
-
-    name: str
-    network: str
-    manifest: Manifest
 
 
 # --- fixes suggested per kind of problem ---
@@ -232,120 +236,3 @@ def zero_config(manifest_path: Path | str, rpc_urls: list[str], ws_url: str | No
     if store_url:
         raw["store"] = {"url": store_url}
     return parse_settings(raw, "command line")
-
-
-def resolve_protocols(settings: Settings) -> list[Protocol]:
-    """Every protocol as a manifest of its own network (ABI paths read, addresses lowercase)."""
-    out: list[Protocol] = []
-    for name, config in settings.protocols.items():
-        network = config.network or next(iter(settings.networks))
-        chain_id = settings.networks[network].chain_id
-        contracts: list[ContractEntry] = []
-        block = settings.networks[network].start_block or 0
-        safe = None
-        if config.manifest is not None:
-            manifest = load_manifest(settings.path(config.manifest))
-            if manifest.chain_id != chain_id:
-                raise ConfigError(f"protocols.{name}.manifest: chain id {manifest.chain_id} differs from "
-                                  f"networks.{network}.chain_id {chain_id}: point it at the right network")
-            contracts += [_inline(manifest, entry) for entry in manifest.contracts]
-            block, safe = manifest.block, manifest.safe
-        if config.contracts:
-            holder = Manifest(chain_id=chain_id, contracts=config.contracts, source=settings.base_dir / "config")
-            contracts += [_inline(holder, entry) for entry in config.contracts]
-        out.append(Protocol(name=name, network=network,
-                            manifest=Manifest(chain_id=chain_id, block=block, contracts=contracts, safe=safe)))
-    return out
-
-
-def _inline(manifest: Manifest, entry: ContractEntry) -> ContractEntry:
-    return entry.model_copy(update={"address": entry.address.lower(), "abi": manifest.abi_of(entry)})
-
-
-EXAMPLE = '''\
-# watchdog configuration. Relative paths are read from this file's directory.
-# Validate it with `watchdog run --config watchdog.toml --check`.
-
-# One table per network to follow.
-[networks.mainnet]
-chain_id = 1
-# Several endpoints: requests go to the healthiest one and fail over on errors.
-rpc_urls = ["http://127.0.0.1:8545"]
-# WebSocket for new heads and pending transactions (lower latency); HTTP polling is the fallback.
-ws_url = "ws://127.0.0.1:8545"
-# 0 = detect on the head itself; findings of blocks that get reorged out are retracted.
-confirmations = 0
-poll_interval = 1.0        # seconds between polls when no WebSocket head arrives
-reorg_window = 64          # recent blocks remembered to find the fork point of a reorg
-max_log_range = 2000       # most blocks per eth_getLogs; halved automatically when a provider refuses
-# start_block = 19000000   # where to start without a checkpoint (default: the manifest's block, else the head)
-mempool = false            # simulate pending transactions that reach watched contracts (needs debug_traceCall)
-
-# Protocols to watch: a deployment manifest, or contracts listed here (or both).
-[protocols.demo]
-network = "mainnet"
-manifest = "manifest.json"
-
-# [[protocols.other.contracts]]
-# name = "Vault"
-# address = "0x0000000000000000000000000000000000000000"
-# role = "vault"            # market, vault, lending, oracle_feed, oracle_adapter, twap_oracle, amm_pair, router, token, flash_lender, guardian, safe, other
-# abi = "abi/Vault.json"    # JSON ABI or forge artifact
-
-# Rules: every built-in rule runs with its defaults; a table per rule id changes that.
-[rules]
-rule_dirs = []              # directories with your own rule modules
-allowlist = []              # addresses (MEV bots, keepers) whose findings stay below pause level
-
-# [rules.oracle-deviation]
-# enabled = true
-# threshold_bps = 1000
-
-# Extra ABIs to decode events of contracts that are not in a manifest (e.g. flash lenders).
-[abis]
-files = []
-artifacts = []              # forge out/ directories
-
-[store]
-url = "sqlite:///watchdog.db"   # or postgresql://user:password@host:5432/db (pip install 'defi-watchdog[postgres]')
-
-[metrics]
-enabled = true
-host = "127.0.0.1"
-port = 9464                 # GET /metrics (Prometheus) and GET /health
-
-[logging]
-level = "info"
-json = false                # one JSON object per line
-
-[schedule]
-rules_interval = 60         # seconds between scheduled rule runs (oracle heartbeats, ...)
-health_interval = 15
-
-# Response: playbooks (conditions -> actions), notifiers and signers. Every action can be a dry run.
-# [[playbooks]]
-# name = "contain"
-# when = { rules = ["drain*", "flash-loan*"], min_severity = "high", min_confidence = 0.8, count = 1, window_seconds = 3600 }
-# actions = [{ type = "notify" }, { type = "pause", targets = ["affected"] }, { type = "propose" }]
-# dry_run = false
-
-# [notifiers.ops]
-# type = "webhook"          # webhook | slack | discord | telegram | pagerduty
-# url = "https://hooks.example.org/watchdog"
-# secret_env = "WATCHDOG_WEBHOOK_SECRET"   # HMAC-SHA256 of timestamp.body in X-Watchdog-Signature
-# min_severity = "high"
-
-# [signers.responder]       # the key that sends pauses (RESPONDER_ROLE on the guardian)
-# keystore = "keys/responder.json"
-# password_env = "WATCHDOG_RESPONDER_PASSWORD"   # or password_file = "..."; or key_env = "..." alone
-
-# [responder.executor]
-# min_priority_fee_gwei = 2
-# emergency_cap_gwei = 1000  # never pay more per gas than this
-# bump_percent = 25          # re-price every block until mined (replacements need +10% on both fees)
-# [responder.incidents]
-# window_seconds = 3600        # findings of one protocol (or one attacker) this close share an incident
-# open_min_severity = "medium" # lower findings (arbitrage, allowlisted keepers) only join an open incident
-# [responder.safe_service]
-# url = "http://127.0.0.1:8000"   # a Safe Transaction Service
-'''

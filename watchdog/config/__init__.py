@@ -1,0 +1,10 @@
+"""The configuration: TOML validated up front (settings), the responder's sections (response), what each
+network watches resolved once (deployment), and the commented example `watchdog init` writes."""
+
+from watchdog.config.deployment import Deployment, ProtocolDeployment, deployments, resolve_protocols
+from watchdog.config.example import EXAMPLE
+from watchdog.config.response import ResponseConfig
+from watchdog.config.settings import Settings, load_settings, parse_settings, zero_config
+
+__all__ = ["EXAMPLE", "Deployment", "ProtocolDeployment", "ResponseConfig", "Settings", "deployments", "load_settings",
+           "parse_settings", "resolve_protocols", "zero_config"]
