@@ -11,8 +11,8 @@ from sqlmodel import select
 
 from watchdog.detect.finding import Severity
 from watchdog.drill.measure import PAUSE_LEVEL, Recording
-from watchdog.drill.scenarios import Scenario
 from watchdog.respond.report import markdown, postmortem
+from watchdog.scenarios import Scenario
 from watchdog.store import FindingRecord, Store
 
 
