@@ -19,8 +19,8 @@ def _pause_vault(world) -> None:
 def test_slow_drain_takes_a_slice_per_block(world, anvil):
     result = play_attack(SLOW_DRAIN, world, rounds=3)
     rounds = result.payoffs
-    assert len(rounds) == 3 and all(r.succeeded and r.profit > 50_000 * E18 for r in rounds)
-    assert len({r.block_number for r in rounds}) == 3
+    assert len(rounds) == 3 and all(r.step.succeeded and r.profit > 50_000 * E18 for r in rounds)
+    assert len({r.step.block for r in rounds}) == 3
     assert rounds[-1].pool_after == result.pool_after < POOL_USD - 3 * 50_000 * E18
 
 

@@ -68,8 +68,8 @@ class Scenario:
     name: str
     title: str
     summary: str
-    steps: Steps | None = None  # None: nothing beyond a drill's background traffic
     prepare: Prepare | None = None  # deployments, funding, configuration: mined at once, before any watchdog runs
+    steps: Steps | None = None  # None: nothing beyond a drill's background traffic
     params: Mapping[str, Any] = field(default_factory=dict)  # defaults; a play may override them
     benign: bool = False
     world: str = "demo"  # the test world it runs on (see watchdog.scenarios.catalogue)

@@ -13,11 +13,9 @@ from watchdog.scenarios.player import ImmediatePlayer
 
 @dataclass(frozen=True)
 class Payoff:
-    """A step where the attacker takes value out, and what it took (in the world's quote asset)."""
+    """A step where the attacker takes value out, what it took (in the world's quote asset) and the pool after it."""
 
-    tx_hash: str
-    block_number: int
-    succeeded: bool
+    step: Step
     profit: int
     pool_after: int
 
@@ -36,16 +34,16 @@ class AttackResult:
     details: State  # the scenario's state: parameters, the attacker's `contract`, key transactions
 
     @property
-    def tx_hash(self) -> str:
-        return self.payoffs[0].tx_hash
+    def tx_hash(self) -> str | None:
+        return self.payoffs[0].step.tx_hash
 
     @property
-    def succeeded(self) -> bool:
-        return self.payoffs[0].succeeded
+    def succeeded(self) -> bool | None:
+        return self.payoffs[0].step.succeeded
 
     @property
-    def block_number(self) -> int:
-        return self.payoffs[0].block_number
+    def block_number(self) -> int | None:
+        return self.payoffs[0].step.block
 
     @property
     def attacker_contract(self) -> str:
@@ -87,9 +85,7 @@ class _Counting(ImmediatePlayer):
         before = self.books.holdings(self.world) if payoff else {}
         step = super().send(name, call, sender, actor=actor, attack=attack, payoff=payoff, value=value)
         if payoff:
-            assert step.tx_hash is not None and step.block is not None and step.succeeded is not None
-            self.payoffs.append(Payoff(step.tx_hash, step.block, step.succeeded, self.books.gain(self.world, before),
-                                       self.books.at_risk(self.world)))
+            self.payoffs.append(Payoff(step, self.books.gain(self.world, before), self.books.at_risk(self.world)))
         return step
 
 

@@ -17,6 +17,9 @@ from watchdog.scenarios.demo.market import (MAX_ALLOWANCE, at, buy_usd, compromi
 
 # --- the flash-loan spot attacker, also sent on its own by tests that hold it in the mempool ---
 
+FULL_BORROW, FULL_MARGIN = 3_000 * E18, 100_000 * E18  # one transaction takes most of the pool
+
+
 def deploy_flash_loan_attacker(world: World) -> str:
     """The attacker deploys the flash-loan spot-manipulation contract (its own tx, as real attackers do)."""
     a = world.addresses
@@ -30,8 +33,8 @@ def flash_loan_attack(world: World, contract: str, borrow_weth: int, margin: int
     return at(world, contract, "FlashLoanSpotAttacker").functions.attack(borrow_weth, margin)
 
 
-def send_flash_loan_spot_attack(world: World, contract: str, *, borrow_weth: int = 3_000 * E18,
-                                margin: int = 100_000 * E18, wait: bool = True, **tx: Any) -> str:
+def send_flash_loan_spot_attack(world: World, contract: str, *, borrow_weth: int = FULL_BORROW,
+                                margin: int = FULL_MARGIN, wait: bool = True, **tx: Any) -> str:
     """Send the attack transaction outside any scenario, optionally without waiting (to hold it pending). Its hash."""
     call = flash_loan_attack(world, contract, borrow_weth, margin)
     tx_hash = call.transact({"from": world.accounts.attacker.address, "gas": STEP_GAS, **tx})
@@ -218,54 +221,55 @@ def _oracle_swap_attack(play: Player, state: State) -> None:
     _trade_on_fake_price(play, fake, "the attacker's oracle", state["price"], state["margin"])
 
 
-def _flash(rounds: int, borrow_weth: int, margin: int) -> dict[str, int]:
-    return {"rounds": rounds, "borrow_weth": borrow_weth * E18, "margin": margin * E18}
-
-
 FLASH_LOAN_SPOT = Scenario(
     "flash-loan-spot", "Flash-loan spot-price manipulation",
     "In one transaction: flash-borrow WETH, crash the AMM spot price the market reads, open a 10x long, restore "
     "the price, close at a profit paid by the pool. Repeated once per block. Sent through a private relay: the "
     "watchdog first sees it in a block (fast path, 0 confirmations).",
-    _flash_rounds, _prepare_flash, _flash(4, 1_000, 5_000), mempool=False)
+    prepare=_prepare_flash, steps=_flash_rounds, mempool=False,
+    params={"rounds": 4, "borrow_weth": 1_000 * E18, "margin": 5_000 * E18})
 FLASH_LOAN_DRAIN = Scenario(
     "flash-loan-drain", "Flash-loan spot-price manipulation, all at once",
     "The flagship exploit in a single transaction (3,000 WETH borrowed, 100k margin): profitable while the oracle "
     "adapter reads spot and the protocol is not paused, it takes most of the pool; it reverts once paused.",
-    _flash_rounds, _prepare_flash, _flash(1, 3_000, 100_000), drill=False)
+    prepare=_prepare_flash, steps=_flash_rounds, drill=False,
+    params={"rounds": 1, "borrow_weth": FULL_BORROW, "margin": FULL_MARGIN})
 TWAP_MULTIBLOCK = Scenario(
     "twap-multiblock", "TWAP manipulation over several blocks",
     "Against the hardened TWAP configuration: dump WETH and hold the spot price down for a whole TWAP window, "
     "open a long at the depressed TWAP, buy back, wait a window, close.",
-    _twap_attack, _prepare_twap, {"dump_weth": 1_500 * E18, "margin": 100_000 * E18})
+    prepare=_prepare_twap, steps=_twap_attack, params={"dump_weth": 1_500 * E18, "margin": 100_000 * E18})
 STALE_ORACLE = Scenario(
     "stale-oracle", "Stale oracle while the market moves",
     "The market prices through the push feed (no staleness bound); the keeper stops, the market rallies 20 %; "
     "the attacker opens a long at the stale price, the feed catches up, the attacker closes.",
-    _stale_attack, _prepare_stale, {"move_pct": 20, "stale_for": 2 * 3600})
+    prepare=_prepare_stale, steps=_stale_attack, params={"move_pct": 20, "stale_for": 2 * 3600})
 ORACLE_DIVERGENCE = Scenario(
     "oracle-divergence", "Two oracle sources disagree",
     "A compromised keeper pushes a feed price 40 % below the AMM and every other source; the attacker opens a "
     "long at the false price, the real price is pushed back, the attacker closes.",
-    _divergence_attack, _prepare_divergence, {"drop_pct": 40})
+    prepare=_prepare_divergence, steps=_divergence_attack, params={"drop_pct": 40})
 ADMIN_KEY = Scenario(
     "admin-key", "Admin keys compromised, then drained",
     "Two of the Safe's three owner keys are stolen: the Safe hands the vault to the attacker's contract, which "
-    "drains the liquidity pool in the next block.", _admin_attack, _prepare_admin)
+    "drains the liquidity pool in the next block.", prepare=_prepare_admin, steps=_admin_attack)
 MALICIOUS_UPGRADE = Scenario(
     "malicious-upgrade", "Malicious oracle upgrade",
     "Compromised governance upgrades the oracle adapter's ERC-1967 proxy to the attacker's implementation; the "
-    "attacker opens a long at a fake low price and closes at a fake high one.", _upgrade_attack, _prepare_upgrade)
+    "attacker opens a long at a fake low price and closes at a fake high one.",
+    prepare=_prepare_upgrade, steps=_upgrade_attack)
 ORACLE_SWAP = Scenario(
     "oracle-swap", "Malicious oracle swap",
     "Compromised governance points the market at the attacker's price source (`setOracle`); the attacker opens a "
-    "long at a fake low price and closes at a fake high one.", _oracle_swap_attack, _prepare_oracle_swap, drill=False)
+    "long at a fake low price and closes at a fake high one.",
+    prepare=_prepare_oracle_swap, steps=_oracle_swap_attack, drill=False)
 SLOW_DRAIN = Scenario(
     "slow-drain", "Slow drain over several blocks",
     "The flash-loan spot attack in small slices (400 WETH, 20k margin), one block apart.",
-    _flash_rounds, _prepare_flash, _flash(4, 400, 20_000))
+    prepare=_prepare_flash, steps=_flash_rounds,
+    params={"rounds": 4, "borrow_weth": 400 * E18, "margin": 20_000 * E18})
 MEMPOOL_PREEMPT = Scenario(
     "mempool-preempt", "Attack waiting in the public mempool",
     "The full flash-loan drain is sent to the public mempool right after a block; the watchdog simulates it "
     "while pending and must land the pause first in the same block (higher priority fee).",
-    _mempool_attack, _prepare_flash, {"borrow_weth": 3_000 * E18, "margin": 20_000 * E18})
+    prepare=_prepare_flash, steps=_mempool_attack, params={"borrow_weth": FULL_BORROW, "margin": 20_000 * E18})

@@ -87,7 +87,7 @@ BENIGN_TRAFFIC = Scenario(
     "benign-traffic", "Honest activity",
     "Rounds of swaps on both venues, positions opened and closed, keeper feed and TWAP updates and flash-swap "
     "arbitrage, a minute apart; with `volatile`, a 12 % sell-off and a liquidation after them.",
-    _traffic, params={"rounds": 10, "volatile": False, "seed": 7}, benign=True, drill=False)
+    steps=_traffic, params={"rounds": 10, "volatile": False, "seed": 7}, benign=True, drill=False)
 BENIGN_VOLATILE = Scenario(
     "benign-volatile", "A busy, volatile day (no attack)",
     "Swaps on both venues, keeper feed and TWAP updates, traders opening and closing, legitimate flash-swap "
