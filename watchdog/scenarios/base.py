@@ -70,7 +70,7 @@ class Scenario:
     summary: str
     prepare: Prepare | None = None  # deployments, funding, configuration: mined at once, before any watchdog runs
     steps: Steps | None = None  # None: nothing beyond a drill's background traffic
-    params: Mapping[str, Any] = field(default_factory=dict)  # defaults; a play may override them
+    params: Mapping[str, Any] = field(default_factory=dict, hash=False)  # defaults; a play may override them
     benign: bool = False
     world: str = "demo"  # the test world it runs on (see watchdog.scenarios.catalogue)
     drill: bool = True  # offered by `watchdog drill` (False: played by tests only)
