@@ -15,10 +15,11 @@ import pytest
 from typer.testing import CliRunner
 
 from watchdog.cli import app
-from watchdog.drill import SCENARIOS, DrillOptions, run_drill, scoreboard
+from watchdog.drill import DrillOptions, drills, run_drill, scoreboard
 
 pytestmark = pytest.mark.timeout(600)
 
+SCENARIOS = drills()
 CHEAP = {"block_time": 0.2, "traffic_rounds": 0, "volatile_rounds": 3}
 ATTACKS = [name for name, s in SCENARIOS.items() if not s.benign]
 WITH_TRAFFIC = {"flash-loan-spot"}  # background traffic before the attack (benign-volatile is all traffic)
@@ -155,8 +156,8 @@ def test_drill_command_lists_and_prints_json_last(tmp_path: Path) -> None:
 def test_measurements_follow_chain_order_and_the_finding_that_came_first() -> None:
     from watchdog.finding import Severity
     from watchdog.drill.measure import Pause, Recording, measure
-    from watchdog.drill.phase import Step
     from watchdog.drill.watch import Seen
+    from watchdog.scenarios import Step
 
     attack = Step("attack", "attacker", "0xaa", sent_at=100.0, block=11, index=1, mined_at=101.0, succeeded=False,
                   payoff=True)

@@ -6,8 +6,9 @@ from __future__ import annotations
 from eth_utils import keccak
 from web3.logs import DISCARD
 
-from watchdog.devnet.scenarios import flash_loan_spot_attack
 from watchdog.devnet.world import E18, POOL_USD, PROTOCOL_SCOPE, SCOPES, World
+from watchdog.scenarios import play_attack
+from watchdog.scenarios.demo import FLASH_LOAN_DRAIN
 
 AAVE_V3_FLASH_LOAN = keccak(text="FlashLoan(address,address,address,uint256,uint8,uint256,uint16)")
 
@@ -47,7 +48,7 @@ def test_honest_long_settles_pnl_against_the_pool(world, anvil):
 
 
 def test_flagship_exploit_drains_the_pool_without_a_pause(world, anvil):
-    result = flash_loan_spot_attack(world)
+    result = play_attack(FLASH_LOAN_DRAIN, world)
     assert result.succeeded
     assert result.attacker_profit > POOL_USD // 2
     assert result.pool_after < POOL_USD // 100
@@ -60,7 +61,7 @@ def test_flagship_exploit_drains_the_pool_without_a_pause(world, anvil):
 def test_flagship_exploit_fails_after_a_guardian_pause(world, anvil):
     guardian = world.contract("Guardian")
     world.send(guardian.functions.pause(world.addresses["PerpMarket"], SCOPES["ETH-USD"], "spot manipulation"), "responder")
-    result = flash_loan_spot_attack(world)
+    result = play_attack(FLASH_LOAN_DRAIN, world)
     assert not result.succeeded
     assert result.attacker_profit == 0
     assert result.pool_after == result.pool_before == POOL_USD
@@ -69,12 +70,12 @@ def test_flagship_exploit_fails_after_a_guardian_pause(world, anvil):
 def test_flagship_exploit_fails_after_a_protocol_pause(world, anvil):
     guardian = world.contract("Guardian")
     world.send(guardian.functions.pause(world.addresses["CollateralVault"], PROTOCOL_SCOPE, "spot manipulation"), "responder")
-    result = flash_loan_spot_attack(world)
+    result = play_attack(FLASH_LOAN_DRAIN, world)
     assert not result.succeeded and result.attacker_profit == 0 and result.pool_loss == 0
 
 
 def test_flagship_exploit_fails_against_the_twap_configuration(world, anvil):
     world.set_oracle_source("twap")
     assert world.contract("OracleAdapter").functions.source().call() == 1
-    result = flash_loan_spot_attack(world)
+    result = play_attack(FLASH_LOAN_DRAIN, world)
     assert not result.succeeded and result.attacker_profit == 0 and result.pool_loss == 0

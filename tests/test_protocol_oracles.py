@@ -7,10 +7,11 @@ import pytest
 from eth_utils import keccak
 from web3.logs import DISCARD
 
-from watchdog.devnet import scenarios
 from watchdog.devnet.txs import error_selector, revert_data
 from watchdog.devnet.world import E18, ETH_PRICE, TWAP_PERIOD
 from watchdog.errors import RpcError
+from watchdog.scenarios import ImmediatePlayer
+from watchdog.scenarios.demo import push_feed, spot_price, swap, update_twap
 
 
 def _set_next_timestamp(anvil, timestamp: int) -> None:
@@ -37,7 +38,8 @@ def test_twap_is_the_time_weighted_average_of_the_pair(world, anvil):
     twap, adapter = world.contract("TwapOracle"), world.contract("OracleAdapter")
     start = world.w3.eth.get_block("latest")["timestamp"] + TWAP_PERIOD
     _set_next_timestamp(anvil, start)
-    assert scenarios.update_twap(world)  # closes the window that began at deployment
+    keeper = ImmediatePlayer(world)
+    assert update_twap(keeper)  # closes the window that began at deployment
     assert twap.functions.averageUpdatedAt().call() == start
     assert twap.functions.price().call() == ETH_PRICE * E18
 
@@ -47,13 +49,14 @@ def test_twap_is_the_time_weighted_average_of_the_pair(world, anvil):
     _set_next_timestamp(anvil, start + 100)  # the swap's block: price P1 from then on, P0 before
     path = [world.addresses["WETH"], world.addresses["dUSD"]]
     world.send(router.functions.swapExactTokensForTokens(100 * E18, 0, path, world.accounts.trader1.address, 2**40), "trader1")
-    low = scenarios.spot_price(world)
+    low = spot_price(world)
     assert adapter.functions.twapPrice().call() == ETH_PRICE * E18  # one block of spot does not move it
     _set_next_timestamp(anvil, start + 400)
-    tx_hash = scenarios.update_twap(world)
+    update = update_twap(keeper)
+    assert update is not None
     expected = (ETH_PRICE * E18 * 100 + low * 300) // 400
     assert abs(twap.functions.price().call() - expected) <= expected // 10**9
-    event = twap.events.Updated().process_receipt(world.w3.eth.get_transaction_receipt(tx_hash), errors=DISCARD)
+    event = twap.events.Updated().process_receipt(world.w3.eth.get_transaction_receipt(update.tx_hash), errors=DISCARD)
     assert event[0]["args"]["window"] == 400
 
 
@@ -61,14 +64,15 @@ def test_twap_window_must_elapse(world, anvil):
     twap = world.contract("TwapOracle")
     start = world.w3.eth.get_block("latest")["timestamp"] + TWAP_PERIOD
     _set_next_timestamp(anvil, start)
-    assert scenarios.update_twap(world)
-    assert scenarios.update_twap(world) is None  # too early: a no-op, not a revert
+    keeper = ImmediatePlayer(world)
+    assert update_twap(keeper)
+    assert update_twap(keeper) is None  # too early: a no-op, not a revert
     assert twap.functions.averageUpdatedAt().call() == start
 
 
 def test_adapter_source_switch_and_staleness_bound(world, anvil):
     adapter = world.contract("OracleAdapter")
-    scenarios.swap(world, "trader1", "WETH", 50 * E18)
+    swap(ImmediatePlayer(world), "trader1", "WETH", 50 * E18)
     spot = adapter.functions.spotPrice().call()
     assert adapter.functions.price().call() == spot < ETH_PRICE * E18
     world.set_oracle_source("feed")
@@ -80,5 +84,5 @@ def test_adapter_source_switch_and_staleness_bound(world, anvil):
     anvil.mine()
     data = revert_data(adapter.functions.price(), world.accounts.trader1)
     assert data is not None and data.startswith(error_selector("StalePrice(uint256,uint256)"))
-    scenarios.push_feed(world)
+    push_feed(ImmediatePlayer(world))
     assert adapter.functions.price().call() == spot // 10**10 * 10**10

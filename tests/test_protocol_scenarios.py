@@ -5,8 +5,10 @@ from __future__ import annotations
 
 from web3.logs import DISCARD
 
-from watchdog.devnet import scenarios
 from watchdog.devnet.world import E18, POOL_USD, PROTOCOL_SCOPE
+from watchdog.scenarios import play_attack, play_traffic
+from watchdog.scenarios.demo import (ADMIN_KEY, BENIGN_TRAFFIC, MALICIOUS_UPGRADE, ORACLE_DIVERGENCE, ORACLE_SWAP,
+                                     SLOW_DRAIN, STALE_ORACLE, TWAP_MULTIBLOCK)
 
 
 def _pause_vault(world) -> None:
@@ -15,39 +17,40 @@ def _pause_vault(world) -> None:
 
 
 def test_slow_drain_takes_a_slice_per_block(world, anvil):
-    results = scenarios.slow_drain(world, rounds=3)
-    assert all(r.succeeded and r.attacker_profit > 50_000 * E18 for r in results)
-    assert len({r.block_number for r in results}) == 3
-    assert results[-1].pool_after < POOL_USD - 3 * 50_000 * E18
+    result = play_attack(SLOW_DRAIN, world, rounds=3)
+    rounds = result.payoffs
+    assert len(rounds) == 3 and all(r.step.succeeded and r.profit > 50_000 * E18 for r in rounds)
+    assert len({r.step.block for r in rounds}) == 3
+    assert rounds[-1].pool_after == result.pool_after < POOL_USD - 3 * 50_000 * E18
 
 
 def test_stale_oracle_attack_profits_only_without_a_staleness_bound(world, anvil):
     snapshot = anvil.snapshot()
-    result = scenarios.stale_oracle_attack(world)
+    result = play_attack(STALE_ORACLE, world)
     assert result.succeeded and result.attacker_profit > 10_000 * E18 and result.pool_loss > 0
     anvil.revert(snapshot)
     world.governance_call("OracleAdapter", "setMaxStaleness", 3600)
-    result = scenarios.stale_oracle_attack(world)
+    result = play_attack(STALE_ORACLE, world)
     assert not result.succeeded and result.attacker_profit <= 0 and result.pool_loss == 0
 
 
 def test_oracle_divergence_attack_and_a_pause_before_the_close(world, anvil):
     snapshot = anvil.snapshot()
-    result = scenarios.oracle_divergence_attack(world)
+    result = play_attack(ORACLE_DIVERGENCE, world)
     assert result.succeeded and result.attacker_profit > 10_000 * E18
     anvil.revert(snapshot)
     _pause_vault(world)
-    result = scenarios.oracle_divergence_attack(world)
+    result = play_attack(ORACLE_DIVERGENCE, world)
     assert not result.succeeded and result.pool_loss == 0
 
 
 def test_admin_key_drain_and_its_pause(world, anvil):
     snapshot = anvil.snapshot()
-    result = scenarios.admin_key_drain(world)
+    result = play_attack(ADMIN_KEY, world)
     assert result.succeeded and result.attacker_profit == POOL_USD and result.pool_after == 0
     anvil.revert(snapshot)
     _pause_vault(world)
-    result = scenarios.admin_key_drain(world)
+    result = play_attack(ADMIN_KEY, world)
     assert not result.succeeded and result.attacker_profit == 0 and result.pool_loss == 0
 
 
@@ -57,7 +60,7 @@ IMPLEMENTATION_SLOT = "0x360894a13ba1a3210667c828492db98dca3e2076cc3735a920a3ca5
 def test_malicious_upgrade_drains_the_pool_unless_paused(world, anvil):
     adapter = world.addresses["OracleAdapter"]
     snapshot = anvil.snapshot()
-    result = scenarios.malicious_upgrade(world)
+    result = play_attack(MALICIOUS_UPGRADE, world)
     assert result.succeeded and result.attacker_profit > POOL_USD // 2
     slot = world.w3.eth.get_storage_at(adapter, IMPLEMENTATION_SLOT)
     assert slot[-20:].hex() == result.attacker_contract[2:].lower()  # the proxy now runs the attacker's code
@@ -66,31 +69,31 @@ def test_malicious_upgrade_drains_the_pool_unless_paused(world, anvil):
     assert upgraded[0]["args"]["implementation"] == result.attacker_contract
     anvil.revert(snapshot)
     _pause_vault(world)
-    result = scenarios.malicious_upgrade(world)
+    result = play_attack(MALICIOUS_UPGRADE, world)
     assert not result.succeeded and result.pool_loss == 0
 
 
 def test_malicious_oracle_swap_drains_the_pool(world, anvil):
-    result = scenarios.malicious_oracle_swap(world)
+    result = play_attack(ORACLE_SWAP, world)
     assert result.succeeded and result.attacker_profit > POOL_USD // 2
     assert world.contract("PerpMarket").functions.oracle().call() == result.attacker_contract
 
 
 def test_twap_attack_needs_many_blocks_and_is_stopped_by_a_pause_in_between(world, anvil):
     snapshot = anvil.snapshot()
-    result = scenarios.twap_multiblock_attack(world)
+    result = play_attack(TWAP_MULTIBLOCK, world)
     assert result.succeeded and result.attacker_profit > 0
     open_block = world.w3.eth.get_transaction_receipt(result.details["open_tx"])["blockNumber"]
     assert result.block_number - open_block >= 3  # the position had to be held across blocks
     anvil.revert(snapshot)
     world.set_oracle_source("twap")
     _pause_vault(world)
-    result = scenarios.twap_multiblock_attack(world)
+    result = play_attack(TWAP_MULTIBLOCK, world)
     assert not result.succeeded and result.pool_loss == 0
 
 
 def test_benign_traffic_all_succeeds(world, anvil):
-    traffic = scenarios.benign_traffic(world, rounds=6, volatile=True)
+    traffic = play_traffic(BENIGN_TRAFFIC, world, rounds=6, volatile=True)
     assert traffic.count("flash_swap_arbitrage") >= 1
     assert traffic.count("liquidation") == 1
     assert traffic.count("open") >= 2 and traffic.count("swap") >= 6
@@ -102,7 +105,7 @@ def test_benign_traffic_all_succeeds(world, anvil):
 
 def test_benign_traffic_again_after_a_revert(world, anvil):
     """The arbitrage bot deployed by an earlier (reverted) test is redeployed, not called at an empty address."""
-    traffic = scenarios.benign_traffic(world, rounds=3)
+    traffic = play_traffic(BENIGN_TRAFFIC, world, rounds=3)
     assert traffic.count("flash_swap_arbitrage") >= 1
     bot = world.helpers["FlashSwapArbitrageur"]
     assert world.w3.eth.get_code(bot)

@@ -13,9 +13,10 @@ from test_respond_support import PASSWORD, PASSWORD_ENV, keystore, nonce, vault_
 from watchdog.config import parse_settings
 from watchdog.daemon import Daemon
 from watchdog.devnet import Anvil
-from watchdog.devnet.scenarios import benign_traffic, flash_loan_spot_attack
 from watchdog.devnet.world import World
 from watchdog.respond.sink import ResponderSink
+from watchdog.scenarios import play_attack, play_traffic
+from watchdog.scenarios.demo import BENIGN_TRAFFIC, FLASH_LOAN_DRAIN
 from watchdog.store import FindingRecord, Store
 from watchdog.store.responder import Action, Incident
 
@@ -45,7 +46,7 @@ def test_attack_is_paused_once_in_the_next_block(watched) -> None:
     anvil, w, daemon, sink = watched
     start = nonce(anvil, w.accounts.responder.address)
     daemon.run_once()
-    attack = flash_loan_spot_attack(w)
+    attack = play_attack(FLASH_LOAN_DRAIN, w)
     assert attack.succeeded
     daemon.run_once()
     assert sink.responders["devnet"].wait(30)
@@ -67,7 +68,7 @@ def test_attack_is_paused_once_in_the_next_block(watched) -> None:
 def test_benign_traffic_pauses_nothing(watched) -> None:
     anvil, w, daemon, sink = watched
     start = nonce(anvil, w.accounts.responder.address)
-    benign_traffic(w, rounds=4)
+    play_traffic(BENIGN_TRAFFIC, w, rounds=4)
     daemon.run_once()
     assert sink.responders["devnet"].wait(30)
     with daemon.store.session() as s:

@@ -16,12 +16,12 @@ from sqlmodel import select
 
 from test_respond_support import PASSWORD, PASSWORD_ENV, attack_finding, config, nonce, vault_paused
 from watchdog.devnet import Anvil
-from watchdog.devnet.scenarios import deploy_flash_loan_attacker, send_flash_loan_spot_attack
 from watchdog.devnet.world import World
 from watchdog.respond import Responder
 from watchdog.errors import RpcError
 from watchdog.respond.plan import selector
 from watchdog.respond.rpc import Rpc
+from watchdog.scenarios.demo import deploy_flash_loan_attacker, send_flash_loan_spot_attack
 from watchdog.store import Store
 from watchdog.store.responder import Action, ActionAttempt, Incident, IncidentEvent
 

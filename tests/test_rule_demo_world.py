@@ -13,9 +13,11 @@ from watchdog.chain.abi import AbiRegistry
 from watchdog.pipeline.mempool import MempoolFollower
 from watchdog.chain.rpc import RpcClient
 from watchdog.detect import PAUSE_SEVERITY, Engine, Severity
-from watchdog.devnet import scenarios
 from watchdog.devnet.world import E18
 from watchdog.manifest import load_manifest
+from watchdog.scenarios import ImmediatePlayer, play_attack, play_traffic
+from watchdog.scenarios.demo import (ADMIN_KEY, BENIGN_TRAFFIC, FLASH_LOAN_DRAIN, arbitrage, deploy_flash_loan_attacker,
+                                     push_feed, send_flash_loan_spot_attack, spot_price, swap)
 from watchdog.store import Store
 
 
@@ -29,7 +31,7 @@ def alarming(records) -> list:
 
 def test_flagship_flash_loan_spot_attack(world, anvil, tmp_path):
     first = world.w3.eth.block_number + 1
-    attack = scenarios.flash_loan_spot_attack(world)
+    attack = play_attack(FLASH_LOAN_DRAIN, world)
     assert attack.succeeded and attack.attacker_profit > 0
     records = [r for r in detect(world, tmp_path, first) if r.tx_hash == attack.tx_hash]
     severities = {(r.rule_id, r.severity) for r in records}
@@ -41,9 +43,11 @@ def test_flagship_flash_loan_spot_attack(world, anvil, tmp_path):
 
 def test_legit_flash_swap_arbitrage(world, anvil, tmp_path):
     first = world.w3.eth.block_number + 1
-    scenarios.swap(world, "trader1", "WETH", 40 * E18)  # opens a gap between the two venues
-    tx = scenarios.flash_swap_arbitrage(world)
-    assert tx is not None
+    play = ImmediatePlayer(world)
+    swap(play, "trader1", "WETH", 40 * E18)  # opens a gap between the two venues
+    step = arbitrage(play)
+    assert step is not None
+    tx = step.tx_hash
     records = detect(world, tmp_path, first)
     assert [(r.rule_id, r.evidence["loans"][0]["kind"]) for r in records if r.tx_hash == tx] == [
         ("flash-loan", "flash-swap:uniswapV2Call")]
@@ -60,7 +64,7 @@ def test_honest_large_withdrawal(world, anvil, tmp_path):
 
 def test_honest_twelve_percent_feed_move(world, anvil, tmp_path):
     first = world.w3.eth.block_number + 1
-    scenarios.push_feed(world, scenarios.spot_price(world) * 112 // 100)
+    push_feed(ImmediatePlayer(world), spot_price(world) * 112 // 100)
     records = detect(world, tmp_path, first)
     assert {r.evidence["check"] for r in records if r.rule_id == "oracle-health"} == {"move", "divergence:WETH-dUSD"}
     assert alarming(records) == []
@@ -81,7 +85,7 @@ def test_routine_governance_parameter_change_configured_as_expected(world, anvil
 
 def test_hostile_takeover_through_compromised_safe_keys(world, anvil, tmp_path):
     first = world.w3.eth.block_number + 1
-    attack = scenarios.admin_key_drain(world)
+    attack = play_attack(ADMIN_KEY, world)
     records = detect(world, tmp_path, first)
     takeover = [r for r in records if r.tx_hash == attack.details["takeover_tx"]]
     assert [(r.rule_id, r.severity, r.evidence["kind"]) for r in takeover] == [("privileged-change", "high", "ownership")]
@@ -90,7 +94,7 @@ def test_hostile_takeover_through_compromised_safe_keys(world, anvil, tmp_path):
 
 def test_benign_traffic_with_a_selloff_and_a_liquidation(world, anvil, tmp_path):
     first = world.w3.eth.block_number + 1
-    traffic = scenarios.benign_traffic(world, rounds=6, volatile=True)
+    traffic = play_traffic(BENIGN_TRAFFIC, world, rounds=6, volatile=True)
     assert traffic.count("liquidation") == 1 and traffic.count("flash_swap_arbitrage") >= 1 and traffic.count("twap") >= 1
     records = detect(world, tmp_path, first)
     assert alarming(records) == []
@@ -105,10 +109,10 @@ def test_flagship_attack_flagged_while_pending(world, anvil, tmp_path):
     abis = AbiRegistry()
     abis.add_manifest(manifest)
     mempool = MempoolFollower("devnet", RpcClient(world.rpc_url), store, engine, engine.watched_addresses(), abis)
-    contract = scenarios.deploy_flash_loan_attacker(world)
+    contract = deploy_flash_loan_attacker(world)
     anvil.set_automine(False)
     try:
-        tx = scenarios.send_flash_loan_spot_attack(world, contract, wait=False)
+        tx = send_flash_loan_spot_attack(world, contract, wait=False)
         found = mempool.process([tx])
     finally:
         anvil.set_automine(True)

@@ -8,7 +8,8 @@ import pytest
 from fixtures.detect.kit import follow_manifest
 
 from watchdog.rules.privileged_change import PrivilegedChange
-from watchdog.devnet import scenarios
+from watchdog.scenarios import ImmediatePlayer
+from watchdog.scenarios.demo import update_twap
 
 
 @pytest.mark.parametrize(("event", "kind"), [
@@ -25,10 +26,12 @@ def test_configuration_events_are_changes_and_data_updates_are_not(event, kind):
 def test_keeper_twap_update_is_routine_while_a_parameter_change_is_reported(world, anvil, tmp_path):
     assert world.manifest.by_name("TwapOracle").role == "twap_oracle"  # watched: its events reach the rule
     twap = world.contract("TwapOracle")
-    scenarios.warp(world, twap.functions.period().call())
+    keeper = ImmediatePlayer(world)
+    keeper.pass_time("a TWAP window passes", twap.functions.period().call())
     first = world.w3.eth.block_number + 1
-    update = scenarios.update_twap(world)
-    assert update is not None  # the keeper closed a window: the TWAP oracle emitted `Updated`
+    closed = update_twap(keeper)
+    assert closed is not None  # the keeper closed a window: the TWAP oracle emitted `Updated`
+    update = closed.tx_hash
     staleness = world.contract("OracleAdapter").functions.maxStaleness().call()
     world.governance_call("OracleAdapter", "setMaxStaleness", staleness + 60)
 

@@ -20,12 +20,12 @@ from watchdog.config import parse_settings
 from watchdog.daemon import Daemon
 from watchdog.detect import Engine, Severity, selector
 from watchdog.devnet import Anvil
-from watchdog.devnet.scenarios import deploy_flash_loan_attacker, send_flash_loan_spot_attack
 from watchdog.devnet.world import World
 from watchdog.errors import ConfigError
 from watchdog.scan import sources
 from watchdog.store import FindingRecord, Store
 from watchdog.scan.compiler import run_solc
+from watchdog.scenarios.demo import deploy_flash_loan_attacker, send_flash_loan_spot_attack
 
 FIXTURES = Path(__file__).parent / "fixtures" / "scan"
 RULE = "suspicious-deployment"

@@ -7,8 +7,9 @@ import json
 import time
 
 from watchdog.devnet import Anvil, cache
-from watchdog.devnet.scenarios import flash_loan_spot_attack, spot_price, update_twap, warp
 from watchdog.devnet.world import E18
+from watchdog.scenarios import ImmediatePlayer, play_attack
+from watchdog.scenarios.demo import FLASH_LOAN_DRAIN, spot_price, update_twap
 
 
 def test_second_fresh_chain_loads_the_cached_world(tmp_path, monkeypatch):
@@ -24,7 +25,7 @@ def test_second_fresh_chain_loads_the_cached_world(tmp_path, monkeypatch):
         assert loaded.addresses == deployed.addresses
         assert json.loads(loaded.manifest_path.read_text()) == json.loads(deployed.manifest_path.read_text())
         assert loaded.manifest.abi_of(loaded.manifest.by_name("PerpMarket"))
-        result = flash_loan_spot_attack(loaded)  # the loaded chain is the real, working deployment
+        result = play_attack(FLASH_LOAN_DRAIN, loaded)  # the loaded chain is the real, working deployment
         assert result.succeeded and result.attacker_profit > 0
 
 
@@ -43,8 +44,9 @@ def test_a_loaded_world_keeps_its_clock_and_trades_on_the_twap(tmp_path, monkeyp
         assert times == sorted(times) and times[1] > times[0], f"block times went backwards: {times}"
 
         world.set_oracle_source("twap")
-        warp(world, world.contract("TwapOracle").functions.period().call())
-        assert update_twap(world) is not None  # a window closed over the loaded chain's clock
+        keeper = ImmediatePlayer(world)
+        keeper.pass_time("a TWAP window passes", world.contract("TwapOracle").functions.period().call())
+        assert update_twap(keeper) is not None  # a window closed over the loaded chain's clock
         twap = world.contract("OracleAdapter").functions.price().call()
         assert abs(twap - spot_price(world)) * 100 < spot_price(world)  # a sane average, not a wrapped cumulative
         trader = world.accounts.traders[0]

@@ -36,20 +36,20 @@ def drill(
 ) -> None:
     """Tabletop exercise: a fresh devnet, the demo world, the watchdog daemon, benign traffic, then an attack;
     measures time to detect and time to contain and writes an incident report (Markdown + JSON)."""
-    from watchdog.drill import SCENARIOS, DrillOptions, run_drill, scoreboard
+    from watchdog.drill import DrillOptions, drills, run_drill, scoreboard
     from watchdog.drill.live import LiveConsole, quiet_console_logs, scoreboard_table, summary
     from watchdog.drill.runner import scenario
     from watchdog.errors import WatchdogError
 
     if list_:
         table = Table("scenario", "what happens", show_lines=True)
-        for scenario in SCENARIOS.values():
+        for scenario in drills().values():
             table.add_row(scenario.name, f"[bold]{scenario.title}[/]\n{scenario.summary}")
         Console().print(table)
         return
     if not name:
         raise WatchdogError("name a scenario (or `all`): `watchdog drill --list` shows them")
-    names = list(SCENARIOS) if name == "all" else [scenario(name).name]
+    names = list(drills()) if name == "all" else [scenario(name).name]
     quiet_console_logs()
     console = Console(stderr=json_output)
     options = DrillOptions(out_dir=out or default_out(), respond=not no_response, block_time=block_time,

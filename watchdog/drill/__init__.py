@@ -2,7 +2,6 @@
 time to detect and time to contain (`watchdog drill`, `watchdog demo`)."""
 
 from watchdog.drill.measure import scoreboard
-from watchdog.drill.runner import DrillOptions, run_drill
-from watchdog.drill.scenarios import SCENARIOS, Scenario
+from watchdog.drill.runner import DrillOptions, drills, run_drill
 
-__all__ = ["SCENARIOS", "DrillOptions", "Scenario", "run_drill", "scoreboard"]
+__all__ = ["DrillOptions", "drills", "run_drill", "scoreboard"]

@@ -18,8 +18,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from watchdog.finding import Severity
-from watchdog.drill.phase import Step
 from watchdog.drill.watch import Seen
+from watchdog.scenarios import Step
 
 PAUSE_LEVEL = Severity.HIGH
 UNIT = 10**18  # dUSD has 18 decimals

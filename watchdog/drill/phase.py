@@ -1,43 +1,21 @@
-"""The attack phase of a drill: sends each step on the clocked devnet and records what happened to it.
+"""The attack phase of a drill: the clocked player of a scenario's steps (watchdog.scenarios.Player). It sends each
+step on the clocked devnet and records what happened to it.
 
 A step is one transaction (by the attacker, a compromised key, the keeper or the market) or a condition
-(time passing). Attack transactions are sent with fixed gas, without an estimate, so that a paused
-protocol yields a mined, reverted transaction instead of an error: that is how a drill sees containment.
+(time passing). Transactions are sent with fixed gas, without an estimate, so that a paused protocol yields a
+mined, reverted transaction instead of an error: that is how a drill sees containment.
 """
 
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
 from typing import Any, Callable
 
-from web3 import Web3
-
 from watchdog.devnet import Anvil
-from watchdog.devnet.safe import ZERO_ADDRESS, SafeTx
 from watchdog.devnet.world import World
 from watchdog.drill.clock import BlockClock
 from watchdog.drill.watch import Watchdog
-
-ATTACK_GAS = 3_000_000
-
-
-@dataclass
-class Step:
-    name: str
-    actor: str  # attacker | compromised keys | keeper | market | time
-    tx_hash: str | None
-    sent_at: float
-    block: int | None = None
-    index: int | None = None  # position in its block
-    mined_at: float | None = None
-    succeeded: bool | None = None
-    attack: bool = True  # a step of the attack (vs the environment it exploits)
-    payoff: bool = False  # a step where the attacker takes value out
-
-    def as_dict(self) -> dict[str, Any]:
-        return {"step": self.name, "actor": self.actor, "tx": self.tx_hash, "block": self.block,
-                "succeeded": self.succeeded, "attack": self.attack, "payoff": self.payoff}
+from watchdog.scenarios.base import STEP_GAS, Step
 
 
 class AttackPhase:
@@ -51,16 +29,13 @@ class AttackPhase:
         self.steps: list[Step] = []
         self.pending: set[str] = set()  # sent attack txs that the mempool path should judge before the next block
 
-    def contract(self, address: str, abi: list[dict[str, Any]]) -> Any:
-        return self.world.w3.eth.contract(address=Web3.to_checksum_address(address), abi=abi)
-
     def send(self, name: str, call: Any, sender: str, *, actor: str | None = None, attack: bool = True,
-             payoff: bool = False) -> Step:
+             payoff: bool = False, value: int = 0) -> Step:
         """Send `call` from the dev account `sender` and wait until it is mined (success or revert).
 
         Attack transactions reach watched contracts, so the watchdog's mempool path judges them: the clock
         waits for that judgement before the next block (up to its patience)."""
-        tx: dict[str, Any] = {"from": self.world.accounts[sender].address, "gas": ATTACK_GAS}
+        tx: dict[str, Any] = {"from": self.world.accounts[sender].address, "gas": STEP_GAS, "value": value}
         with self.clock.sending:  # the block clock waits while a transaction is on its way
             sent_at = time.time()
             tx_hash = call.transact(tx).to_0x_hex()
@@ -73,18 +48,6 @@ class AttackPhase:
         finally:
             self.pending.discard(tx_hash)
         return self._mined(step, receipt)
-
-    def governance(self, name: str, contract: str, function: str, *args: Any) -> Step:
-        """A call executed by the Safe with two owner signatures: here the owners' keys are the attacker's.
-        Sent like any attack step (pending first, judged by the mempool path before the next block)."""
-        world = self.world
-        target, safe = world.contract(contract), world.contract("Safe")
-        data = bytes.fromhex(target.encode_abi(function, list(args))[2:])
-        safe_tx = SafeTx(safe.address, world.w3.eth.chain_id, target.address, data, safe.functions.nonce().call())
-        owners = world.accounts.safe_owners[:2]
-        call = safe.functions.execTransaction(safe_tx.to, 0, safe_tx.data, 0, 0, 0, 0, ZERO_ADDRESS, ZERO_ADDRESS,
-                                              safe_tx.signatures(owners))
-        return self.send(name, call, owners[0].name, actor="compromised keys")
 
     def _mined(self, step: Step, receipt: Any) -> Step:
         step.block, step.index = receipt["blockNumber"], receipt["transactionIndex"]
@@ -111,6 +74,6 @@ class AttackPhase:
         self.emit("step_mined", {"step": step})
         return step
 
-    def next_block(self) -> int:
+    def next_block(self) -> None:
         """Wait for the next block (the attacker goes again in a later block, or syncs right after one)."""
-        return self.clock.wait_block()
+        self.clock.wait_block()

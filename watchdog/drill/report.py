@@ -10,8 +10,8 @@ from typing import Any
 
 from watchdog.finding import Severity
 from watchdog.drill.measure import PAUSE_LEVEL, Recording
-from watchdog.drill.scenarios import Scenario
 from watchdog.respond.report import markdown, postmortem
+from watchdog.scenarios import Scenario
 from watchdog.store import Store, ledger
 
 

@@ -18,19 +18,20 @@ from typing import Any, Callable
 
 from watchdog.devnet import Anvil
 from watchdog.devnet.cache import world_on_anvil
-from watchdog.devnet.scenarios import benign_traffic, push_feed, update_twap
 from watchdog.devnet.world import World
 from watchdog.drill.clock import BlockClock
 from watchdog.drill.measure import Pause, Recording, measure
 from watchdog.drill.phase import AttackPhase
 from watchdog.drill.report import write_report
-from watchdog.drill.scenarios import SCENARIOS, Scenario
 from watchdog.drill.watch import Watchdog
 from watchdog.errors import WatchdogError
+from watchdog.scenarios import ImmediatePlayer, Scenario, State, catalogue, play_traffic
+from watchdog.scenarios.demo import push_feed, update_twap
 from watchdog.store import incidents
 from watchdog.store.responder import ActionStatus
 
 Emit = Callable[[str, dict[str, Any]], None]
+WORLD = "demo"
 RUN_FILES = ("watchdog.db", "watchdog.db-wal", "watchdog.db-shm", "watchdog.log", "anvil.log", "report.md", "report.json")
 
 
@@ -48,11 +49,17 @@ def _quiet(kind: str, data: dict[str, Any]) -> None:
     pass
 
 
+def drills() -> dict[str, Scenario]:
+    """The scenarios `watchdog drill` offers: the demo world's (the world every drill deploys)."""
+    return catalogue(WORLD).drills()
+
+
 def scenario(name: str) -> Scenario:
+    offered = drills()
     try:
-        return SCENARIOS[name]
+        return offered[name]
     except KeyError:
-        raise WatchdogError(f"no drill named {name!r}: choose one of {', '.join(SCENARIOS)} (or `all`); "
+        raise WatchdogError(f"no drill named {name!r}: choose one of {', '.join(offered)} (or `all`); "
                             "`watchdog drill --list` describes them") from None
 
 
@@ -66,9 +73,10 @@ def run_drill(name: str, options: DrillOptions, emit: Emit = _quiet) -> dict[str
     with _logged_to(out / "watchdog.log"), Anvil(log_path=out / "anvil.log") as anvil:
         emit("start", {"scenario": chosen})
         world = world_on_anvil(anvil, out / "world", use_cache=options.use_cache)
-        push_feed(world)  # a cached world may be hours old: the keeper publishes before anything starts
-        update_twap(world)
-        state = chosen.prepare(world) if chosen.prepare else {}
+        keeper = ImmediatePlayer(world)  # a cached world may be hours old: the keeper publishes before anything starts
+        push_feed(keeper)
+        update_twap(keeper)
+        state = chosen.setup(world)
         emit("devnet", {"url": anvil.url, "block": anvil.block_number(), "world": world})
         watchdog = Watchdog(anvil, world, out, start_block=anvil.block_number() + 1, mempool=chosen.mempool,
                             respond=options.respond, on_finding=lambda seen: emit("finding", {"finding": seen}))
@@ -84,11 +92,11 @@ def run_drill(name: str, options: DrillOptions, emit: Emit = _quiet) -> dict[str
 
 
 def _run(chosen: Scenario, options: DrillOptions, anvil: Anvil, world: World, watchdog: Watchdog,
-         state: dict[str, Any], emit: Emit) -> Recording:
+         state: State, emit: Emit) -> Recording:
     watchdog.start()
     emit("watchdog", {"mempool": chosen.mempool, "respond": options.respond})
     rounds = options.volatile_rounds if chosen.volatile else options.traffic_rounds
-    traffic = benign_traffic(world, rounds=rounds, volatile=chosen.volatile)
+    traffic = play_traffic(catalogue(WORLD).traffic, world, rounds=rounds, volatile=chosen.volatile)
     emit("traffic", {"txs": {kind: len(hashes) for kind, hashes in traffic.txs.items()}, "block": anvil.block_number()})
     _wait(lambda: watchdog.caught_up(anvil.block_number()), 60)
     vault = world.contract("dUSD").functions.balanceOf(world.addresses["CollateralVault"])
@@ -103,8 +111,7 @@ def _run(chosen: Scenario, options: DrillOptions, anvil: Anvil, world: World, wa
     pauses.start()
     try:
         emit("attack", {"scenario": chosen, "block": anvil.block_number()})
-        if chosen.attack is not None:
-            chosen.attack(phase, state)
+        chosen.play(phase, state)
         # let the watchdog finish: every block handled, its transactions mined, one more block for good measure
         clock.wait_block()
         _wait(lambda: watchdog.caught_up(clock.head) and not _open_actions(watchdog), 30)

@@ -1,0 +1,121 @@
+"""What a scenario is, what plays it, and how a world counts what an attack took."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from watchdog.devnet.world import World
+
+# A scenario's working memory: its parameters, then what `prepare` set up (contracts, amounts), then what the
+# steps note down (key transactions). Played at once, it comes back as the result's `details`.
+State = dict[str, Any]
+
+STEP_GAS = 3_000_000  # fixed: a step is sent without an estimate, so a paused protocol yields a mined revert
+
+
+@dataclass
+class Step:
+    """One step as it was played: a transaction, or time passing (no transaction)."""
+
+    name: str
+    actor: str  # attacker | compromised keys | keeper | market | time | a dev account's name
+    tx_hash: str | None
+    sent_at: float
+    block: int | None = None
+    index: int | None = None  # position in its block
+    mined_at: float | None = None
+    succeeded: bool | None = None
+    attack: bool = True  # a step of the attack (vs the environment it exploits)
+    payoff: bool = False  # a step where the attacker takes value out
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"step": self.name, "actor": self.actor, "tx": self.tx_hash, "block": self.block,
+                "succeeded": self.succeeded, "attack": self.attack, "payoff": self.payoff}
+
+
+class Player(Protocol):
+    """Plays a scenario's steps on a world: at once on an automining chain (tests), or on the drill's block clock.
+
+    `send` returns once the transaction is mined, reverted or not: a step's outcome is part of what is played."""
+
+    world: World
+
+    def send(self, name: str, call: Any, sender: str, *, actor: str | None = None, attack: bool = True,
+             payoff: bool = False, value: int = 0) -> Step:
+        """Send a contract call (a web3 contract function) from the dev account named `sender`."""
+        ...
+
+    def pass_time(self, name: str, seconds: int) -> Step:
+        """Let `seconds` of chain time pass, carried by a new block."""
+        ...
+
+    def next_block(self) -> None:
+        """What follows goes in a later block than what came before."""
+        ...
+
+
+Prepare = Callable[[World, State], None]
+Steps = Callable[[Player, State], None]
+
+
+@dataclass(frozen=True)
+class Scenario:
+    """An attack, or a stretch of honest activity, on one test world: written once, played at once by tests and
+    on the block clock by drills."""
+
+    name: str
+    title: str
+    summary: str
+    prepare: Prepare | None = None  # deployments, funding, configuration: mined at once, before any watchdog runs
+    steps: Steps | None = None  # None: nothing beyond a drill's background traffic
+    params: Mapping[str, Any] = field(default_factory=dict, hash=False)  # defaults; a play may override them
+    benign: bool = False
+    world: str = "demo"  # the test world it runs on (see watchdog.scenarios.catalogue)
+    drill: bool = True  # offered by `watchdog drill` (False: played by tests only)
+    mempool: bool = True  # drills: the watchdog follows the mempool (False: the attack goes through a private relay)
+    volatile: bool = False  # drills: the background traffic includes a sell-off with liquidations
+
+    def setup(self, world: World, **params: Any) -> State:
+        """The state to play the steps with: the parameters (defaults overridden by `params`), prepared on `world`."""
+        unknown = sorted(set(params) - set(self.params))
+        if unknown:
+            raise TypeError(f"scenario {self.name!r} has no parameter {', '.join(unknown)}; "
+                            f"it takes: {', '.join(self.params) or 'none'}")
+        state: State = {**self.params, **params}
+        if self.prepare is not None:
+            self.prepare(world, state)
+        return state
+
+    def play(self, player: Player, state: State) -> None:
+        if self.steps is not None:
+            self.steps(player, state)
+
+
+@dataclass(frozen=True)
+class Books:
+    """How a world counts what an attack took: the attacker's holdings by token, the value of a change in them at
+    the world's prices now (in its quote asset), and the funds at risk in the protocol."""
+
+    holdings: Callable[[World], dict[str, int]]
+    value: Callable[[World, dict[str, int]], int]
+    at_risk: Callable[[World], int]
+
+    def gain(self, world: World, before: dict[str, int]) -> int:
+        after = self.holdings(world)
+        return self.value(world, {token: after[token] - before[token] for token in after})
+
+
+@dataclass(frozen=True)
+class Catalogue:
+    """The scenarios of one test world, how it counts an attack's take, and the honest traffic drills play before
+    an attack."""
+
+    world: str
+    scenarios: Mapping[str, Scenario]
+    books: Books
+    traffic: Scenario
+
+    def drills(self) -> dict[str, Scenario]:
+        return {name: s for name, s in self.scenarios.items() if s.drill}
