@@ -1,0 +1,5 @@
+"""The two-network bridge world: deployment on two anvils, the relayer, and scenarios for cross-chain monitoring."""
+
+from watchdog.devnet.bridge.world import BridgeAccounts, BridgeWorld, deploy_bridge_world, load_bridge_world
+
+__all__ = ["BridgeAccounts", "BridgeWorld", "deploy_bridge_world", "load_bridge_world"]
