@@ -120,7 +120,7 @@ contract BridgeFeedAndMarketTest is TestBase {
         market.borrow(1e18);
     }
 
-    function testGuardianPausesBorrowsButRepayStaysOpen() public {
+    function testBorrowsPauseLeavesRepayOpenAndAFullPauseStopsIt() public {
         vm.startPrank(BORROWER);
         market.depositCollateral(100e18);
         market.borrow(100e18);
@@ -132,7 +132,16 @@ contract BridgeFeedAndMarketTest is TestBase {
         market.borrow(1e18);
         vm.startPrank(BORROWER);
         usd.approve(address(market), 100e18);
-        market.repay(BORROWER, 100e18);
+        market.repay(BORROWER, 60e18);
+        vm.stopPrank();
+        vm.prank(GUARDIAN);
+        market.pause(bytes32(0), uint64(block.timestamp + 1 days));
+        vm.expectRevert(abi.encodeWithSelector(ScopedPausable.EnforcedPause.selector, bytes32(0)));
+        vm.prank(BORROWER);
+        market.repay(BORROWER, 40e18);
+        market.unpause(bytes32(0)); // governance
+        vm.startPrank(BORROWER);
+        market.repay(BORROWER, 40e18);
         market.withdrawCollateral(100e18);
         vm.stopPrank();
         assertEq(collateral.balanceOf(BORROWER), 1_000e18, "collateral back");

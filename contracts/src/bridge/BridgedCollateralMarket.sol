@@ -11,8 +11,10 @@ import {IAggregatorV3} from "../interfaces/IAggregatorV3.sol";
 /// @notice A small collateralised lending market on the remote chain: accounts post the bridged token as
 ///         collateral, priced by the relayed feed, and borrow the market's dollar asset against it up to a
 ///         loan-to-value limit; above the liquidation threshold anyone may repay the debt and seize collateral at a
-///         bonus. Pauses (through the Guardian): the whole market, or the BORROWS or LIQUIDATIONS function group.
-///         Repaying is never paused, so borrowers can always reduce their risk.
+///         bonus. Pauses (through the Guardian): the whole market (everything stands still, repayments and
+///         liquidations included, so no borrower is liquidated for being unable to repay), or the BORROWS or
+///         LIQUIDATIONS function group (repaying stays open). It trusts one price, the relayed feed's: a false relayed
+///         price is exactly what it cannot see.
 contract BridgedCollateralMarket is ScopedPausable {
     using SafeERC20 for IERC20;
 
@@ -104,6 +106,7 @@ contract BridgedCollateralMarket is ScopedPausable {
     }
 
     function repay(address account, uint256 amount) external {
+        _requireActive(PROTOCOL_SCOPE, PROTOCOL_SCOPE);
         amount = Math.min(amount, debtOf[account]);
         if (amount == 0) revert ZeroAmount();
         debtOf[account] -= amount;
