@@ -12,11 +12,10 @@ from web3.exceptions import ContractLogicError
 from web3.logs import DISCARD
 
 from watchdog.devnet import Anvil
-from watchdog.devnet.bridge import BridgeWorld, deploy_bridge_world, load_bridge_world
+from watchdog.devnet.bridge import BridgeWorld, Relayer, deploy_bridge_world, load_bridge_world
 from watchdog.devnet.bridge import scenarios
-from watchdog.devnet.bridge.relayer import Relayer
 from watchdog.devnet.bridge.world import ALP_PRICE, E18, HOME_CHAIN_ID, REMOTE_CHAIN_ID
-from watchdog.errors import ConfigError
+from watchdog.errors import ConfigError, RpcError
 from watchdog.manifest import load_manifest
 
 
@@ -219,3 +218,9 @@ def test_the_market_takes_bridged_collateral_at_the_relayed_price(world: BridgeW
 def test_two_anvils_with_one_chain_id_are_refused(tmp_path: Path):
     with pytest.raises(ConfigError, match="both anvils have chain id 31337"):
         deploy_bridge_world(Anvil(chain_id=31337), Anvil(chain_id=31337), tmp_path)
+
+
+def test_a_node_that_is_not_running_is_named(tmp_path: Path):
+    home, remote = Anvil(chain_id=31337), Anvil(chain_id=31338)  # never started
+    with pytest.raises(RpcError, match=f"no JSON-RPC node answers at {home.url}"):
+        deploy_bridge_world(home, remote, tmp_path)

@@ -165,23 +165,27 @@ def _borrow_max(world: BridgeWorld, who: str, collateral: int, rec: _Recorder) -
 
 def benign_traffic(world: BridgeWorld, relayer: Relayer | None = None, *, deposits: int = 4, withdrawals: int = 2,
                    delay_blocks: int = 3, price_moves_bps: tuple[int, ...] = (100, -150)) -> BridgeOutcome:
-    """Traders bridge ALP to B and back through a slow but honest relayer (`delay_blocks` source blocks per
-    message), the source price moves and is relayed, and a trader borrows modestly against bridged collateral."""
+    """Traders bridge ALP to B and back through a slow but honest relayer (without `relayer`, a new one that waits
+    `delay_blocks` source blocks per message), the source price moves and is relayed, and a trader borrows
+    modestly against bridged collateral."""
     relayer = relayer or Relayer(world, delay_blocks=delay_blocks)
     rec = _Recorder(world, "benign-traffic", incident=False)
     traders = ["trader1", "trader2"]
+    delivered: list[Delivery] = []
     for i in range(deposits):
         receipt, message = bridge_out(world, traders[i % 2], (i + 1) * 1_000 * E18)
         rec.home(receipt)
         rec.outcome.messages.append(message.id_hex)
-    rec.deliveries(relay_until_idle(world, relayer))
+    delivered += relay_until_idle(world, relayer)
     for i in range(withdrawals):
         receipt, message = bridge_back(world, traders[i % 2], 400 * E18)
         rec.remote(receipt)
         rec.outcome.messages.append(message.id_hex)
-    rec.deliveries(relay_until_idle(world, relayer))
+    delivered += relay_until_idle(world, relayer)
+    rec.deliveries(delivered)
 
     feed = world.home.contract("ALP-USD-Feed")
+    relays_before = len(relayer.price_relays)
     for move in price_moves_bps:
         answer = feed.functions.latestAnswer().call() * (BPS + move) // BPS
         rec.home(push_source_price(world, answer))
@@ -190,9 +194,9 @@ def benign_traffic(world: BridgeWorld, relayer: Relayer | None = None, *, deposi
     market = world.remote.contract("BridgedCollateralMarket")
     rec.remote(world.remote.send(market.functions.depositCollateral(500 * E18), "trader1"))
     rec.remote(world.remote.send(market.functions.borrow(200 * E18), "trader1"))
-    return rec.finish(deliveries=len(relayer.deliveries), undelivered=relayer.pending_ids(),
-                      lag_blocks=[d.lag_blocks for d in relayer.deliveries],
-                      price_relays=[r.source_round for r in relayer.price_relays])
+    return rec.finish(deliveries=len(delivered), undelivered=relayer.pending_ids(),
+                      lag_blocks=[d.lag_blocks for d in delivered],
+                      price_relays=[r.source_round for r in relayer.price_relays[relays_before:]])
 
 
 # --- attacks ---
@@ -218,9 +222,8 @@ def replayed_message(world: BridgeWorld, relayer: Relayer | None = None, amount:
     receipt, message = bridge_out(world, "attacker", amount)
     rec.home(receipt)
     rec.outcome.messages.append(message.id_hex)
-    deliveries = relay_until_idle(world, relayer)
-    rec.deliveries(deliveries)
-    delivery = next(d for d in deliveries if d.message == message)
+    rec.deliveries(relay_until_idle(world, relayer))
+    delivery = next(d for d in relayer.deliveries if d.message == message)
     # The signature is public: it is in the calldata of the delivery transaction.
     signature = delivery.signature
     current = world.remote.contract("BridgeMinter")

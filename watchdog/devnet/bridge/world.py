@@ -19,7 +19,6 @@ from pathlib import Path
 from typing import Any
 
 from eth_account import Account
-from eth_utils import keccak
 from web3 import Web3
 from web3.contract import Contract
 from web3.exceptions import Web3Exception
@@ -28,11 +27,10 @@ from watchdog.devnet import artifacts
 from watchdog.devnet.accounts import Accounts, DevAccount
 from watchdog.devnet.anvil import DEV_MNEMONIC, Anvil
 from watchdog.devnet.txs import connect, deploy, send
-from watchdog.devnet.world import PAUSE_DURATION, PROTOCOL_SCOPE, RATE_LIMIT, World
+from watchdog.devnet.world import E18, PAUSE_DURATION, PROTOCOL_SCOPE, RATE_LIMIT, World, scope_id
 from watchdog.errors import ConfigError, RpcError
 from watchdog.manifest import load_manifest
 
-E18 = 10**18
 HOME_CHAIN_ID = 31337
 REMOTE_CHAIN_ID = 31338
 ALP_PRICE = 2 * 10**8  # dollars per ALP at deployment, 8 decimals like Chainlink's USD feeds
@@ -45,10 +43,10 @@ LIQUIDATOR_USD = 100_000 * E18
 MARKET_PARAMS = (7_000, 8_000, 500, 2 * FEED_HEARTBEAT)
 RELAYER_INDEX = 10  # the relayer's key in the dev mnemonic, after the ten named demo accounts
 RELAYER_FUNDS = 1_000 * E18  # gas money on both chains
-REMOTE_DEPLOYER_NONCE = 1_000
+REMOTE_DEPLOYER_NONCE = 1_000  # B's contracts get addresses of their own (see _deploy)
 MAX = 2**256 - 1
 
-MARKET_SCOPES = {name: "0x" + keccak(text=name).hex() for name in ("BORROWS", "LIQUIDATIONS")}
+MARKET_SCOPES = {name: scope_id(name) for name in ("BORROWS", "LIQUIDATIONS")}
 
 
 @cache
@@ -98,6 +96,9 @@ def deploy_bridge_world(home: Anvil, remote: Anvil, out_dir: Path) -> BridgeWorl
                           f"(e.g. Anvil(chain_id={REMOTE_CHAIN_ID}))")
     accounts = BridgeAccounts()
     w3a, w3b = connect(home.url, accounts.all()), connect(remote.url, accounts.all())
+    for node, w3 in ((home, w3a), (remote, w3b)):
+        if not w3.is_connected():
+            raise RpcError(f"no JSON-RPC node answers at {node.url}: start the anvil first (Anvil(...).start())")
     try:
         _deploy(w3a, w3b, Path(out_dir), accounts)
     except (Web3Exception, ValueError) as exc:
@@ -149,7 +150,8 @@ class _Network:
 
 
 def _deploy(w3a: Web3, w3b: Web3, out_dir: Path, accounts: BridgeAccounts) -> None:
-    deployer, relayer, guardian_key = accounts.deployer, accounts.relayer, accounts.responder
+    # The responder holds the endpoints' GUARDIAN_ROLE and the Guardian's RESPONDER_ROLE: it pauses, never unpauses.
+    deployer, relayer, responder = accounts.deployer, accounts.relayer, accounts.responder
     a, b = _Network(w3a, deployer), _Network(w3b, deployer)
     chain_a, chain_b = w3a.eth.chain_id, w3b.eth.chain_id
     for w3 in (w3a, w3b):  # the relayer is not one of anvil's prefunded accounts
@@ -163,15 +165,15 @@ def _deploy(w3a: Web3, w3b: Web3, out_dir: Path, accounts: BridgeAccounts) -> No
     feed = a.deploy("ALP-USD-Feed", "oracle_feed", "PriceFeed", 8, "ALP / USD", ALP_PRICE, accounts.keeper.address,
                     deployer.address, asset="ALP", heartbeat=FEED_HEARTBEAT)
     escrow = a.deploy("BridgeEscrow", "vault", "BridgeEscrow", alp.address, deployer.address, relayer.address,
-                      guardian_key.address, pause=self_pause)
+                      responder.address, pause=self_pause)
 
     # Chain B: the wrapped token and its minters (V1 first: it was the route before the migration).
     wrapped = b.deploy("bALP", "token", "BridgedToken", "Bridged Alpha", "bALP", deployer.address,
                        bridged_from={"chain_id": chain_a, "token": alp.address})
     legacy = b.deploy("BridgeMinterV1", "other", "LegacyBridgeMinter", wrapped.address, deployer.address,
-                      relayer.address, guardian_key.address, pause=self_pause, deprecated=True)
+                      relayer.address, responder.address, pause=self_pause, deprecated=True)
     minter = b.deploy("BridgeMinter", "other", "BridgeMinter", wrapped.address, deployer.address, relayer.address,
-                      guardian_key.address, pause=self_pause)
+                      responder.address, pause=self_pause)
     for contract in (legacy, minter):
         b.send(wrapped.functions.grantRole(wrapped.functions.MINTER_ROLE().call(), contract.address))
         b.send(contract.functions.setRemote(chain_a, escrow.address))
@@ -187,7 +189,7 @@ def _deploy(w3a: Web3, w3b: Web3, out_dir: Path, accounts: BridgeAccounts) -> No
     round_id, answer, _, updated_at, _ = feed.functions.latestRoundData().call()
     b.send(relayed.functions.relay(round_id, answer, updated_at), relayer)
     usd = b.deploy("dUSD", "token", "DemoToken", "Demo USD", "dUSD", 18, deployer.address, quote=True)
-    guardian = b.deploy("Guardian", "guardian", "Guardian", deployer.address, [guardian_key.address],
+    guardian = b.deploy("Guardian", "guardian", "Guardian", deployer.address, [responder.address],
                         PAUSE_DURATION, *RATE_LIMIT)
     market = b.deploy("BridgedCollateralMarket", "lending", "BridgedCollateralMarket", wrapped.address, usd.address,
                       relayed.address, MARKET_PARAMS, deployer.address, guardian.address,
