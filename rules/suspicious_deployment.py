@@ -10,7 +10,7 @@ from pathlib import Path
 from watchdog.chain.events import CallFrame
 from watchdog.detect import Context, Rule, Severity, Trigger
 from watchdog.errors import ConfigError
-from watchdog.scan.deployment import ScanVerdict, scan_deployment
+from watchdog.detect.deployment import ScanVerdict, scan_deployment
 
 CREATE_FRAMES = {"CREATE", "CREATE2"}
 
@@ -51,7 +51,7 @@ class SuspiciousDeployment(Rule):
         artifacts = [Path(p) for p in self.params["artifacts"]]
         for address, deployer, init_code, code, how in self._creations(ctx, deployers):
             verdict = scan_deployment(
-                ctx.reader, address, watched, init_code=init_code, code=code, block=ctx.at, artifacts=artifacts
+                ctx.reader, address, watched, init_code=init_code, code=code, block=ctx.at, build_dirs=artifacts
             )
             severity = self._severity(ctx, verdict)
             from_watched = deployer in deployers or tx.sender in deployers

@@ -7,7 +7,8 @@ import pytest
 from web3.logs import DISCARD
 
 from watchdog.devnet.safe import SafeTx
-from watchdog.devnet.txs import error_selector, revert_data
+from watchdog.chain.abi import selector as error_selector
+from watchdog.devnet.txs import revert_data
 from watchdog.devnet.world import E18, PAUSE_DURATION, PROTOCOL_SCOPE, SCOPES, World
 from watchdog.errors import RpcError
 

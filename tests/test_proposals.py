@@ -21,7 +21,7 @@ from watchdog.devnet import Anvil
 from watchdog.devnet.world import World
 from watchdog.errors import WatchdogError
 from watchdog.respond import Responder
-from watchdog.respond.plan import selector
+from watchdog.chain.abi import selector
 from watchdog.respond.safe import recover_owner, safe_tx_hash
 from watchdog.store import Store
 from watchdog.store.responder import Incident, Proposal, ProposalSignature

@@ -7,7 +7,8 @@ import pytest
 from eth_utils import keccak
 from web3.logs import DISCARD
 
-from watchdog.devnet.txs import error_selector, revert_data
+from watchdog.chain.abi import selector as error_selector
+from watchdog.devnet.txs import revert_data
 from watchdog.devnet.world import E18, ETH_PRICE, TWAP_PERIOD
 from watchdog.errors import RpcError
 from watchdog.scenarios import ImmediatePlayer

@@ -19,7 +19,7 @@ from watchdog.devnet import Anvil
 from watchdog.devnet.world import World
 from watchdog.respond import Responder
 from watchdog.errors import RpcError
-from watchdog.respond.plan import selector
+from watchdog.chain.abi import selector
 from watchdog.respond.rpc import Rpc
 from watchdog.scenarios.demo import deploy_flash_loan_attacker, send_flash_loan_spot_attack
 from watchdog.store import Store
@@ -147,7 +147,7 @@ from watchdog.manifest import load_manifest
 from watchdog.config.response import ResponseConfig
 from watchdog.respond import Responder
 from watchdog.errors import RpcError
-from watchdog.respond.plan import selector
+from watchdog.chain.abi import selector
 from watchdog.respond.rpc import Rpc
 from watchdog.store import Store
 from test_respond_support import attack_finding

@@ -19,7 +19,7 @@ from watchdog.devnet import Anvil
 from watchdog.devnet.world import World
 from watchdog.manifest import ContractEntry, PauseSpec
 from watchdog.respond import Responder
-from watchdog.respond.plan import selector
+from watchdog.chain.abi import selector
 from watchdog.store import Store
 
 SOURCE = """// SPDX-License-Identifier: MIT

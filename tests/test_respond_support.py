@@ -11,7 +11,7 @@ from watchdog.devnet import Anvil
 from watchdog.devnet.world import World
 from watchdog.keys import write_keystore
 from watchdog.config.response import Playbook, PlaybookAction, ResponseConfig, SignerConfig
-from watchdog.respond.plan import selector
+from watchdog.chain.abi import selector
 
 PASSWORD_ENV = "WATCHDOG_TEST_KEYSTORE_PASSWORD"
 PASSWORD = "correct horse battery staple"

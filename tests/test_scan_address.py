@@ -22,10 +22,11 @@ from watchdog.chain.rpc import RpcClient
 from watchdog.finding import Severity
 from watchdog.devnet import Anvil
 from watchdog.errors import ConfigError, RpcError
-from watchdog.scan import bytecode, sources
+from watchdog.detect import bytecode
+from watchdog.scan import sources
 from watchdog.scan.address import SourceLocations, scan_address
 from watchdog.scan.compiler import run_solc
-from watchdog.scan.deployment import scan_deployment
+from watchdog.detect.deployment import scan_deployment
 from watchdog.scan.scanner import ScanOptions
 
 FIXTURES = Path(__file__).parent / "fixtures" / "scan"

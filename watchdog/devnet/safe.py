@@ -6,9 +6,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from eth_abi import encode
 from eth_account import Account
-from eth_utils import keccak, to_checksum_address
+from eth_utils import to_checksum_address
 from web3 import Web3
 from web3.contract import Contract
 from web3.logs import DISCARD
@@ -16,13 +15,7 @@ from web3.logs import DISCARD
 from watchdog.devnet import artifacts
 from watchdog.devnet.accounts import DevAccount
 from watchdog.devnet.txs import deploy, send
-
-ZERO_ADDRESS = "0x0000000000000000000000000000000000000000"
-DOMAIN_TYPEHASH = keccak(text="EIP712Domain(uint256 chainId,address verifyingContract)")
-SAFE_TX_TYPEHASH = keccak(
-    text="SafeTx(address to,uint256 value,bytes data,uint8 operation,uint256 safeTxGas,uint256 baseGas,"
-    "uint256 gasPrice,address gasToken,address refundReceiver,uint256 nonce)"
-)
+from watchdog.respond.safe import ZERO_ADDRESS, hexbytes, safe_tx_hash
 
 
 @dataclass(frozen=True)
@@ -39,12 +32,8 @@ class SafeTx:
 
     def hash(self) -> bytes:
         """The safeTxHash that owners sign (EIP-712 with the Safe >= 1.3 domain: chainId + verifyingContract)."""
-        domain = keccak(encode(["bytes32", "uint256", "address"], [DOMAIN_TYPEHASH, self.chain_id, self.safe]))
-        struct = keccak(encode(
-            ["bytes32", "address", "uint256", "bytes32", "uint8", "uint256", "uint256", "uint256", "address", "address", "uint256"],
-            [SAFE_TX_TYPEHASH, self.to, self.value, keccak(self.data), self.operation, 0, 0, 0, ZERO_ADDRESS, ZERO_ADDRESS, self.nonce],
-        ))
-        return keccak(b"\x19\x01" + domain + struct)
+        return hexbytes(safe_tx_hash(self.chain_id, self.safe, self.to, self.value, "0x" + self.data.hex(), self.operation,
+                                     0, 0, 0, ZERO_ADDRESS, ZERO_ADDRESS, self.nonce))
 
     def signatures(self, signers: Sequence[DevAccount]) -> bytes:
         """Concatenated 65-byte r|s|v ECDSA signatures, sorted by owner address as the Safe requires."""

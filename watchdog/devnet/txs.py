@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from eth_utils import keccak
 from web3 import Web3
 from web3.contract import Contract
 from web3.exceptions import ContractLogicError
@@ -52,6 +51,3 @@ def revert_data(call: Any, sender: DevAccount) -> str | None:
     return None
 
 
-def error_selector(signature: str) -> str:
-    """4-byte selector of a custom error, e.g. "EnforcedPause(bytes32)" (0x-hex)."""
-    return "0x" + keccak(text=signature)[:4].hex()

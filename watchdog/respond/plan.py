@@ -11,8 +11,8 @@ from datetime import datetime, timezone
 from typing import Any
 
 from eth_abi import encode
-from eth_utils import keccak
 
+from watchdog.chain.abi import selector
 from watchdog.errors import ConfigError
 from watchdog.manifest import ContractEntry, Manifest
 
@@ -21,10 +21,6 @@ GUARDIAN_PAUSE = "pause(address,bytes32,string)"
 GUARDIAN_IS_PAUSED = "isPaused(address,bytes32)"
 OWNER_PAUSE = "pause(bytes32,uint64)"  # IGuardable: callable by the guardian and by governance (the owner)
 OWNER_IS_PAUSED = "isPaused(bytes32)"
-
-
-def selector(signature: str) -> str:
-    return "0x" + keccak(text=signature.replace(" ", "")).hex()[:8]
 
 
 @dataclass(frozen=True, slots=True)

@@ -20,7 +20,8 @@ from watchdog.keys import Signer
 from watchdog.respond.clock import ChainClock
 from watchdog.respond.executor import Executor, Outcome
 from watchdog.respond.incidents import IncidentBook
-from watchdog.respond.plan import TxPlan, selector
+from watchdog.chain.abi import selector
+from watchdog.respond.plan import TxPlan
 from watchdog.respond.rpc import CallReverted, Rpc
 from watchdog.respond.service import SafeService
 from watchdog.store import Store, proposals, utcnow

@@ -6,6 +6,6 @@
 - `report`: text, JSON, SARIF 2.1.0 and Markdown renderings; baselines.
 - `address.scan_address(...)`: a deployed contract, its source found by `resolve` (forge artifacts,
   Sourcify folder, explorer API), plus the bytecode verdict.
-- `deployment.scan_deployment(reader, address, watched)` -> ScanVerdict: the fast bytecode verdict on a new
-  contract (`bytecode`), used by the suspicious-deployment rule.
+- `deployment.verdict_findings(verdict)`: the fast bytecode verdict on a contract (watchdog.detect.deployment,
+  which the suspicious-deployment rule uses on every new contract) as report findings.
 """

@@ -12,7 +12,8 @@ from pathlib import Path
 from watchdog.chain.reader import BlockReader
 from watchdog.chain.rpc import RpcClient
 from watchdog.errors import ConfigError, RpcError
-from watchdog.scan.deployment import scan_deployment, verdict_findings
+from watchdog.detect.deployment import scan_deployment
+from watchdog.scan.deployment import verdict_findings
 from watchdog.scan.resolve import SourceLocations, resolve
 from watchdog.scan.scanner import ScanOptions, ScanReport, scan_path
 

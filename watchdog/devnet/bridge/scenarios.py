@@ -28,7 +28,7 @@ from watchdog.devnet.accounts import DevAccount
 from watchdog.devnet.bridge.messages import Message
 from watchdog.devnet.bridge.relayer import Delivery, Relayer
 from watchdog.devnet.bridge.world import E18, BridgeWorld
-from watchdog.devnet.txs import error_selector
+from watchdog.chain.abi import selector
 from watchdog.devnet.world import World
 
 BPS = 10_000
@@ -232,7 +232,7 @@ def replayed_message(world: BridgeWorld, relayer: Relayer | None = None, amount:
     legacy = world.remote.contract("BridgeMinterV1")
     second, legacy_error = _submit(world.remote, legacy.functions.mint(message.as_tuple(), signature), attacker)
     rec.remote(second)
-    already = error_selector("AlreadyDelivered(bytes32)")
+    already = selector("AlreadyDelivered(bytes32)")
     return rec.finish(
         replayed_id=message.id_hex, delivery_tx=delivery.tx_hash, amount=amount,
         current_minter={"tx": replay["transactionHash"].to_0x_hex(), "accepted": replay["status"] == 1,
