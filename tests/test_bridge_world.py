@@ -52,7 +52,7 @@ def test_each_network_has_its_manifest(world: BridgeWorld):
         "bALP": "token", "BridgeMinterV1": "other", "BridgeMinter": "other", "ALP-USD-Relayed": "oracle_feed",
         "dUSD": "token", "Guardian": "guardian", "BridgedCollateralMarket": "lending"}
     escrow, minter = home.by_name("BridgeEscrow"), remote.by_name("BridgeMinter")
-    assert escrow.pause.via == "self" and escrow.pause.function == "pause()"
+    assert escrow.pause.via == "self" and escrow.pause.call == "pause()"
     assert escrow.model_extra["bridge"] == {"peer_chain_id": REMOTE_CHAIN_ID, "peer": minter.address, "token": "ALP"}
     assert minter.model_extra["bridge"]["peer"] == escrow.address
     market = remote.by_name("BridgedCollateralMarket")

@@ -13,9 +13,9 @@ ROOT = Path(__file__).resolve().parents[1]
 
 # Lowest first. A module may import its own layer and the layers below; the exceptions are listed below.
 LAYERS = [
-    {"errors", "finding", "modules", "toolchain", "keys", "manifest", "metrics"},
-    {"config"},
+    {"errors", "finding", "modules", "toolchain", "keys", "metrics"},
     {"chain", "store"},
+    {"manifest", "config"},
     {"detect", "rules", "pipeline"},
     {"respond", "scan", "rules.slither"},
     {"devnet", "scenarios", "daemon"},

@@ -9,11 +9,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from eth_abi import decode
 from eth_utils import to_checksum_address
 from fixtures.http import JsonHandler, serve
 from sqlmodel import select
-from test_respond_support import PASSWORD, PASSWORD_ENV, attack_finding, config, keystore, nonce
+from test_respond_support import PASSWORD, PASSWORD_ENV, attack_finding, config, keystore, nonce, vault_paused
 from typer.testing import CliRunner
 
 from watchdog.cli import app
@@ -21,7 +20,6 @@ from watchdog.devnet import Anvil
 from watchdog.devnet.world import World
 from watchdog.errors import WatchdogError
 from watchdog.respond import Responder
-from watchdog.chain.abi import selector
 from watchdog.respond.safe import recover_owner, safe_tx_hash
 from watchdog.store import Store
 from watchdog.store.responder import Incident, Proposal, ProposalSignature
@@ -33,12 +31,6 @@ runner = CliRunner()
 def chain(world: World, anvil: Anvil, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[Anvil, World]]:
     monkeypatch.setenv(PASSWORD_ENV, PASSWORD)
     yield anvil, world
-
-
-def vault_paused_by_owner(anvil: Anvil, world: World) -> bool:
-    data = selector("isPaused(bytes32)") + "00" * 32
-    answer = anvil.rpc("eth_call", [{"to": world.addresses["CollateralVault"], "data": data}, "latest"])
-    return decode(["bool"], bytes.fromhex(answer[2:]))[0]
 
 
 def propose(anvil: Anvil, world: World, tmp_path: Path, db: str | None = None) -> tuple[str, int]:
@@ -70,23 +62,25 @@ def test_two_of_three_sign_and_execute_pauses_the_protocol(chain, tmp_path: Path
     shown = cli("proposals", "show", str(pid), "--store", db)
     with Store(db).session() as s:
         proposal = s.get(Proposal, pid)
-    assert proposal.safe_tx_hash in shown and "pause(bytes32,uint64)" in shown
+    # the Safe takes the real pause path: the guardian's pause of the vault, as the responder would
+    assert proposal.safe_tx_hash in shown and "pause(address,bytes32,string)" in shown
+    assert proposal.to == w.addresses["Guardian"].lower()
     assert "simulation at block" in shown and ": ok" in shown and "0/2" in shown.replace(" ", "")
     assert w.addresses["CollateralVault"].lower() in shown.lower() and "drain.vault" in shown
     # the hash is the Safe's own
     safe = w.contract("Safe")
-    onchain = safe.functions.getTransactionHash(w.addresses["CollateralVault"], 0, bytes.fromhex(proposal.data[2:]), 0, 0, 0, 0,
+    onchain = safe.functions.getTransactionHash(w.addresses["Guardian"], 0, bytes.fromhex(proposal.data[2:]), 0, 0, 0, 0,
                                                 "0x" + "00" * 20, "0x" + "00" * 20, proposal.nonce).call()
     assert "0x" + onchain.hex() == proposal.safe_tx_hash
 
     for owner in ("owner2", "owner1"):
         out = cli("proposals", "sign", str(pid), "--store", db, "--rpc", anvil.url, *owner_args(tmp_path, w, owner))
         assert "signed by" in out
-    assert not vault_paused_by_owner(anvil, w)
+    assert not vault_paused(anvil, w)
     sender = w.accounts.owner3
     out = cli("proposals", "execute", str(pid), "--store", db, "--rpc", anvil.url, *owner_args(tmp_path, w, "owner3"))
     assert "executed in 0x" in out
-    assert vault_paused_by_owner(anvil, w)
+    assert vault_paused(anvil, w)
     after = nonce(anvil, sender.address)
     with Store(db).session() as s:
         assert s.get(Proposal, pid).status == "executed"
@@ -113,7 +107,7 @@ def test_execute_needs_the_threshold_and_signers_must_be_owners(chain, tmp_path:
     assert "nothing changed" in out and "already signed" in out
     with pytest.raises(WatchdogError, match="1 of 2 signatures"):
         cli("proposals", "execute", str(pid), "--store", db, "--rpc", anvil.url, *owner_args(tmp_path, w, "owner1"))
-    assert not vault_paused_by_owner(anvil, w)
+    assert not vault_paused(anvil, w)
 
 
 class ServiceHandler(JsonHandler):
@@ -184,7 +178,7 @@ def test_a_nonce_taken_by_another_safe_tx_makes_the_proposal_stale(chain, tmp_pa
         cli("proposals", "sign", str(pid), "--store", db, "--rpc", anvil.url, *owner_args(tmp_path, w, owner))
     w.set_oracle_source("twap")  # governance executes something else at that nonce
     out = cli("proposals", "execute", str(pid), "--store", db, "--rpc", anvil.url, *owner_args(tmp_path, w, "owner1"))
-    assert "nothing changed" in out and "already used" in out and not vault_paused_by_owner(anvil, w)
+    assert "nothing changed" in out and "already used" in out and not vault_paused(anvil, w)
     with Store(db).session() as s:
         old = s.get(Proposal, pid)
     assert old.status == "stale"

@@ -54,8 +54,8 @@ def test_an_endpoint_failing_30_percent_still_gives_complete_results(anvil: Anvi
     chain.flash(5000)
     proxy = FlakyProxy(anvil.url, failure_rate=0.3)
     try:
-        follower = make_follower(anvil, chain, tmp_path, max_range=4)
-        follower.rpc = RpcClient([proxy.url, anvil.url] if healthy_twin else [proxy.url], backoff=0.01)
+        rpc = RpcClient([proxy.url, anvil.url] if healthy_twin else [proxy.url], backoff=0.01)
+        follower = make_follower(anvil, chain, tmp_path, max_range=4, rpc=rpc)
         follower.run_until(anvil.block_number(), max_failures=50)
         assert proxy.failed > 0
         stored = findings(follower.store)
@@ -75,8 +75,7 @@ def test_log_ranges_split_when_the_provider_refuses_them(anvil: Anvil, tmp_path:
         chain.transfer(value)
     proxy = FlakyProxy(anvil.url, max_log_range=3)
     try:
-        follower = make_follower(anvil, chain, tmp_path, max_range=1000)
-        follower.rpc = RpcClient(proxy.url)
+        follower = make_follower(anvil, chain, tmp_path, max_range=1000, rpc=RpcClient(proxy.url))
         follower.run_until()
         assert proxy.refused_ranges > 0
         assert values(findings(follower.store)) == list(range(1, 21))

@@ -9,8 +9,9 @@ import json
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from watchdog.chain.abi import parse_call
 from watchdog.errors import ConfigError
 
 Role = Literal[
@@ -19,15 +20,67 @@ Role = Literal[
 ]
 
 
-class PauseSpec(BaseModel):
-    """How to pause a contract: through the guardian with a scope, or by its own pause function."""
+class PauseCheck(BaseModel):
+    """The read that tells a pause is in place: a view call, true when it returns a non-zero first value (or,
+    with `bit`, when that bit of the first returned word is set: packed flags such as Aave's reserve config)."""
 
     model_config = ConfigDict(extra="forbid")
+    to: str | None = None                # manifest name or address read (default: the paused contract)
+    call: str = "paused()(bool)"         # view signature with its return types
+    args: list[Any] = Field(default_factory=list)
+    bit: int | None = Field(None, ge=0, le=255)
+
+    @field_validator("call")
+    @classmethod
+    def _signature(cls, value: str) -> str:
+        return _call_signature(value, returns=True)
+
+
+class PauseSpec(BaseModel):
+    """How to pause a contract: through the guardian with a scope (`pause(target, scope, reason)`), or by a call
+    the protocol itself offers — its own `pause()`, or any function with arguments on any of its contracts
+    (Aave's `PoolConfigurator.setPoolPause(true)`, Compound's `Comptroller._setMintPaused(cToken, true)`)."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
     via: Literal["guardian", "self"]
     guardian: str | None = None          # guardian address when via == "guardian"
     scope: Literal["protocol", "market", "function_group"] = "protocol"
     scope_id: str | None = None          # bytes32 hex naming the market or function group
-    function: str = "pause()"            # the contract's own pause function when via == "self"
+    to: str | None = None                # via self: the contract called (manifest name or address; default: this one)
+    call: str = Field("pause()", validation_alias=AliasChoices("call", "function"))  # via self: the function
+    args: list[Any] = Field(default_factory=list)  # its arguments (addresses may be manifest names)
+    check: PauseCheck | None = None      # via self: the read that tells it worked (default: paused() on this one)
+
+    @field_validator("call")
+    @classmethod
+    def _signature(cls, value: str) -> str:
+        return _call_signature(value, returns=False)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> "PauseSpec":
+        if self.via == "guardian":
+            return self  # the guardian's own pause(target, scope, reason): `call` only names it
+        types = _argument_types(self.call)
+        if len(types) != len(self.args):
+            raise ValueError(f"pause.call {self.call} takes {len(types)} argument(s) but pause.args has {len(self.args)}")
+        if self.check is not None and len(_argument_types(self.check.call)) != len(self.check.args):
+            raise ValueError(f"pause.check.call {self.check.call} and pause.check.args do not match in number")
+        return self
+
+
+def _call_signature(value: str, returns: bool) -> str:
+    try:
+        _, _, returned = parse_call(value)
+    except ValueError:
+        returned = None
+    if returned is None or (returned and not returns):
+        example = "paused()(bool)" if returns else "setPoolPause(bool)"
+        raise ValueError(f"{value!r} is not a function signature such as {example}")
+    return value.replace(" ", "")
+
+
+def _argument_types(signature: str) -> tuple[str, ...]:
+    return parse_call(signature)[1]
 
 
 class ContractEntry(BaseModel):

@@ -121,7 +121,9 @@ class Executor:
         """The on-chain read that tells the action is done (paused, Safe nonce moved on). Raises RpcError
         when the node cannot say: an unknown state never counts as "not done" (that could send twice)."""
         result = self.rpc.eth_call(check["to"], check["data"])
-        value = int(result, 16) if result and result != "0x" else 0
+        value = int(result[:66], 16) if result and result != "0x" else 0  # the first returned word
+        if "bit" in check:
+            return bool(value >> check["bit"] & 1)
         return value > check["gt"] if "gt" in check else value != 0
 
     def _done_or_unknown(self, check: dict[str, Any]) -> bool:

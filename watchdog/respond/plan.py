@@ -1,26 +1,23 @@
 """What pausing a contract means on chain: the call to send and the read that tells it is done.
 
-The manifest says how: through the guardian (`pause(address target, bytes32 scope, string reason)`,
-checked with `isPaused(target, scope)`) or by the contract's own function (checked with `paused()`).
+The manifest says how: through the guardian (`pause(address target, bytes32 scope, string reason)`, checked
+with `isPaused(target, scope)`), or by a call the protocol offers — the contract's own `pause()`, or any
+function with arguments on any of its contracts — checked by a view (default `paused()`, or a bit of a
+packed flags word).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
 from typing import Any
 
-from eth_abi import encode
-
-from watchdog.chain.abi import selector
+from watchdog.chain.abi import encode_call, parse_call
 from watchdog.errors import ConfigError
-from watchdog.manifest import ContractEntry, Manifest
+from watchdog.manifest import ContractEntry, Manifest, PauseCheck
 
 ZERO32 = "0x" + "00" * 32
 GUARDIAN_PAUSE = "pause(address,bytes32,string)"
 GUARDIAN_IS_PAUSED = "isPaused(address,bytes32)"
-OWNER_PAUSE = "pause(bytes32,uint64)"  # IGuardable: callable by the guardian and by governance (the owner)
-OWNER_IS_PAUSED = "isPaused(bytes32)"
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,12 +29,14 @@ class TxPlan:
     scope: str
     to: str
     data: str
-    check: dict[str, Any]  # {"to", "data"} true when done, or {"to", "data", "gt": n}
+    check: dict[str, Any]  # {"to", "data"}: done when non-zero; with "bit": n, that bit set; with "gt": n, above n
     contract: str = ""
     decoded: dict[str, Any] = field(default_factory=dict)  # human-readable call for reports and signers
 
 
-def pause_plan(manifest: Manifest, entry: ContractEntry, reason: str) -> TxPlan:
+def pause_plan(manifest: Manifest, entry: ContractEntry, reason: str, kind: str = "pause") -> TxPlan:
+    """The call that pauses `entry` as its manifest says, and the read that tells it is paused. The responder
+    sends it (`kind` pause) or proposes it to the Safe (`kind` propose): both take the same, real pause path."""
     if entry.pause is None:
         raise ConfigError(f"manifest contract {entry.name} has no `pause` section: say how to pause it (via guardian or self)")
     spec = entry.pause
@@ -47,37 +46,61 @@ def pause_plan(manifest: Manifest, entry: ContractEntry, reason: str) -> TxPlan:
             raise ConfigError(f"manifest contract {entry.name}: pause.via is guardian but pause.guardian is empty")
         scope = (spec.scope_id or ZERO32).lower()
         scope_bytes = bytes.fromhex(scope[2:].rjust(64, "0"))
-        data = selector(GUARDIAN_PAUSE) + encode(["address", "bytes32", "string"], [target, scope_bytes, reason[:200]]).hex()
-        check = selector(GUARDIAN_IS_PAUSED) + encode(["address", "bytes32"], [target, scope_bytes]).hex()
         guardian = spec.guardian.lower()
-        return TxPlan("pause", target, scope, guardian, data, {"to": guardian, "data": check}, entry.name,
+        data = encode_call(GUARDIAN_PAUSE, [target, scope_bytes, reason[:200]])
+        check = {"to": guardian, "data": encode_call(GUARDIAN_IS_PAUSED, [target, scope_bytes])}
+        return TxPlan(kind, target, scope, guardian, data, check, entry.name,
                       {"contract": "guardian", "address": guardian, "function": GUARDIAN_PAUSE,
                        "args": {"target": target, "scope": scope, "reason": reason[:200]}})
-    function = spec.function.replace(" ", "")
-    if not function.endswith("()"):
-        raise ConfigError(f"manifest contract {entry.name}: pause.function {spec.function!r} must take no arguments, e.g. pause()")
-    return TxPlan("pause", target, "self", target, selector(function), {"to": target, "data": selector("paused()")},
-                  entry.name, {"contract": entry.name, "address": target, "function": function, "args": {}})
+    to = _address(manifest, entry, spec.to)
+    args = _arguments(manifest, entry, spec.call, spec.args)
+    check_spec = spec.check or PauseCheck()
+    check_to = _address(manifest, entry, check_spec.to)
+    check = {"to": check_to, "data": encode_call(check_spec.call, _arguments(manifest, entry, check_spec.call, check_spec.args))}
+    if check_spec.bit is not None:
+        check["bit"] = check_spec.bit
+    data = encode_call(spec.call, args)
+    # one action per contract and pause call: pausing two reserves through one configurator are two actions
+    scope = "self" if not spec.args and spec.to is None else f"self:{to}:{data}"
+    called = manifest_name(manifest, to) or to
+    return TxPlan(kind, target, scope, to, data, check, entry.name,
+                  {"contract": called, "address": to, "function": spec.call,
+                   "args": {str(n): _shown(v) for n, v in enumerate(args)},
+                   "check": {"contract": manifest_name(manifest, check_to) or check_to, "call": check_spec.call,
+                             "args": [_shown(v) for v in check_spec.args], "bit": check_spec.bit}})
 
 
-def governance_pause_plan(manifest: Manifest, entry: ContractEntry, safe: str, until: int) -> TxPlan:
-    """The call the Safe (governance, owner of the target) makes to pause: the target's own
-    `pause(scope, until)` for guardian-scoped contracts, or its own pause function otherwise."""
-    if entry.pause is None:
-        raise ConfigError(f"manifest contract {entry.name} has no `pause` section: say how to pause it (via guardian or self)")
-    target = entry.address.lower()
-    if entry.pause.via == "self":
-        own = pause_plan(manifest, entry, "")
-        return TxPlan("propose", target, own.scope, target, own.data, own.check, entry.name, own.decoded)
-    scope = (entry.pause.scope_id or ZERO32).lower()
-    scope_bytes = bytes.fromhex(scope[2:].rjust(64, "0"))
-    data = selector(OWNER_PAUSE) + encode(["bytes32", "uint64"], [scope_bytes, until]).hex()
-    check = selector(OWNER_IS_PAUSED) + encode(["bytes32"], [scope_bytes]).hex()
-    return TxPlan("propose", target, scope, target, data, {"to": target, "data": check}, entry.name,
-                  {"contract": entry.name, "address": target, "function": OWNER_PAUSE,
-                   "args": {"scope": scope, "until": until,
-                            "until_utc": datetime.fromtimestamp(until, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")},
-                   "caller": safe.lower()})
+def manifest_name(manifest: Manifest, address: str) -> str | None:
+    return next((c.name for c in manifest.contracts if c.address.lower() == address.lower()), None)
+
+
+def _address(manifest: Manifest, entry: ContractEntry, ref: str | None) -> str:
+    """A contract named by manifest name or address (default: the paused contract itself)."""
+    if ref is None:
+        return entry.address.lower()
+    for contract in manifest.contracts:
+        if contract.name == ref:
+            return contract.address.lower()
+    if ref.startswith("0x") and len(ref) == 42:
+        return ref.lower()
+    raise ConfigError(f"manifest contract {entry.name}: pause names {ref!r}, which is neither a contract of the "
+                      "manifest nor an address: fix pause.to or pause.check.to")
+
+
+def _arguments(manifest: Manifest, entry: ContractEntry, signature: str, values: list[Any]) -> list[Any]:
+    """Arguments as eth-abi takes them: manifest names become addresses, hex strings bytes for bytesN."""
+    out = []
+    for kind, value in zip(parse_call(signature)[1], values):
+        if kind == "address" and isinstance(value, str):
+            value = _address(manifest, entry, value)
+        elif kind.startswith("bytes") and isinstance(value, str):
+            value = bytes.fromhex(value.removeprefix("0x").rjust(2 * int(kind[5:] or 0), "0"))
+        out.append(value)
+    return out
+
+
+def _shown(value: Any) -> Any:
+    return "0x" + value.hex() if isinstance(value, bytes) else value
 
 
 def pausable(manifest: Manifest) -> list[ContractEntry]:

@@ -24,7 +24,7 @@ from watchdog.respond.evidence import incident_evidence
 from watchdog.respond.executor import Executor, Outcome
 from watchdog.respond.incidents import IncidentBook
 from watchdog.respond.notify import Notice, Notifications
-from watchdog.respond.plan import governance_pause_plan, pause_plan, select_targets
+from watchdog.respond.plan import pause_plan, select_targets
 from watchdog.respond.playbooks import triggered
 from watchdog.respond.rpc import CallReverted, Rpc
 from watchdog.respond.safe import SafeProposals
@@ -34,7 +34,6 @@ from watchdog.store.responder import Action, ActionStatus, Incident
 
 log = logging.getLogger(__name__)
 
-GOVERNANCE_PAUSE_SECONDS = 14 * 24 * 3600  # a governance pause lasts until governance lifts it, bounded
 
 
 @dataclass(slots=True)
@@ -176,9 +175,9 @@ class Responder:
     def _propose(self, action: PlaybookAction, record: FindingRecord, incident: Incident, dry: bool, result: Handled) -> None:
         if self.proposals is None:
             raise WatchdogError("a playbook proposes to the Safe but the manifest has no `safe`: add it or drop the propose action")
-        until = int(self.rpc.block("latest")["timestamp"], 16) + GOVERNANCE_PAUSE_SECONDS
+        reason = f"watchdog incident #{incident.id}: {record.rule_id}"
         for entry in select_targets(self.manifest, action.targets, record.addresses):
-            plan = governance_pause_plan(self.manifest, entry, self.proposals.safe, until)
+            plan = pause_plan(self.manifest, entry, reason, kind="propose")
             if dry:
                 message = f"dry-run: would propose {plan.decoded.get('function')} on {entry.name} to Safe {self.proposals.safe}"
                 self.incidents.note(incident.id, "dry_run", message)
