@@ -55,9 +55,26 @@ class Finding:
     evidence: dict[str, Any] = field(default_factory=dict)
     labels: dict[str, Any] = field(default_factory=dict)
     key: str = ""  # what makes two findings the same (defaults to rule + tx or block + addresses)
+    # On the chain's clock: the timestamp of the finding's block, and the head (number, timestamp) when it was
+    # judged. Their gap says whether it is news or history (a backfill after downtime finds old attacks).
+    block_time: int | None = None
+    head_block: int | None = None
+    head_time: int | None = None
+
+    def age(self) -> tuple[int, int] | None:
+        """(blocks, seconds) between the finding's block and the head it was judged at; None when unknown."""
+        return age(self.block_number, self.block_time, self.head_block, self.head_time)
 
     @property
     def dedup_key(self) -> str:
         where = self.tx_hash or f"block:{self.block_hash or self.block_number}"
         raw = "|".join([self.network, self.rule_id, where, self.key or ",".join(sorted(self.addresses))])
         return hashlib.sha256(raw.encode()).hexdigest()[:32]
+
+
+def age(block_number: int | None, block_time: int | None, head_block: int | None, head_time: int | None) -> tuple[int, int] | None:
+    if head_block is None or head_time is None:
+        return None
+    if block_number is None:  # a pending transaction is judged at the head
+        return 0, 0
+    return max(0, head_block - block_number), max(0, head_time - (block_time if block_time is not None else head_time))

@@ -138,7 +138,7 @@ class LogSource:
             calls.append(("eth_getLogs", [{**span, "address": self._addresses}]))
         if self._topics:
             calls.append(("eth_getLogs", [{**span, "topics": [self._topics]}]))
-        return self.rpc.batch(calls)
+        return self.rpc.batch(calls, at_least=last)  # a node without these blocks would answer "no logs"
 
     def _prefetch_range(self, first: int, last: int, full_from: int) -> None:
         if self._pool is None:
@@ -158,7 +158,8 @@ class LogSource:
         keys = [(n, True) for n in full] + [(n, False) for n in bare]
         answers: list[Any] = []
         for i in range(0, len(keys), BATCH):
-            answers += self.rpc.batch([("eth_getBlockByNumber", [hex(n), flag]) for n, flag in keys[i:i + BATCH]])
+            answers += self.rpc.batch([("eth_getBlockByNumber", [hex(n), flag]) for n, flag in keys[i:i + BATCH]],
+                                      at_least=max(n for n, _ in keys))
         return dict(zip(keys, answers))
 
     def _parse_logs(self, answers: list[Any], first: int, last: int) -> list[Log]:

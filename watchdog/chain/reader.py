@@ -31,7 +31,7 @@ class BlockReader:
 
     def _cached(self, key: tuple[Any, ...], method: str, params: list[Any]) -> Any:
         if key not in self._cache:
-            self._cache[key] = self.rpc.call(method, params)
+            self._cache[key] = self.rpc.call(method, params, at_least=self.block)
         return self._cache[key]
 
     def remember_tx(self, item: Tx) -> None:
@@ -41,7 +41,7 @@ class BlockReader:
     def transaction(self, tx_hash: str) -> Tx:
         key = ("tx", tx_hash)
         if key not in self._cache:
-            raw = self.rpc.call("eth_getTransactionByHash", [tx_hash])
+            raw = self.rpc.call("eth_getTransactionByHash", [tx_hash], at_least=self.block)
             if raw is None:
                 raise parse.BadRpcAnswer(f"transaction {tx_hash} is unknown to the node")
             self._cache[key] = parse.tx(raw)
@@ -53,14 +53,14 @@ class BlockReader:
     def prefetch_receipts(self, tx_hashes: list[str]) -> None:
         """Fetch many receipts in one batch (rules that need them all in a block call this first)."""
         missing = [h for h in tx_hashes if ("receipt", h) not in self._cache]
-        for tx_hash, result in zip(missing, self.rpc.batch([("eth_getTransactionReceipt", [h]) for h in missing])):
+        for tx_hash, result in zip(missing, self.rpc.batch([("eth_getTransactionReceipt", [h]) for h in missing], at_least=self.block)):
             self._cache[("receipt", tx_hash)] = result
 
     def trace(self, tx_hash: str) -> CallFrame | None:
         key = ("trace", tx_hash)
         if key not in self._cache:
             try:
-                raw = self.rpc.call("debug_traceTransaction", [tx_hash, TRACER])
+                raw = self.rpc.call("debug_traceTransaction", [tx_hash, TRACER], at_least=self.block)
                 self._cache[key] = parse.call_frame(raw, tx_hash, self.block) if raw else None
             except RpcAnswerError:  # the node cannot trace (method disabled, pruned state)
                 self._cache[key] = None

@@ -1,9 +1,12 @@
 """JSON-RPC over httpx: batching, timeouts, retries with backoff and jitter, failover between endpoints.
 
-Every endpoint keeps a health score (an exponentially weighted success rate). A request goes to the
-healthiest endpoint that is not cooling down after a failure; a transport failure or a malformed answer
-moves it to the next one. An error *answer* from the node (JSON-RPC `error`) is not a transport failure:
-it is raised to the caller as `RpcAnswerError`, because another endpoint would most likely say the same.
+Every endpoint keeps a health score (an exponentially weighted success rate) and the head it last reported.
+A request goes to the healthiest endpoint that is not cooling down after a failure and not lagging behind
+the others; a transport failure or a malformed answer moves it to the next one. A request about block N
+(`at_least=N`) is only answered by an endpoint that has block N: a node that is behind answers "no such
+block" or no logs, which must never read as a reorg or as a quiet chain. An error *answer* from the node
+(JSON-RPC `error`) is not a transport failure: it is raised to the caller as `RpcAnswerError`, because
+another endpoint would most likely say the same.
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ log = logging.getLogger("watchdog.rpc")
 
 Call = tuple[str, list[Any]]
 RECOVERY_SECONDS = 60.0
+LAG_TOLERANCE = 2  # blocks an endpoint may be behind the best known head before it is demoted
 
 
 class RpcAnswerError(RpcError):
@@ -41,6 +45,10 @@ class RpcAnswerError(RpcError):
 
 class RpcUnavailable(RpcError):
     """Every endpoint failed for every attempt (down, timing out, or answering garbage)."""
+
+
+class RpcLagging(RpcUnavailable):
+    """No endpoint has reached the block asked about yet: wait for them, it is not a change of the chain."""
 
 
 class _BadAnswer(Exception):
@@ -67,6 +75,7 @@ class Endpoint:
     failures: int = 0
     latency_ms: float = 0.0          # EWMA
     last_error: str = ""
+    head: int = 0                    # the latest block it reported (0: not known yet)
     lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     @property
@@ -128,21 +137,22 @@ class RpcClient:
         self._id_lock = threading.Lock()
 
     # --- public API ---
-    def call(self, method: str, params: list[Any] | None = None) -> Any:
+    def call(self, method: str, params: list[Any] | None = None, *, at_least: int | None = None) -> Any:
         """One call; raises RpcAnswerError for an error answer, RpcUnavailable if no endpoint answers."""
-        return self.batch([(method, params or [])])[0]
+        return self.batch([(method, params or [])], at_least=at_least)[0]
 
-    def batch(self, calls: list[Call], *, errors_as_values: bool = False) -> list[Any]:
+    def batch(self, calls: list[Call], *, errors_as_values: bool = False, at_least: int | None = None) -> list[Any]:
         """Several calls in one HTTP request, results in order.
 
         With `errors_as_values`, an error answer is returned in place as an RpcAnswerError instead of raised.
+        With `at_least`, only an endpoint that has reached that block answers (RpcLagging when none has).
         """
         if not calls:
             return []
         with self._id_lock:
             ids = [next(self._ids) for _ in calls]
         body = [{"jsonrpc": "2.0", "id": i, "method": m, "params": p} for i, (m, p) in zip(ids, calls)]
-        answers = self._send(body if len(body) > 1 else body[0], ids)
+        answers = self._send(body if len(body) > 1 else body[0], ids, calls, at_least)
         results: list[Any] = []
         for (method, _), answer in zip(calls, answers):
             if "error" in answer:
@@ -155,9 +165,18 @@ class RpcClient:
                 results.append(answer.get("result"))
         return results
 
+    @property
+    def best_head(self) -> int:
+        """The highest block any endpoint reported."""
+        return max(e.head for e in self.endpoints)
+
+    def lagging(self, endpoint: Endpoint) -> bool:
+        return endpoint.head > 0 and self.best_head - endpoint.head > LAG_TOLERANCE
+
     def health(self) -> list[dict[str, Any]]:
         return [{"url": e.label, "score": round(e.health_score(), 3), "healthy": e.healthy, "requests": e.requests,
-                 "failures": e.failures, "latency_ms": round(e.latency_ms, 1), "last_error": e.last_error}
+                 "failures": e.failures, "latency_ms": round(e.latency_ms, 1), "last_error": e.last_error,
+                 "head": e.head, "lagging": self.lagging(e)}
                 for e in self.endpoints]
 
     def close(self) -> None:
@@ -165,15 +184,19 @@ class RpcClient:
 
     # --- internals ---
     def _ranked(self) -> list[Endpoint]:
-        """Endpoints to try, best first: not cooling down, then by health score (in steps of 0.1), then
-        in the configured order (the first URL is the primary)."""
+        """Endpoints to try, best first: not cooling down, not lagging behind the others, then by health score
+        (in steps of 0.1), then in the configured order (the first URL is the primary)."""
         order = {id(e): n for n, e in enumerate(self.endpoints)}
-        return sorted(self.endpoints, key=lambda e: (not e.healthy, -round(e.health_score(), 1), order[id(e)]))
+        return sorted(self.endpoints, key=lambda e: (not e.healthy, self.lagging(e), -round(e.health_score(), 1), order[id(e)]))
 
-    def _send(self, body: Any, ids: list[int]) -> list[dict[str, Any]]:
+    def _send(self, body: Any, ids: list[int], calls: list[Call], at_least: int | None) -> list[dict[str, Any]]:
         last = ""
         for attempt in range(self.retries + 1):
+            behind = 0
             for endpoint in self._ranked():
+                if at_least is not None and 0 < endpoint.head < at_least:
+                    behind += 1  # it has not got that block: asking it would read as a missing block
+                    continue
                 started = time.perf_counter()
                 try:
                     answers = self._post(endpoint, body, ids)
@@ -189,7 +212,16 @@ class RpcClient:
                 endpoint.record(True, elapsed)
                 if self.on_request:
                     self.on_request(endpoint, True, elapsed)
+                reported = _reported_head(calls, answers)
+                if reported is not None:
+                    endpoint.head = reported
+                    if at_least is not None and reported < at_least:
+                        behind += 1
+                        log.info("rpc %s is at block %d, behind block %d: asking another endpoint", endpoint.label, reported, at_least)
+                        continue
                 return answers
+            if behind and behind == len(self.endpoints):
+                raise RpcLagging(f"no RPC endpoint has reached block {at_least} yet (best head {self.best_head})")
             if attempt < self.retries:
                 # Exponential backoff with full jitter, so several clients do not retry in lockstep.
                 time.sleep(random.uniform(0, min(self.max_backoff, self.backoff * 2 ** attempt)))
@@ -209,3 +241,17 @@ class RpcClient:
             if len(answers) == 1 and isinstance(answers[0], dict) and "error" in answers[0] and len(ids) == 1:
                 return answers
             raise _BadAnswer("answer ids do not match the request") from None
+
+
+def _reported_head(calls: list[Call], answers: list[dict[str, Any]]) -> int | None:
+    """The head an answer reveals: eth_blockNumber, or the latest block's header."""
+    for (method, params), answer in zip(calls, answers):
+        result = answer.get("result")
+        try:
+            if method == "eth_blockNumber" and isinstance(result, str):
+                return int(result, 16)
+            if method == "eth_getBlockByNumber" and params and params[0] == "latest" and isinstance(result, dict):
+                return int(result["number"], 16)
+        except (KeyError, TypeError, ValueError):
+            return None  # malformed: the caller's parsing reports it
+    return None

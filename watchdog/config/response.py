@@ -112,9 +112,23 @@ class IncidentSettings(_Strict):
     open_min_severity: Severity = Severity.MEDIUM
 
 
-class ResponderSection(_Strict):
-    """`[responder]`: how the executor prices, how incidents group, where Safe proposals are posted."""
+class ActionAge(_Strict):
+    """How far behind the head a finding may have been judged and still be acted on (whichever is shorter).
+    Older ones (a backfill after downtime, a first run from the deployment block) are history: stored,
+    reported and notified as historical, never a pause or a proposal."""
 
+    blocks: int = Field(5, ge=0)
+    seconds: int = Field(120, ge=0)
+
+    def exceeded(self, age: tuple[int, int] | None) -> bool:
+        return age is not None and (age[0] > self.blocks or age[1] > self.seconds)
+
+
+class ResponderSection(_Strict):
+    """`[responder]`: how the executor prices, how incidents group, where Safe proposals are posted, and how
+    old a finding may be to be acted on."""
+
+    max_action_age: ActionAge = ActionAge()
     executor: ExecutorSettings = ExecutorSettings()
     incidents: IncidentSettings = IncidentSettings()
     safe_service: SafeServiceConfig | None = None
@@ -124,6 +138,7 @@ class ResponseConfig(_Strict):
     """The responder's part of the configuration (`Settings.response()`)."""
 
     playbooks: list[Playbook] = []
+    max_action_age: ActionAge = ActionAge()
     notifiers: list[NotifierConfig] = []
     signers: dict[str, SignerConfig] = {}
     executor: ExecutorSettings = ExecutorSettings()

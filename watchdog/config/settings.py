@@ -149,7 +149,8 @@ class Settings(Strict):
                    for name, signer in self.signers.items()}
         return ResponseConfig(playbooks=self.playbooks, signers=signers,
                               notifiers=[n.model_copy(update={"name": name}) for name, n in self.notifiers.items()],
-                              executor=self.responder.executor, incidents=self.responder.incidents,
+                              max_action_age=self.responder.max_action_age, executor=self.responder.executor,
+                              incidents=self.responder.incidents,
                               safe_service=self.responder.safe_service)
 
     def store_url(self) -> str:

@@ -33,7 +33,7 @@ from watchdog.chain.rpc import RpcClient
 from watchdog.errors import RpcError
 from watchdog.finding import Finding
 from watchdog.metrics import Metrics
-from watchdog.pipeline.handler import Handler, Sink
+from watchdog.pipeline.handler import Handler, Sink, stamped
 from watchdog.pipeline.unit import UnitOfWork
 from watchdog.store import Store, ledger
 
@@ -78,6 +78,7 @@ class Follower:
                                 max_range=self.options.max_range, name=network)
         self.wake = threading.Event()   # set by a WebSocket newHeads notification (or stop)
         self.head = 0
+        self.head_time = 0  # the head block's timestamp: how old a block is, on the chain's clock
         self.last_ok = time.monotonic()   # last time the node answered a step (health)
         self._checkpoint = self._load_checkpoint()
 
@@ -143,14 +144,13 @@ class Follower:
     def step(self, limit: int | None = None) -> bool:
         """Handle a reorg or process the next range (up to `limit`). False when there is nothing to do yet."""
         cp = self._checkpoint
-        calls: list[tuple[str, list[Any]]] = [("eth_blockNumber", [])]
+        calls: list[tuple[str, list[Any]]] = [("eth_getBlockByNumber", ["latest", False])]
         if cp is not None:
             calls.append(("eth_getBlockByNumber", [hex(cp.number), False]))
-        answers = self.rpc.batch(calls)
-        try:
-            self.head = int(answers[0], 16)
-        except (TypeError, ValueError) as exc:
-            raise parse.BadRpcAnswer(f"eth_blockNumber answered {answers[0]!r}") from exc
+        # An endpoint behind the checkpoint would answer "no such block": that is a lagging node, not a reorg.
+        answers = self.rpc.batch(calls, at_least=cp.number if cp is not None else None)
+        head = parse.block(answers[0])
+        self.head, self.head_time = head.number, head.timestamp
         self.last_ok = time.monotonic()  # the node answers (health)
         self.metrics.head.labels(self.network).set(self.head)
         if cp is not None:
@@ -186,7 +186,7 @@ class Follower:
         def progress(session: Session) -> None:
             ledger.advance(session, self.network, last, recent, keep_from=read.last - self.options.reorg_window + 1)
 
-        self.unit.commit(lambda session: self._detect(read, window_from, session), progress)
+        self.unit.commit(lambda session: self._detect(read, window_from, session), progress, head=(self.head, self.head_time))
         self._checkpoint = last
         self.metrics.blocks.labels(self.network).inc(read.last - first + 1)
         self.metrics.logs.labels(self.network).inc(len(read.logs))
@@ -212,7 +212,7 @@ class Follower:
             if not block_logs and not picked and number < window_from:
                 continue
             bundle = BlockBundle(self.network, read.blocks[number], block_logs, picked, reader)
-            findings += self.unit.detect(self.handler.on_block, session, bundle, where=f"block {number}")
+            findings += stamped(self.unit.detect(self.handler.on_block, session, bundle, where=f"block {number}"), bundle.block)
         return findings
 
     # --- reorgs ---
@@ -222,7 +222,8 @@ class Follower:
         with self.store.session() as session:
             known = [(r.number, r.hash) for r in ledger.recent_blocks(session, self.network)]
         numbers = [n for n, _ in known] or [cp.number]
-        canonical = self.rpc.batch([("eth_getBlockByNumber", [hex(n), False]) for n in numbers])
+        # the canonical chain as an endpoint that has caught up with the head sees it, before anything is retracted
+        canonical = self.rpc.batch([("eth_getBlockByNumber", [hex(n), False]) for n in numbers], at_least=self.head)
         fork: Block | None = None
         for (number, stored), raw in zip(known, canonical):
             if raw is not None and (candidate := parse.block(raw)).hash == stored:
@@ -245,10 +246,10 @@ class Follower:
         with self.store.session() as session:
             stored = ledger.finding_blocks(session, self.network, below - DEEP_REORG, below)
         numbers = sorted(stored)
-        canonical = self.rpc.batch([("eth_getBlockByNumber", [hex(n), False]) for n in numbers]) if numbers else []
+        canonical = self.rpc.batch([("eth_getBlockByNumber", [hex(n), False]) for n in numbers], at_least=self.head) if numbers else []
         orphaned = [n for n, raw in zip(numbers, canonical) if raw is None or parse.block(raw).hash not in stored[n]]
         fork_number = min(orphaned) - 1 if orphaned else below
-        raw = self.rpc.call("eth_getBlockByNumber", [hex(max(0, fork_number)), False])
+        raw = self.rpc.call("eth_getBlockByNumber", [hex(max(0, fork_number)), False], at_least=self.head)
         if raw is None:
             raise ChainMoved(f"block {fork_number} is not available yet")
         return parse.block(raw)

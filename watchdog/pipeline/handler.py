@@ -8,7 +8,7 @@ from typing import Any, Callable, Protocol
 
 from sqlmodel import Session
 
-from watchdog.chain.events import BlockBundle, ChainReader, PendingTx
+from watchdog.chain.events import Block, BlockBundle, ChainReader, PendingTx
 from watchdog.finding import Finding
 from watchdog.store.models import FindingRecord
 
@@ -50,3 +50,11 @@ def call_handler(method: Callable[..., list[Finding]], session: Session, *args: 
     if _takes_session(function):
         return list(method(*args, session=session))
     return list(method(*args))
+
+
+def stamped(findings: list[Finding], block: Block) -> list[Finding]:
+    """The findings of `block` with its timestamp (their place on the chain's clock)."""
+    for finding in findings:
+        if finding.block_time is None and finding.block_number == block.number:
+            finding.block_time = block.timestamp
+    return findings

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import threading
 
+from sqlmodel import Session
+
 from watchdog.chain import parse
 from watchdog.chain.reader import BlockReader
 from watchdog.chain.rpc import RpcClient
 from watchdog.metrics import Metrics
-from watchdog.pipeline.handler import Handler, Sink
+from watchdog.finding import Finding
+from watchdog.pipeline.handler import Handler, Sink, stamped
 from watchdog.pipeline.unit import UnitOfWork
 from watchdog.store import Store
 from watchdog.store.models import FindingRecord
@@ -25,5 +28,8 @@ class ScheduledRuns:
     def run(self) -> list[FindingRecord]:
         head = parse.block(self.rpc.call("eth_getBlockByNumber", ["latest", False]))
         reader = BlockReader(self.rpc, self.network, head.number)
-        return self.unit.commit(lambda session: self.unit.detect(
-            self.handler.on_schedule, session, reader, where=f"scheduled run at block {head.number}"))
+        def work(session: Session) -> list[Finding]:
+            found = self.unit.detect(self.handler.on_schedule, session, reader, where=f"scheduled run at block {head.number}")
+            return stamped(found, head)
+
+        return self.unit.commit(work, head=(head.number, head.timestamp))

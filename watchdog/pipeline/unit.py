@@ -48,12 +48,18 @@ class UnitOfWork:
                           extra={"network": self.network, "where": where})
             return []
 
-    def commit(self, work: Callable[[Session], list[Finding]],
-               progress: Callable[[Session], None] | None = None) -> list[FindingRecord]:
+    def commit(self, work: Callable[[Session], list[Finding]], progress: Callable[[Session], None] | None = None,
+               head: tuple[int, int] | None = None) -> list[FindingRecord]:
         """`work(session)` gives the findings; they and `progress(session)` (a checkpoint) commit together.
+        `head` (number, timestamp) is the chain's head as the source saw it: each finding keeps it, so that
+        anyone can tell a finding made at the head from one made while catching up on history.
         Returns the findings that are new, after publishing them."""
         with self.store.session() as session:
-            new = ledger.store_findings(session, work(session))
+            found = work(session)
+            if head is not None:
+                for finding in found:
+                    finding.head_block, finding.head_time = head
+            new = ledger.store_findings(session, found)
             if progress is not None:
                 progress(session)
         for record in new:

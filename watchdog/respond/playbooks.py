@@ -23,13 +23,21 @@ def matches(condition: Condition, record: FindingRecord) -> bool:
 
 
 def triggered(store: Store, playbook: Playbook, record: FindingRecord) -> bool:
-    """The finding matches and, with the other active matching findings of the window, reaches `count`."""
+    """The finding matches and, with the other active matching findings of the window, reaches `count`. The
+    window is on the chain's clock (block timestamps) when the finding knows its place on it, so that findings
+    replayed or caught up on later are counted as they happened, not as they were stored."""
     if not playbook.enabled or not matches(playbook.when, record):
         return False
     if playbook.when.count == 1:
         return True
-    since = utcnow() - timedelta(seconds=playbook.when.window_seconds)
+    window = playbook.when.window_seconds
+    moment = record.block_time if record.block_time is not None else record.head_time
     with store.session() as s:
-        recent = ledger.findings(s, network=record.network, status=FindingStatus.ACTIVE, since=since)
+        if moment is not None:
+            recent = ledger.findings(s, network=record.network, status=FindingStatus.ACTIVE,
+                                     chain_between=(moment - window, moment))
+        else:
+            recent = ledger.findings(s, network=record.network, status=FindingStatus.ACTIVE,
+                                     since=utcnow() - timedelta(seconds=window))
     keys = {r.dedup_key for r in recent if matches(playbook.when, r)} | {record.dedup_key}
     return len(keys) >= playbook.when.count

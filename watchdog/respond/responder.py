@@ -106,6 +106,9 @@ class Responder:
     __call__ = handle
 
     def _respond(self, record: FindingRecord, result: Handled) -> None:
+        historical = self.config.max_action_age.exceeded(record.age())
+        if historical:
+            self._mark_historical(record)
         playbooks = [p for p in self.config.playbooks if p.actions and triggered(self.store, p, record)]
         acted_on = bool(playbooks)
         chain = self._detected_at(record) if self.incidents.opens(record, acted_on) else {}
@@ -116,9 +119,17 @@ class Responder:
             return  # context below the opening severity, with no incident to join: stored, nothing to do
         assert incident.id is not None
         result.incidents.append(incident.id)
+        if historical and any(a.type in ("pause", "propose") for p in playbooks for a in p.actions):
+            blocks, seconds = record.age() or (0, 0)
+            self.incidents.note(incident.id, "historical", f"{record.rule_id} was found {blocks} block(s), {seconds} s after "
+                                f"its block: history, reported and not acted on", finding_id=record.id)
+            self.store.audit("responder", "historical_not_acted", record.rule_id, finding_id=record.id,
+                             age_blocks=blocks, age_seconds=seconds)
         for playbook in playbooks:
             for action in playbook.actions:
                 dry = playbook.dry_run or action.dry_run
+                if historical and action.type != "notify":
+                    continue  # history is evidence, never an emergency
                 if action.type == "pause":
                     self._pause(action, record, incident, dry, result)
                 elif action.type == "propose":
@@ -127,6 +138,14 @@ class Responder:
                     self._notify_open(playbook.name, action, record, incident, attached.opened, dry, result)
         if attached.escalated and incident.id in self._notify_names:
             self._publish(incident, "escalated", f"severity raised to {record.severity} by {record.rule_id}: {record.title}")
+
+    def _mark_historical(self, record: FindingRecord) -> None:
+        record.historical = True
+        with self.store.session() as s:
+            row = s.get(FindingRecord, record.id) if record.id is not None else None
+            if row is not None:
+                row.historical = True
+                s.add(row)
 
     def _detected_at(self, record: FindingRecord) -> dict[str, int]:
         """When a finding that marks an incident's detection was made, on the chain's clock: the block it is
@@ -212,7 +231,8 @@ class Responder:
             return
         result.notified.append(playbook)
         self.incidents.note(incident.id, "notify", f"playbook {playbook} notifies {', '.join(names)}", playbook=playbook)
-        text = f"{record.description or record.title}\nrule {record.rule_id}, tx {record.tx_hash}, block {record.block_number}"
+        text = (("[historical: found while catching up, not acted on] " if record.historical else "")
+                + f"{record.description or record.title}\nrule {record.rule_id}, tx {record.tx_hash}, block {record.block_number}")
         self._publish(incident, "opened", text, names=names)
 
     def _threads(self, incident_id: int) -> list[str] | None:
@@ -264,12 +284,7 @@ class Responder:
                 return finding
             if row is None:
                 assert isinstance(finding, Finding)
-                row = FindingRecord(dedup_key=key, rule_id=finding.rule_id, title=finding.title,
-                                    description=finding.description, severity=finding.severity.value,
-                                    confidence=finding.confidence, network=finding.network, protocol=finding.protocol,
-                                    block_number=finding.block_number, block_hash=finding.block_hash,
-                                    tx_hash=finding.tx_hash, pending=finding.pending, addresses=list(finding.addresses),
-                                    evidence=dict(finding.evidence), labels=dict(finding.labels))
+                row = FindingRecord(**ledger.to_row(finding))
             if retract:
                 row.status = FindingStatus.RETRACTED
             s.add(row)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any, Protocol
 
-from sqlalchemy import delete, insert
+from sqlalchemy import delete, func, insert
 from sqlmodel import Session, col, select
 
 from watchdog.finding import Finding
@@ -29,7 +29,8 @@ def to_row(finding: Finding) -> dict[str, Any]:
         "confidence": finding.confidence, "network": finding.network, "protocol": finding.protocol,
         "block_number": finding.block_number, "block_hash": finding.block_hash, "tx_hash": finding.tx_hash,
         "pending": finding.pending, "addresses": list(finding.addresses), "evidence": dict(finding.evidence),
-        "labels": dict(finding.labels),
+        "labels": dict(finding.labels), "block_time": finding.block_time, "head_block": finding.head_block,
+        "head_time": finding.head_time,
     }
     for name, field in FindingRecord.model_fields.items():
         if name != "id" and name not in row and not field.is_required():
@@ -57,6 +58,7 @@ def store_findings(session: Session, findings: list[Finding]) -> list[FindingRec
             # Back on the canonical chain (or a pending finding now mined): same finding, new place.
             old.status, old.pending = FindingStatus.ACTIVE, finding.pending
             old.block_number, old.block_hash = finding.block_number, finding.block_hash
+            old.block_time, old.head_block, old.head_time = finding.block_time, finding.head_block, finding.head_time
             old.evidence = dict(finding.evidence)
             session.add(old)
             revived.append(old)
@@ -135,8 +137,10 @@ def findings_by_keys(session: Session, keys: list[str]) -> dict[str, FindingReco
 
 
 def findings(session: Session, *, incident_id: int | None = None, network: str | None = None,
-             status: str | None = None, since: Any = None) -> list[FindingRecord]:
-    """Findings in the order they were stored, filtered by incident, network, status, storage time."""
+             status: str | None = None, since: Any = None,
+             chain_between: tuple[int, int] | None = None) -> list[FindingRecord]:
+    """Findings in the order they were stored, filtered by incident, network, status, storage time, or chain
+    time (their block's timestamp, else the head's when they were judged: a pending transaction)."""
     query = select(FindingRecord)
     if incident_id is not None:
         query = query.where(FindingRecord.incident_id == incident_id)
@@ -146,6 +150,9 @@ def findings(session: Session, *, incident_id: int | None = None, network: str |
         query = query.where(FindingRecord.status == status)
     if since is not None:
         query = query.where(col(FindingRecord.created_at) >= since)
+    if chain_between is not None:
+        moment = func.coalesce(FindingRecord.block_time, FindingRecord.head_time)
+        query = query.where(moment >= chain_between[0], moment <= chain_between[1])
     return list(session.exec(query.order_by(col(FindingRecord.created_at), col(FindingRecord.id))))
 
 

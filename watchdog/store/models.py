@@ -9,6 +9,8 @@ from typing import Any
 from sqlalchemy import JSON, BigInteger, Column, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
+from watchdog.finding import age
+
 
 def utcnow() -> datetime:
     return datetime.now(timezone.utc)
@@ -62,9 +64,17 @@ class FindingRecord(SQLModel, table=True):
     addresses: list[str] = Field(default_factory=list, sa_column=Column(JSON))
     evidence: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON))
     labels: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON))
+    block_time: int | None = Field(default=None, sa_type=BigInteger)  # its block's timestamp
+    head_block: int | None = Field(default=None, sa_type=BigInteger)  # the head when it was judged
+    head_time: int | None = Field(default=None, sa_type=BigInteger)
+    historical: bool = False  # judged long after its block: reported, never acted on
     status: str = Field(default=FindingStatus.ACTIVE, index=True)
     incident_id: int | None = Field(default=None, index=True)
     created_at: datetime = Field(default_factory=utcnow)
+
+    def age(self) -> tuple[int, int] | None:
+        """(blocks, seconds) between its block and the head it was judged at; None when unknown."""
+        return age(self.block_number, self.block_time, self.head_block, self.head_time)
 
 
 class RuleState(SQLModel, table=True):

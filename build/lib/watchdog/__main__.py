@@ -1,3 +1,0 @@
-from watchdog.cli import main
-
-main()

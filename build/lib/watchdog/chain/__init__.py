@@ -1,1 +1,0 @@
-"""Chain listeners: JSON-RPC client, block follower (checkpointed, reorg-safe), mempool follower."""

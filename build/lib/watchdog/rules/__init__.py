@@ -1,1 +1,0 @@
-"""The built-in detection rules, one concern per module (installed as `watchdog.rules`)."""

@@ -1,1 +1,0 @@
-"""watchdog's slither detectors, one per module (installed as `watchdog.rules.slither`)."""
