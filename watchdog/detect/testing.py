@@ -93,13 +93,15 @@ class FakeChain:
     def add_tx(self, tx: Tx, logs: Iterable[Log] = (), trace: CallFrame | None = None,
                contract_address: str | None = None) -> None:
         """A transaction the chain knows, with its logs (its receipt) and its call trace."""
+        known = self._receipts.get(tx.hash, {})  # what an earlier call said is kept unless given again
         self._txs[tx.hash] = tx
         self._logs[tx.hash] = list(logs)
         if trace is not None or tx.hash not in self._traces:
             self._traces[tx.hash] = trace
-        status = 1 if tx.status is None else tx.status
-        self._receipts[tx.hash] = {"transactionHash": tx.hash, "status": hex(status), "contractAddress": contract_address,
-                                   "blockNumber": hex(tx.block_number) if tx.block_number is not None else None}
+        self._receipts[tx.hash] = {
+            "transactionHash": tx.hash, "status": hex(1 if tx.status is None else tx.status),
+            "contractAddress": contract_address or known.get("contractAddress"),
+            "blockNumber": hex(tx.block_number) if tx.block_number is not None else None}
 
     # -- common contracts ------------------------------------------------------------------------------
     def token(self, token: str, *, decimals: int = 18, balances: Mapping[str, int] | None = None,
