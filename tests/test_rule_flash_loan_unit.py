@@ -9,7 +9,7 @@ import pytest
 from fixtures.detect.paper import ATTACKER, ETH, LENDING, OTHER, POOL, USD, USER, E, manifest, priced, transfer
 
 from watchdog.detect import Severity
-from watchdog.detect.testing import RuleKit, address, frame, ids, log, pending, tx
+from watchdog.detect.testing import RuleKit, address, frame, log, pending, tx
 from watchdog.rules.flash_loan import LENDER_EVENTS, FlashLoan
 
 LENDER, BORROWER = address(0xF00), address(0xF01)  # outside the manifest

@@ -76,11 +76,12 @@ class Rule:
         where = f'rules."{self.id}.{name}"'
         check = self.checks.get(name)
         if check is None:
-            known = ", ".join(sorted(self.checks)) or "none (configure the whole rule in [rules." + self.id + "])"
+            known = ", ".join(sorted(self.checks)) or f"none (configure the whole rule in [rules.{self.id}])"
             raise ConfigError(f"{where}: {self.id} has no check {name!r}; its checks: {known}")
         if not table.pop("enabled", True):
             self._on.discard(name)
-        _check_params(where, table, {p: self.params[p] for p in (*check.params, *CONTROLS)},
+        defaults = {**CONTROLS, **type(self).params}
+        _check_params(where, table, {p: defaults[p] for p in (*check.params, *CONTROLS)},
                       hint=f"set it in [rules.{self.id}] or in the table of a check that uses it")
         self._tuned[name] = table
 

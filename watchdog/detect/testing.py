@@ -77,8 +77,7 @@ class FakeChain:
         elif raw is not None:
             answer = raw
         else:
-            values = returns if isinstance(returns, (tuple, list)) and len(ret_types) > 1 else (returns,)
-            answer = "0x" + encode(list(ret_types), list(values)).hex()
+            answer = _encode_returns(ret_types, returns)
         self._set(("call", to.lower(), encode_call(signature, tuple(args))), answer, block)
 
     def set_balance(self, holder: str, wei: int, block: int | None = None) -> None:
@@ -171,6 +170,12 @@ class FakeChain:
         return self.head
 
 
+def _encode_returns(types: tuple[str, ...], returns: Any) -> str:
+    """One value, or a tuple of values for several return types, ABI-encoded."""
+    values = returns if isinstance(returns, (tuple, list)) and len(types) > 1 else (returns,)
+    return "0x" + encode(list(types), list(values)).hex()
+
+
 def _raw_log(entry: Log) -> dict[str, Any]:
     return {"address": entry.address, "topics": list(entry.topics), "data": entry.data,
             "blockNumber": hex(entry.block_number) if entry.block_number is not None else None,
@@ -248,8 +253,7 @@ def frame(sender: str, to: str | None, signature: str | None = None, *args: Any,
         fn, _, ret_types = parse_call(signature)
         input = input or encode_call(fn, args)
         if returns is not None and output is None:
-            values = returns if isinstance(returns, (tuple, list)) and len(ret_types) > 1 else (returns,)
-            output = "0x" + encode(list(ret_types), list(values)).hex()
+            output = _encode_returns(ret_types, returns)
     return CallFrame(type=type, sender=sender.lower(), to=to.lower() if to else None, input=input or "0x",
                      output=output, value=value, error=error, calls=list(calls))
 
