@@ -160,8 +160,7 @@ class PrivilegedChange(Rule):
             return False
         if ctx.tx.to == safe or ctx.tx.sender == safe:
             return True
-        trace = ctx.trace
-        return trace is not None and any(frame.sender == safe for frame in trace.walk())
+        return any(frame.sender == safe for frame in ctx.frames())
 
     def _silent_upgrades(self, ctx: Context):
         """EIP-1967 slots that changed in this block without an Upgraded/AdminChanged event."""
