@@ -6,10 +6,11 @@ from __future__ import annotations
 
 import statistics
 
-from watchdog.detect import Context, Rule, Severity, Trigger
-from watchdog.detect.abi import transfer_of
+from watchdog.detect import Check, Context, Rule, Severity
 from watchdog.detect.registry import FUND_ROLES
 from watchdog.detect.stats import remember, robust_score, values
+
+STATISTICS = ("warmup", "window", "z_threshold", "min_relative", "alpha", "max_severity")
 
 
 class Anomaly(Rule):
@@ -29,32 +30,39 @@ class Anomaly(Rule):
         "alpha": 0.1,             # EWMA weight
         "max_severity": "medium",
     }
-    triggers = frozenset({Trigger.BLOCK})
+    checks = {
+        "flow": Check("Unusual token flow", Severity.LOW, STATISTICS,
+                      "A market's token flow volume in a block is z_threshold robust deviations from its usual "
+                      "(medium from twice that, never above max_severity)."),
+        "metric": Check("Unusual market metric", Severity.LOW, STATISTICS,
+                        "A metric the manifest names for a market (`metrics`: name -> view) left its usual range."),
+    }
 
-    def evaluate(self, ctx: Context):
+    def on_block(self, ctx: Context):
         for market in ctx.registry.role(*FUND_ROLES):
-            for name, value in self._samples(ctx, market).items():
-                finding = self._observe(ctx, market, name, value)
+            for (check, name), value in self._samples(ctx, market).items():
+                finding = self._observe(ctx, check, market, name, value)
                 if finding is not None:
                     yield finding
 
-    def _samples(self, ctx: Context, market) -> dict[str, float]:
+    def _samples(self, ctx: Context, market) -> dict[tuple[str, str], float]:
         """Flow volume per token and configured metrics, for blocks where the market was active."""
-        out: dict[str, float] = {}
-        for e in ctx.logs:
-            move = transfer_of(e)
-            if move and market.address in move[:2]:
-                out[f"flow:{e.address}"] = out.get(f"flow:{e.address}", 0.0) + float(move[2])
-        if not out and not any(e.address == market.address for e in ctx.logs):
+        out: dict[tuple[str, str], float] = {}
+        flows = [m for m in ctx.transfers() if market.address in (m.sender, m.recipient)]
+        if not flows and not any(e.address == market.address for e in ctx.logs):
             return {}
-        for name, signature in (market.extra.get("metrics") or {}).items():
-            value = ctx.read(market.address, signature)
-            if value is not None:
-                out[name] = float(value[0])
+        if ctx.enabled("flow"):
+            for move in flows:
+                out[("flow", f"flow:{move.token}")] = out.get(("flow", f"flow:{move.token}"), 0.0) + float(move.value)
+        if ctx.enabled("metric"):
+            for name, signature in (market.extra.get("metrics") or {}).items():
+                value = ctx.read(market.address, signature)
+                if value is not None:
+                    out[("metric", name)] = float(value[0])
         return out
 
-    def _observe(self, ctx: Context, market, name: str, value: float):
-        p = self.params
+    def _observe(self, ctx: Context, check: str, market, name: str, value: float):
+        p = ctx.params_of(check)
         key = f"series:{market.address}:{name}"
         history = ctx.state.get(key, [])
         window = values([x for x in history if x[0] < ctx.block.number])  # what came before this block
@@ -71,7 +79,7 @@ class Anomaly(Rule):
         severity = min(severity, Severity(p["max_severity"]), key=lambda s: s.rank)
         median = statistics.median(window)
         return ctx.finding(
-            title=f"{market.name}: unusual {name} ({score:+.1f} robust sd)",
+            check=check, title=f"{market.name}: unusual {name} ({score:+.1f} robust sd)",
             severity=severity,
             description=f"{name} of {market.name} was {value:.6g} against a median of {median:.6g}.",
             addresses=[market.address],

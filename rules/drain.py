@@ -1,48 +1,41 @@
 """drain: a watched vault, market or lending pool loses more than a share of a token balance (or of its native
-coin), or far more than its usual outflow, in one transaction or one block."""
+coin) in one transaction or one block, or far more than its usual outflow in one transaction."""
 
 from __future__ import annotations
 
+from typing import Iterable
+
 from watchdog.chain.events import CallFrame
-from watchdog.detect import Context, Rule, Severity, Trigger
-from watchdog.detect.abi import transfer_of
-from watchdog.detect.stats import ewma, remember, values
+from watchdog.detect import Check, Context, Rule, Severity
+from watchdog.detect.context import Transfer
 from watchdog.detect.registry import FUND_ROLES
+from watchdog.detect.stats import ewma, remember, values
+
+NATIVE = "0x" + "ee" * 20  # the usual stand-in address for the chain's native coin (ETH)
+SHARE = ("max_fraction", "critical_fraction", "min_value")
 
 
-def net_flows(logs, holders: set[str]) -> dict[tuple[str, str], int]:
-    """(holder, token) -> tokens that left minus tokens that arrived, from Transfer logs."""
+def net_flows(moves: Iterable[Transfer], holders: set[str]) -> dict[tuple[str, str], int]:
+    """(holder, token) -> tokens that left minus tokens that arrived."""
     out: dict[tuple[str, str], int] = {}
-    for e in logs:
-        move = transfer_of(e)
-        if move is None:
-            continue
-        src, dst, value = move
-        if src in holders:
-            out[(src, e.address)] = out.get((src, e.address), 0) + value
-        if dst in holders:
-            out[(dst, e.address)] = out.get((dst, e.address), 0) - value
+    for move in moves:
+        if move.sender in holders:
+            out[(move.sender, move.token)] = out.get((move.sender, move.token), 0) + move.value
+        if move.recipient in holders:
+            out[(move.recipient, move.token)] = out.get((move.recipient, move.token), 0) - move.value
     return out
 
 
-NATIVE = "0x" + "ee" * 20  # the usual stand-in address for the chain's native coin (ETH)
-
-
-def native_flows(trace: CallFrame | None, holders: set[str]) -> dict[tuple[str, str], int]:
-    """(holder, NATIVE) -> wei that left minus wei that arrived, from a trace's call frames. A frame that
-    reverted moved nothing, nor did anything under it; a delegatecall's value is its caller's, not a transfer."""
+def native_flows(frames: Iterable[CallFrame], holders: set[str]) -> dict[tuple[str, str], int]:
+    """(holder, NATIVE) -> wei that left minus wei that arrived, over call frames that took effect. A
+    delegatecall's value is its caller's, not a transfer."""
     out: dict[tuple[str, str], int] = {}
-    stack = [trace] if trace is not None else []
-    while stack:
-        frame = stack.pop()
-        if frame.error:
-            continue
+    for frame in frames:
         if frame.value and frame.type not in ("DELEGATECALL", "STATICCALL"):
             if frame.sender in holders:
                 out[(frame.sender, NATIVE)] = out.get((frame.sender, NATIVE), 0) + frame.value
             if frame.to in holders:
                 out[(frame.to, NATIVE)] = out.get((frame.to, NATIVE), 0) - frame.value
-        stack.extend(frame.calls)
     return out
 
 
@@ -52,7 +45,8 @@ class Drain(Rule):
     severity = Severity.HIGH
     confidence = 0.85
     description = ("A watched vault, market or lending pool lost more than `max_fraction` of a token balance (or of "
-                   "its native coin), or more than `usual_multiple` times its usual outflow, in one transaction or block.")
+                   "its native coin) in one transaction or block, or more than `usual_multiple` times its usual "
+                   "outflow in one transaction.")
     references = ("Published detection heuristics: asset drained (balance falls >= 99 % block over block, loss > "
                   "10k); large balance decrease outside the usual band",)
     params = {
@@ -64,34 +58,59 @@ class Drain(Rule):
         "min_value": 10_000.0,      # quote units: smaller losses stay low severity
         "native_asset": "WETH",     # watched token priced like the native coin (for the value floor)
     }
-    triggers = frozenset({Trigger.TX, Trigger.PENDING, Trigger.BLOCK})
+    checks = {
+        "tx": Check("Token balance drained in one transaction", Severity.HIGH, SHARE,
+                    "One transaction took max_fraction or more of a holder's balance of a token (critical from "
+                    "critical_fraction); low when worth less than min_value."),
+        "block": Check("Token balance drained over one block", Severity.HIGH, SHARE,
+                       "Several transactions of one block, each under max_fraction, together took more."),
+        "native-tx": Check("Native coin drained in one transaction", Severity.HIGH, (*SHARE, "native_asset"),
+                           "The call trace of one transaction took max_fraction or more of a holder's native coin."),
+        "native-block": Check("Native coin drained over one block", Severity.HIGH, (*SHARE, "native_asset"),
+                              "A holder's native coin fell by max_fraction or more over a block and no single "
+                              "transaction explains it (split, or through contracts that emit nothing)."),
+        "unusual-outflow": Check("Outflow far above the usual", Severity.MEDIUM,
+                                 ("usual_multiple", "warmup", "alpha", "min_value", "native_asset"),
+                                 "One transaction took usual_multiple times the usual outflow (EWMA) of a holder, "
+                                 "after warmup outflows."),
+    }
 
-    def evaluate(self, ctx: Context):
+    def on_tx(self, ctx: Context):
+        tokens, native = ctx.enabled("tx", "unusual-outflow"), ctx.enabled("native-tx", "unusual-outflow")
         holders = {w.address for w in ctx.registry.role(*FUND_ROLES)}
-        if ctx.trigger is Trigger.BLOCK:
-            yield from self._block(ctx, holders)
-            yield from self._native_block(ctx, holders)
-            return
-        earlier = [e for e in ctx.block_logs if not ctx.pending and e.tx_index < (ctx.tx.index or 0)]
-        before_tx = net_flows(earlier, holders)  # native coin: from the block's start (earlier txs are not traced)
-        flows = net_flows(ctx.tx_logs(), holders)
-        poorer = self._poorer(ctx, holders)
+        flows = net_flows(ctx.transfers(), holders) if tokens else {}
+        poorer = self._poorer(ctx, holders) if native else set()
         if poorer:  # only then is the transaction traced
-            flows.update(native_flows(ctx.trace, poorer))
+            flows.update(native_flows(ctx.frames(), poorer))
+        if not flows:
+            return
+        earlier = [m for m in ctx.transfers(whole_block=True) if not ctx.pending and m.log.tx_index < (ctx.tx.index or 0)]
+        before_tx = net_flows(earlier, holders)  # native coin: from the block's start (earlier txs are not traced)
+        unusual = ctx.enabled("unusual-outflow")
         for (holder, token), outflow in flows.items():
             if outflow <= 0:
                 continue
             start = (self._balance(ctx, token, holder) or 0) - before_tx.get((holder, token), 0)
             key = f"usual:{holder}:{token}"
-            history = ctx.state.get(key, [])
+            history = ctx.state.get(key, []) if unusual else []
             past = [x for x in history if x[2] != ctx.tx.hash and (ctx.pending or x[0] < ctx.block.number)]
-            finding = self._judge(ctx, holder, token, outflow, start, self._usual(values(past)))
+            check = "native-tx" if token == NATIVE else "tx"
+            finding = self._judge(ctx, check, holder, token, outflow, start, self._usual(ctx, values(past)))
             if finding is not None:
                 yield finding
-            if not ctx.pending:
+            if unusual and not ctx.pending:
                 history, new = remember(history, ctx.block.number, ctx.block.hash, ctx.tx.hash, float(outflow), 200)
                 if new:
                     ctx.state.set(key, history)
+
+    on_pending = on_tx
+
+    def on_block(self, ctx: Context):
+        holders = {w.address for w in ctx.registry.role(*FUND_ROLES)}
+        if ctx.enabled("block"):
+            yield from self._block(ctx, holders)
+        if ctx.enabled("native-block"):
+            yield from self._native_block(ctx, holders)
 
     @staticmethod
     def _poorer(ctx: Context, holders: set[str]) -> set[str]:
@@ -108,37 +127,42 @@ class Drain(Rule):
             return ctx.native_balance(holder, ctx.before)
         return ctx.balance_of(token, holder, ctx.before)
 
-    def _value(self, ctx: Context, token: str, amount: int) -> float | None:
+    @staticmethod
+    def _value(ctx: Context, token: str, amount: int, native_asset: str) -> float | None:
         if token != NATIVE:
             return ctx.value(token, amount)
-        proxy = ctx.registry.resolve(self.params["native_asset"])
+        proxy = ctx.registry.resolve(native_asset)
         return ctx.value(proxy.address, amount) if proxy else None
 
-    def _usual(self, past: list[float]) -> float | None:
-        """The usual outflow (EWMA of past ones) once warmed up."""
-        if len(past) < self.params["warmup"]:
+    @staticmethod
+    def _usual(ctx: Context, past: list[float]) -> float | None:
+        """The usual outflow (EWMA of past ones) once warmed up; None while warming up or when not checked."""
+        p = ctx.params_of("unusual-outflow")
+        if not ctx.enabled("unusual-outflow") or len(past) < p["warmup"]:
             return None
-        return ewma(past, self.params["alpha"])[0]
+        return ewma(past, p["alpha"])[0]
 
-    def _judge(self, ctx: Context, holder: str, token: str, outflow: int, start: int, usual: float | None, txs: int = 1):
-        p = self.params
+    def _judge(self, ctx: Context, check: str, holder: str, token: str, outflow: int, start: int,
+               usual: float | None, txs: int = 1):
+        """A finding of `check` when the outflow crosses its share of the balance, else of unusual-outflow when it
+        is far above the usual one; None when neither."""
         fraction = outflow / start if start > 0 else 1.0
         multiple = outflow / usual if usual else None
-        if fraction >= p["critical_fraction"]:
-            severity = Severity.CRITICAL
-        elif fraction >= p["max_fraction"]:
-            severity = Severity.HIGH
-        elif multiple is not None and multiple >= p["usual_multiple"]:
-            severity = Severity.MEDIUM
+        p = ctx.params_of(check)
+        if ctx.enabled(check) and fraction >= p["max_fraction"]:
+            severity = Severity.CRITICAL if fraction >= p["critical_fraction"] else Severity.HIGH
+        elif multiple is not None and multiple >= ctx.params_of("unusual-outflow")["usual_multiple"]:
+            check, p, severity = "unusual-outflow", ctx.params_of("unusual-outflow"), Severity.MEDIUM
         else:
             return None
-        value = self._value(ctx, token, outflow)
+        value = self._value(ctx, token, outflow, p["native_asset"])
         if value is not None and value < p["min_value"]:
             severity = Severity.LOW
         name = ctx.registry.get(holder).name
         watched_token = ctx.registry.get(token)
         token_name = "native coin" if token == NATIVE else watched_token.name if watched_token else token
         return ctx.finding(
+            check=check,
             title=f"{name} lost {fraction:.0%} of its {token_name}" + (f" over {txs} transactions" if txs > 1 else ""),
             severity=severity,
             description=(f"{outflow} units of {token_name} left {name} (balance before {start}); "
@@ -151,36 +175,39 @@ class Drain(Rule):
 
     def _block(self, ctx: Context, holders: set[str]):
         """Several transactions that each stay under the threshold but drain together."""
-        per_tx: dict[str, list] = {}
-        for e in ctx.logs:
-            per_tx.setdefault(e.tx_hash, []).append(e)
-        for (holder, token), outflow in net_flows(ctx.logs, holders).items():
+        limit = ctx.params_of("block")["max_fraction"]
+        moves = ctx.transfers()
+        per_tx: dict[str, list[Transfer]] = {}
+        for move in moves:
+            per_tx.setdefault(move.log.tx_hash, []).append(move)
+        for (holder, token), outflow in net_flows(moves, holders).items():
             if outflow <= 0:
                 continue
             start = ctx.balance_of(token, holder, ctx.before) or 0
             if start <= 0:
                 continue
-            single = max(net_flows(logs, {holder}).get((holder, token), 0) for logs in per_tx.values())
-            if single / start >= self.params["max_fraction"] or outflow / start < self.params["max_fraction"]:
+            singles = [net_flows(tx_moves, {holder}).get((holder, token), 0) for tx_moves in per_tx.values()]
+            if max(singles) / start >= limit or outflow / start < limit:
                 continue  # one tx alone already crossed the line (reported per tx), or the block is fine
-            txs = sum(1 for logs in per_tx.values() if net_flows(logs, {holder}).get((holder, token), 0) > 0)
-            finding = self._judge(ctx, holder, token, outflow, start, None, txs=txs)
+            finding = self._judge(ctx, "block", holder, token, outflow, start, None, txs=sum(1 for s in singles if s > 0))
             if finding is not None:
                 yield finding
 
     def _native_block(self, ctx: Context, holders: set[str]):
         """Native coin that left a holder over the block when no single transaction the rules saw explains it: a
         drain split over transactions, or one through contracts that reach the holder without any event."""
+        limit = ctx.params_of("native-block")["max_fraction"]
         for holder in self._poorer(ctx, holders):
             start = ctx.native_balance(holder, ctx.before) or 0
             outflow = start - (ctx.native_balance(holder, ctx.at) or 0)
-            if start <= 0 or outflow / start < self.params["max_fraction"]:
+            if start <= 0 or outflow / start < limit:
                 continue
             seen = set(ctx.txs) | {e.tx_hash for e in ctx.logs}
-            singles = [native_flows(ctx.scope.trace(h), {holder}).get((holder, NATIVE), 0) for h in seen]
-            if any(single / start >= self.params["max_fraction"] for single in singles):
+            singles = [native_flows(ctx.frames(tx_hash=h), {holder}).get((holder, NATIVE), 0) for h in seen]
+            if any(single / start >= limit for single in singles):
                 continue  # one transaction alone crossed the line: reported per transaction
-            txs = max(1, sum(1 for single in singles if single > 0))
-            finding = self._judge(ctx, holder, NATIVE, outflow, start, None, txs=txs)
+            finding = self._judge(ctx, "native-block", holder, NATIVE, outflow, start, None,
+                                  txs=max(1, sum(1 for single in singles if single > 0)))
             if finding is not None:
                 yield finding
+

@@ -4,10 +4,7 @@ touches the watched protocol and when its estimated profit passes the published 
 
 from __future__ import annotations
 
-from eth_abi import decode
-
-from watchdog.detect import Context, EventSpec, Rule, Severity, Trigger, selector, topic
-from watchdog.detect.abi import transfer_of
+from watchdog.detect import Check, Context, Rule, Severity
 
 # (name, human signature): every lender event shape the rule knows; topic0 collisions differ by indexing.
 LENDER_EVENTS = {
@@ -19,21 +16,17 @@ LENDER_EVENTS = {
     "iron-bank": "Flashloan(address indexed receiver, uint256 amount, uint256 totalFee, uint256 reservesFee)",
     "dodo": "DODOFlashLoan(address borrower, address assetTo, uint256 baseAmount, uint256 quoteAmount)",
 }
-SPECS = {name: EventSpec.parse(sig) for name, sig in LENDER_EVENTS.items()}
 
-# Borrower callbacks: selector -> (name, decoder of (token-or-None, amount...) from calldata).
-CALLBACKS = {
-    selector("uniswapV2Call(address,uint256,uint256,bytes)"): "uniswapV2Call",
-    selector("pancakeCall(address,uint256,uint256,bytes)"): "pancakeCall",
-    selector("uniswapV3FlashCallback(uint256,uint256,bytes)"): "uniswapV3FlashCallback",
-    selector("executeOperation(address[],uint256[],uint256[],address,bytes)"): "executeOperation",
-    selector("executeOperation(address,uint256,uint256,address,bytes)"): "executeOperation",
-    selector("receiveFlashLoan(address[],uint256[],uint256[],bytes)"): "receiveFlashLoan",
-    selector("onFlashLoan(address,address,uint256,uint256,bytes)"): "onFlashLoan",
-    selector("DVMFlashLoanCall(address,uint256,uint256,bytes)"): "DVMFlashLoanCall",
+# Flash-swap callbacks a pair calls on the borrower: (sender, amount0, amount1, data). Other lenders' callbacks
+# (executeOperation, receiveFlashLoan, onFlashLoan, uniswapV3FlashCallback) come with their lender's event.
+PAIR_CALLBACKS = {
+    "uniswapV2Call": "uniswapV2Call(address,uint256,uint256,bytes)",
+    "pancakeCall": "pancakeCall(address,uint256,uint256,bytes)",
+    "DVMFlashLoanCall": "DVMFlashLoanCall(address,uint256,uint256,bytes)",
 }
-PAIR_CALLBACKS = {"uniswapV2Call", "pancakeCall", "DVMFlashLoanCall"}
-SWAP_V2 = topic("Swap(address,uint256,uint256,uint256,uint256,address)")
+SWAP_V2 = ("Swap(address indexed sender, uint256 amount0In, uint256 amount1In, uint256 amount0Out, "
+           "uint256 amount1Out, address indexed to)")
+PROFIT = ("min_profit", "profit_ratio", "high_profit")
 
 
 class FlashLoan(Rule):
@@ -52,24 +45,33 @@ class FlashLoan(Rule):
         "high_profit": 100_000.0,     # quote units: critical when the protocol was touched
         "min_loan_value": 1_000.0,    # loans smaller than this that do not touch the protocol are ignored
     }
-    triggers = frozenset({Trigger.TX, Trigger.PENDING})
+    checks = {
+        "protocol": Check("Flash loan into the protocol", Severity.HIGH, PROFIT,
+                          "A flash-loan transaction called a core contract of the protocol: medium, high with a "
+                          "profit of min_profit and profit_ratio of the loan, critical from high_profit."),
+        "outside": Check("Flash loan outside the protocol", Severity.INFO, (*PROFIT, "min_loan_value"),
+                         "A flash-loan transaction that never called the protocol (arbitrage, mostly): info, low "
+                         "when profitable, medium from high_profit; loans under min_loan_value are ignored."),
+    }
     topics = tuple(LENDER_EVENTS.values())
 
-    def evaluate(self, ctx: Context):
-        logs = ctx.tx_logs()
-        loans = self._event_loans(ctx, logs) + self._callback_loans(ctx)
+    def on_tx(self, ctx: Context):
+        loans = self._event_loans(ctx) + self._callback_loans(ctx)
         if not loans:
-            loans = self._transfer_loans(ctx, logs)
+            loans = self._transfer_loans(ctx)
         if not loans:
             return
         lenders = {loan["lender"] for loan in loans}
         borrowers = {loan["borrower"] for loan in loans if loan["borrower"]}
         core = [w for w in ctx.registry.core_touched(ctx.touched()) if w.address not in lenders]
+        check = "protocol" if core else "outside"
+        if not ctx.enabled(check):
+            return
+        p = ctx.params_of(check)
         borrowed = _sum([ctx.value(l["token"], l["amount"]) if l["token"] else None for l in loans])
-        profit, flows = self._profit(ctx, logs, borrowers | {ctx.tx.sender} | ({ctx.tx.to} if ctx.tx.to else set()))
-        p = self.params
         if not core and borrowed is not None and borrowed < p["min_loan_value"]:
             return
+        profit, flows = self._profit(ctx, borrowers | {ctx.tx.sender} | ({ctx.tx.to} if ctx.tx.to else set()))
         profitable = profit is not None and profit >= p["min_profit"] and (not borrowed or profit > p["profit_ratio"] * borrowed)
         if core:
             severity = Severity.CRITICAL if profitable and profit >= p["high_profit"] else (
@@ -80,7 +82,7 @@ class FlashLoan(Rule):
         kinds = sorted({loan["kind"] for loan in loans})
         where = f" and called {', '.join(w.name for w in core)}" if core else ""
         yield ctx.finding(
-            title=f"Flash loan ({', '.join(kinds)}){' touching ' + core[0].name if core else ''}",
+            check=check, title=f"Flash loan ({', '.join(kinds)}){' touching ' + core[0].name if core else ''}",
             severity=severity,
             confidence=max(loan["confidence"] for loan in loans),
             description=(f"{ctx.tx.sender} borrowed through {len(loans)} flash loan(s){where}; "
@@ -91,74 +93,69 @@ class FlashLoan(Rule):
             labels={"actor": ctx.tx.sender, **({"stage": "exploitation"} if core else {})},
         )
 
+    on_pending = on_tx
+
     # -- loan sources --------------------------------------------------------------------------------
-    def _event_loans(self, ctx: Context, logs) -> list[dict]:
-        loans = []
-        for entry in logs:
-            for kind, spec in SPECS.items():
-                args = spec.decode(entry)
-                if args is None:
-                    continue
-                if kind == "uniswap-v3":
-                    tokens = ctx.pair_tokens(entry.address) or (None, None)
-                    for token, amount in zip(tokens, (args["amount0"], args["amount1"])):
-                        if amount:
-                            loans.append(_loan(kind, entry.address, args["recipient"], token, amount, 0.9))
-                elif kind == "dodo":
-                    loans.append(_loan(kind, entry.address, args["assetTo"], None, args["baseAmount"] + args["quoteAmount"], 0.8))
-                elif kind == "iron-bank":
-                    underlying = ctx.read(entry.address, "underlying()(address)")
-                    loans.append(_loan(kind, entry.address, args["receiver"], underlying[0] if underlying else None, args["amount"], 0.9))
-                else:
-                    token = args.get("asset") or args.get("token")
-                    borrower = args.get("target") or args.get("recipient") or args.get("receiver")
-                    loans.append(_loan(kind, entry.address, borrower, token, args["amount"], 0.95))
-                break
-        return loans
+    def _event_loans(self, ctx: Context) -> list[dict]:
+        found = []
+        for kind, signature in LENDER_EVENTS.items():
+            for event in ctx.events(signature):
+                found += [((event.log.tx_index, event.log.log_index), loan) for loan in self._loans_of(ctx, kind, event)]
+        return [loan for _, loan in sorted(found, key=lambda x: x[0])]
 
-    def _callback_loans(self, ctx: Context) -> list[dict]:
-        if not ctx.pending and not any(e.topics and e.topics[0] == SWAP_V2 for e in ctx.tx_logs()):
+    @staticmethod
+    def _loans_of(ctx: Context, kind: str, event) -> list[dict]:
+        args, lender = event.args, event.address
+        if kind == "uniswap-v3":
+            tokens = ctx.pair_tokens(lender) or (None, None)
+            return [_loan(kind, lender, args["recipient"], token, amount, 0.9)
+                    for token, amount in zip(tokens, (args["amount0"], args["amount1"])) if amount]
+        if kind == "dodo":
+            return [_loan(kind, lender, args["assetTo"], None, args["baseAmount"] + args["quoteAmount"], 0.8)]
+        if kind == "iron-bank":
+            underlying = ctx.read(lender, "underlying()(address)")
+            return [_loan(kind, lender, args["receiver"], underlying[0] if underlying else None, args["amount"], 0.9)]
+        token = args.get("asset") or args.get("token")
+        borrower = args.get("target") or args.get("recipient") or args.get("receiver")
+        return [_loan(kind, lender, borrower, token, args["amount"], 0.95)]
+
+    @staticmethod
+    def _callback_loans(ctx: Context) -> list[dict]:
+        if not ctx.pending and not ctx.events(SWAP_V2):
             return []  # a pair's flash swap always emits Swap: no Swap, no need to trace
-        trace = ctx.trace
-        if trace is None:
-            return []
         loans = []
-        for frame in trace.walk():
-            name = CALLBACKS.get(frame.input[:10])
-            if name not in PAIR_CALLBACKS or frame.error:
-                continue  # other callbacks come with their lender's event, decoded above
-            _, amount0, amount1, _ = decode(["address", "uint256", "uint256", "bytes"], bytes.fromhex(frame.input[10:]))
-            tokens = ctx.pair_tokens(frame.sender) or (None, None)
-            for token, amount in zip(tokens, (amount0, amount1)):
-                if amount:
-                    loans.append(_loan(f"flash-swap:{name}", frame.sender, frame.to, token, amount, 0.9))
+        for name, signature in PAIR_CALLBACKS.items():
+            for call in ctx.calls(signature):
+                _, amount0, amount1, _ = call.args
+                tokens = ctx.pair_tokens(call.frame.sender) or (None, None)
+                loans += [_loan(f"flash-swap:{name}", call.frame.sender, call.frame.to, token, amount, 0.9)
+                          for token, amount in zip(tokens, (amount0, amount1)) if amount]
         return loans
 
-    def _transfer_loans(self, ctx: Context, logs) -> list[dict]:
+    @staticmethod
+    def _transfer_loans(ctx: Context) -> list[dict]:
         """Generic: X sends amount A of a token to Y, later in the same tx Y's side pays X back at least A."""
-        moves = [(e.address, *move) for e in logs if (move := transfer_of(e))]
-        loans = []
-        for i, (token, lender, borrower, amount) in enumerate(moves):
-            if lender == ctx.tx.sender or amount == 0 or lender == "0x" + "0" * 40 or ctx.registry.is_core(borrower):
+        moves = ctx.transfers()
+        for i, move in enumerate(moves):
+            lender, borrower = move.sender, move.recipient
+            if lender == ctx.tx.sender or move.value == 0 or lender == "0x" + "0" * 40 or ctx.registry.is_core(borrower):
                 continue  # funds parked in the protocol and taken back are a deposit, not a loan
-            back = sum(v for t, f, to, v in moves[i + 1:] if t == token and to == lender and f != lender)
-            if back >= amount and any(t == token and f == borrower for t, f, _, _ in moves[i + 1:]):
-                loans.append(_loan("borrow-repay", lender, borrower, token, amount, 0.6))
-        return loans[:1] if loans else []
+            later = [m for m in moves[i + 1:] if m.token == move.token]
+            back = sum(m.value for m in later if m.recipient == lender and m.sender != lender)
+            if back >= move.value and any(m.sender == borrower for m in later):
+                return [_loan("borrow-repay", lender, borrower, move.token, move.value, 0.6)]
+        return []
 
     # -- profit --------------------------------------------------------------------------------------
-    def _profit(self, ctx: Context, logs, beneficiaries: set[str]) -> tuple[float | None, dict[str, str]]:
+    @staticmethod
+    def _profit(ctx: Context, beneficiaries: set[str]) -> tuple[float | None, dict[str, str]]:
         """Net token flows into the sender and its contracts, valued in the quote asset."""
         net: dict[str, int] = {}
-        for e in logs:
-            move = transfer_of(e)
-            if move is None:
-                continue
-            src, dst, value = move
-            if dst in beneficiaries and src not in beneficiaries:
-                net[e.address] = net.get(e.address, 0) + value
-            elif src in beneficiaries and dst not in beneficiaries:
-                net[e.address] = net.get(e.address, 0) - value
+        for move in ctx.transfers():
+            if move.recipient in beneficiaries and move.sender not in beneficiaries:
+                net[move.token] = net.get(move.token, 0) + move.value
+            elif move.sender in beneficiaries and move.recipient not in beneficiaries:
+                net[move.token] = net.get(move.token, 0) - move.value
         values = [ctx.value(token, amount) for token, amount in net.items() if amount]
         return _sum(values), {token: str(amount) for token, amount in net.items() if amount}
 

@@ -1,15 +1,13 @@
 """oracle-health: Chainlink-style feeds that are stale beyond their heartbeat (checked on a schedule, and in every
-block where the protocol acts, when a stale price may just have been consumed), answer
-<= 0, report an incomplete round, jump abruptly, or diverge from another source for the same asset (another
-feed, a watched AMM pool, or the same feed on another network)."""
+block where the protocol acts, when a stale price may just have been consumed), answer <= 0, report an
+incomplete round, jump or move abruptly, cannot be read, or diverge from another source for the same asset
+(another feed, a watched AMM pool, or the same feed on another network)."""
 
 from __future__ import annotations
 
-from watchdog.chain.rpc import RpcClient
-from watchdog.detect import Context, Rule, Severity, Trigger
-from watchdog.detect.abi import decode_result, encode_call
-
-ROUND = "latestRoundData()(uint80,int256,uint256,uint256,uint80)"
+from watchdog.detect import Check, Context, Rule, Severity
+from watchdog.detect.reads import FeedRound
+from watchdog.detect.registry import Watched
 
 
 class OracleHealth(Rule):
@@ -18,7 +16,7 @@ class OracleHealth(Rule):
     severity = Severity.HIGH
     confidence = 0.9
     description = ("A watched price feed is stale beyond its heartbeat, answers <= 0, reports answeredInRound < "
-                   "roundId, jumps abruptly, or diverges from another source for the same asset.")
+                   "roundId, jumps abruptly, cannot be read, or diverges from another source for the same asset.")
     references = ("Published oracle-monitoring heuristics: answer <= 0; >= 25 % abrupt change; >= 10 % "
                   "discrepancy with a reference source",)
     params = {
@@ -31,109 +29,116 @@ class OracleHealth(Rule):
         "remote_feeds": {},         # feed name -> {"rpc": url, "address": feed on the other network}
         "cooldown": 600,            # seconds before the same check on the same feed is reported again
     }
-    triggers = frozenset({Trigger.BLOCK, Trigger.SCHEDULE})
+    checks = {
+        "stale": Check("Feed stale beyond its heartbeat", Severity.HIGH, ("heartbeat", "grace"),
+                       "No new answer for longer than the heartbeat (the manifest's, else the parameter) plus the "
+                       "grace; checked on the schedule and in every block where the protocol acts."),
+        "non-positive": Check("Feed answer not positive", Severity.CRITICAL, (), "The latest answer is <= 0."),
+        "incomplete-round": Check("Feed answer from an incomplete round", Severity.HIGH, (),
+                                  "answeredInRound < roundId: the answer was carried over from an older round."),
+        "jump": Check("Feed answer jumped", Severity.HIGH, ("jump_threshold",),
+                      "One update moved the answer by at least jump_threshold."),
+        "move": Check("Feed answer moved", Severity.LOW, ("notable_move",),
+                      "One update moved the answer by at least notable_move (information), short of a jump."),
+        "divergence": Check("Feed diverges from another source", Severity.MEDIUM,
+                            ("divergence", "divergence_high", "remote_feeds"),
+                            "The answer is `divergence` or more away from a manifest `reference` or the same feed on "
+                            "another network (`remote_feeds`); high from divergence_high."),
+        "unreadable": Check("Feed unreadable", Severity.HIGH, (), "latestRoundData() reverted."),
+    }
     events = ("AnswerUpdated(int256 indexed current, uint256 indexed roundId, uint256 updatedAt)",)
 
-    def __init__(self, params=None) -> None:
-        super().__init__(params)
-        self._remote: dict[str, RpcClient] = {}
+    def on_schedule(self, ctx: Context):
+        for feed in ctx.registry.role("oracle_feed"):
+            yield from self._feed(ctx, feed, updated=False)
 
-    def evaluate(self, ctx: Context):
-        if ctx.trigger is Trigger.SCHEDULE:
-            feeds = ctx.registry.role("oracle_feed")
-        else:
-            updated = {e.address for e in ctx.logs}
-            feeds = [f for f in ctx.registry.role("oracle_feed") if f.address in updated]
-            if ctx.core_in_logs():
-                # the protocol acted in this block: a stale price may have been consumed just now
-                for feed in ctx.registry.role("oracle_feed"):
-                    if feed.address not in updated:
-                        yield from self._stale(ctx, feed)
-        for feed in feeds:
-            data = ctx.read(feed.address, ROUND)
-            if data is None:
-                yield self._report(ctx, feed, "unreadable", Severity.HIGH, "latestRoundData() reverted", {})
-                continue
-            round_id, answer, _, updated_at, answered_in = data
-            scale = 10 ** self._decimals(ctx, feed.address)
-            facts = {"feed": feed.name, "round_id": round_id, "answer": answer / scale, "updated_at": updated_at}
-            if answer <= 0:
-                yield self._report(ctx, feed, "non-positive", Severity.CRITICAL, f"answer is {answer}", facts)
-                continue
-            if answered_in < round_id:
-                yield self._report(ctx, feed, "incomplete-round", Severity.HIGH,
-                                   f"answeredInRound {answered_in} < roundId {round_id}", facts)
-            if ctx.trigger is Trigger.SCHEDULE:
-                yield from self._stale(ctx, feed)
-            else:
-                yield from self._jump(ctx, feed, answer / scale, facts)
-            yield from self._divergence(ctx, feed, answer / scale, facts)
+    def on_block(self, ctx: Context):
+        updated = {e.address for e in ctx.logs}
+        acted = ctx.enabled("stale") and ctx.core_in_logs()
+        for feed in ctx.registry.role("oracle_feed"):
+            if feed.address in updated:
+                yield from self._feed(ctx, feed, updated=True)
+            elif acted:  # the protocol acted in this block: a stale price may have been consumed just now
+                data = ctx.feed_round(feed.address)
+                if data is not None:
+                    yield from self._stale(ctx, feed, data)
 
-    def _stale(self, ctx: Context, feed):
-        data = ctx.read(feed.address, ROUND)
+    def _feed(self, ctx: Context, feed: Watched, updated: bool):
+        """Every check of one feed's latest answer: a new answer is judged against the previous one, and a
+        scheduled look against the heartbeat."""
+        data = ctx.feed_round(feed.address)
         if data is None:
+            yield self._report(ctx, feed, "unreadable", "latestRoundData() reverted", {})
             return
-        heartbeat = int(feed.extra.get("heartbeat", self.params["heartbeat"]))
-        age = ctx.now - data[3]
-        if age > heartbeat * (1 + self.params["grace"]):
-            facts = {"feed": feed.name, "round_id": data[0], "answer": data[1] / 10 ** self._decimals(ctx, feed.address),
-                     "updated_at": data[3], "age": age, "heartbeat": heartbeat}
-            yield self._report(ctx, feed, "stale", Severity.HIGH, f"last update {age}s ago, heartbeat {heartbeat}s", facts)
+        facts = _facts(feed, data)
+        if data.answer <= 0:
+            yield self._report(ctx, feed, "non-positive", f"answer is {data.answer}", facts)
+            return
+        if data.answered_in_round < data.round_id:
+            yield self._report(ctx, feed, "incomplete-round",
+                               f"answeredInRound {data.answered_in_round} < roundId {data.round_id}", facts)
+        yield from (self._jump(ctx, feed, data) if updated else self._stale(ctx, feed, data))
+        if ctx.enabled("divergence"):
+            yield from self._divergence(ctx, feed, data.price, facts)
 
-    def _jump(self, ctx: Context, feed, price: float, facts: dict):
+    def _stale(self, ctx: Context, feed: Watched, data: FeedRound):
+        p = ctx.params_of("stale")
+        heartbeat = int(feed.extra.get("heartbeat", p["heartbeat"]))
+        age = ctx.now - data.updated_at
+        if age > heartbeat * (1 + p["grace"]):
+            yield self._report(ctx, feed, "stale", f"last update {age}s ago, heartbeat {heartbeat}s",
+                               {**_facts(feed, data), "age": age, "heartbeat": heartbeat})
+
+    def _jump(self, ctx: Context, feed: Watched, data: FeedRound):
+        if not ctx.enabled("jump", "move"):
+            return
         before = ctx.feed_price(feed.address, ctx.before)
         if not before:
             return
-        move = price / before - 1
-        if abs(move) >= self.params["jump_threshold"]:
-            yield self._report(ctx, feed, "jump", Severity.HIGH, f"answer moved {move:+.1%} in one update",
-                               {**facts, "price_before": before, "price_after": price, "move": move})
-        elif abs(move) >= self.params["notable_move"]:
-            yield self._report(ctx, feed, "move", Severity.LOW, f"answer moved {move:+.1%}",
-                               {**facts, "price_before": before, "price_after": price, "move": move})
+        move = data.price / before - 1
+        facts = {**_facts(feed, data), "price_before": before, "price_after": data.price, "move": move}
+        if ctx.enabled("jump") and abs(move) >= ctx.params_of("jump")["jump_threshold"]:
+            yield self._report(ctx, feed, "jump", f"answer moved {move:+.1%} in one update", facts)
+        elif abs(move) >= ctx.params_of("move")["notable_move"]:
+            yield self._report(ctx, feed, "move", f"answer moved {move:+.1%}", facts)
 
-    def _divergence(self, ctx: Context, feed, price: float, facts: dict):
-        for name, other in self._references(ctx, feed):
+    def _divergence(self, ctx: Context, feed: Watched, price: float, facts: dict):
+        p = ctx.params_of("divergence")
+        for name, other in self._references(ctx, feed, p["remote_feeds"]):
             if not other:
                 continue
             gap = price / other - 1
-            if abs(gap) < self.params["divergence"]:
+            if abs(gap) < p["divergence"]:
                 continue
-            severity = Severity.HIGH if abs(gap) >= self.params["divergence_high"] else Severity.MEDIUM
-            yield self._report(ctx, feed, f"divergence:{name}", severity, f"{gap:+.1%} away from {name} ({other:.6g})",
-                               {**facts, "reference": name, "reference_price": other, "divergence": gap})
+            yield self._report(ctx, feed, "divergence", f"{gap:+.1%} away from {name} ({other:.6g})",
+                               {**facts, "reference": name, "reference_price": other, "divergence": gap},
+                               severity=Severity.HIGH if abs(gap) >= p["divergence_high"] else Severity.MEDIUM,
+                               key=name)
 
-    def _references(self, ctx: Context, feed) -> list[tuple[str, float | None]]:
+    @staticmethod
+    def _references(ctx: Context, feed: Watched, remote_feeds: dict) -> list[tuple[str, float | None]]:
+        """(name, price) of every other source for the feed's asset: manifest references, the remote twin."""
         refs = feed.extra.get("reference") or []
-        out = []
         asset = ctx.registry.resolve(str(feed.extra.get("asset", "")))
+        out = []
         for ref in [refs] if isinstance(refs, str) else refs:
             other = ctx.registry.resolve(ref)
             if other is not None:
                 out.append((other.name, ctx.source_price(other, asset.address if asset else None)))
-        remote = self.params["remote_feeds"].get(feed.name)
-        if remote:
-            out.append((f"{feed.name}@{remote['rpc']}", self._remote_price(remote)))
+        remote = remote_feeds.get(feed.name)
+        if remote:  # the same asset's feed on another network, at its latest block
+            out.append((f"{feed.name}@{remote['rpc']}", ctx.remote(remote["rpc"]).feed_price(remote["address"])))
         return out
 
-    def _remote_price(self, remote: dict) -> float | None:
-        """The same asset's feed on another network (interoperability check), read at its latest block."""
-        client = self._remote.setdefault(remote["rpc"], RpcClient(remote["rpc"], retries=1))
-        try:
-            data = decode_result(ROUND, client.call("eth_call", [{"to": remote["address"], "data": encode_call(ROUND)}, "latest"]))
-            dec = decode_result("decimals()(uint8)", client.call("eth_call", [{"to": remote["address"], "data": encode_call("decimals()(uint8)")}, "latest"]))
-        except Exception:
-            return None
-        return data[1] / 10 ** dec[0] if data[1] > 0 else None
-
     @staticmethod
-    def _decimals(ctx: Context, feed: str) -> int:
-        out = ctx.read(feed, "decimals()(uint8)", (), "latest")
-        return int(out[0]) if out else 8
-
-    def _report(self, ctx: Context, feed, check: str, severity: Severity, what: str, facts: dict):
+    def _report(ctx: Context, feed: Watched, check: str, what: str, facts: dict,
+                severity: Severity | None = None, key: str = ""):
         return ctx.finding(
-            title=f"{feed.name}: {check.split(':')[0].replace('-', ' ')}",
-            severity=severity, description=f"Feed {feed.name} ({feed.address}): {what}.",
-            addresses=[feed.address], evidence={"check": check, **facts}, key=f"{feed.address}:{check}",
+            check=check, title=f"{feed.name}: {check.replace('-', ' ')}", severity=severity,
+            description=f"Feed {feed.name} ({feed.address}): {what}.", addresses=[feed.address],
+            evidence={"feed": feed.name, **facts}, key=f"{feed.address}:{key}" if key else feed.address,
         )
+
+
+def _facts(feed: Watched, data: FeedRound) -> dict:
+    return {"feed": feed.name, "round_id": data.round_id, "answer": data.price, "updated_at": data.updated_at}

@@ -3,10 +3,20 @@ across one block), a protocol consuming a price far from its reference, or a TWA
 
 from __future__ import annotations
 
-from watchdog.detect import Context, Rule, Severity, Trigger, topic
+from watchdog.detect import Check, Context, Rule, Severity
 from watchdog.detect.stats import values
 
-SYNC = topic("Sync(uint112,uint112)")
+SHAPE = ("move_threshold", "return_ratio")
+
+
+def round_trip(start: float, path: list[float], move_threshold: float, return_ratio: float) -> tuple[float, float, float] | None:
+    """(peak price, peak move, final move) when the price went `move_threshold` away from `start` and came back
+    to within `return_ratio` of that move; None otherwise."""
+    peak = max(path, key=lambda x: abs(x / start - 1))
+    peak_move, end_move = peak / start - 1, path[-1] / start - 1
+    if abs(peak_move) < move_threshold or abs(end_move) > abs(peak_move) * return_ratio:
+        return None
+    return peak, peak_move, end_move
 
 
 class PriceManipulation(Rule):
@@ -27,129 +37,130 @@ class PriceManipulation(Rule):
         "twap_threshold": 0.20,      # cumulative one-directional push over the window
         "twap_blocks": 3,            # consecutive pushing blocks
     }
-    triggers = frozenset({Trigger.TX, Trigger.PENDING, Trigger.BLOCK})
+    checks = {
+        "round-trip": Check("Pool price pushed and back in one transaction", Severity.HIGH, SHAPE,
+                            "A pool's price moved move_threshold or more and came back inside one transaction; "
+                            "critical when the transaction also called the protocol and the push was 4x the threshold."),
+        "sandwich": Check("Pool price pushed and back within one block", Severity.MEDIUM, SHAPE,
+                          "Three or more transactions of one block moved a pool's price away and back (sandwich shape)."),
+        "consumed-price": Check("Protocol consumed a deviating price", Severity.HIGH,
+                                ("consumed_deviation", "consumed_jump"),
+                                "A price the protocol read from its oracle adapter during a transaction is "
+                                "consumed_deviation off the adapter's reference (or consumed_jump off the same read "
+                                "before the block, without a reference)."),
+        "twap-push": Check("Pool price pushed over consecutive blocks", Severity.MEDIUM,
+                           ("twap_threshold", "twap_blocks"),
+                           "twap_blocks consecutive blocks moved a pool's price the same way, twap_threshold in all; "
+                           "high when a watched TWAP oracle averages that pool."),
+    }
     events = ("Sync(uint112 reserve0, uint112 reserve1)",)
 
-    def evaluate(self, ctx: Context):
-        if ctx.trigger is Trigger.BLOCK:
+    def on_tx(self, ctx: Context):
+        if ctx.enabled("round-trip"):
+            yield from self._round_trip(ctx)
+        if ctx.enabled("consumed-price"):
+            yield from self._consumed(ctx)
+
+    on_pending = on_tx
+
+    def on_block(self, ctx: Context):
+        if ctx.enabled("sandwich"):
             yield from self._sandwich(ctx)
+        if ctx.enabled("twap-push"):
             yield from self._twap_push(ctx)
-            return
-        yield from self._round_trip(ctx)
-        yield from self._consumed(ctx)
 
     # -- within one transaction ----------------------------------------------------------------------
     def _round_trip(self, ctx: Context):
-        p = self.params
+        p = ctx.params_of("round-trip")
         for pair in ctx.registry.role("amm_pair"):
-            path = [_price(e) for e in ctx.tx_logs() if e.address == pair.address and e.topics and e.topics[0] == SYNC]
-            if not path:
+            path = ctx.price_path(pair.address)
+            if not path or not path.before:
                 continue
-            start = self._price_before_tx(ctx, pair.address)
-            if not start:
+            start, prices = path.before, path.prices
+            shape = round_trip(start, prices, p["move_threshold"], p["return_ratio"])
+            if shape is None:
                 continue
-            peak = max(path, key=lambda x: abs(x / start - 1))
-            peak_move, end_move = peak / start - 1, path[-1] / start - 1
-            if abs(peak_move) < p["move_threshold"] or abs(end_move) > abs(peak_move) * p["return_ratio"]:
-                continue
+            peak, peak_move, end_move = shape
             core = ctx.registry.core_touched(ctx.touched())  # traced only once a round trip is seen
             severity = Severity.HIGH if core else Severity.MEDIUM
             if core and abs(peak_move) >= 4 * p["move_threshold"]:
                 severity = Severity.CRITICAL
             yield ctx.finding(
-                title=f"{pair.name} price pushed {peak_move:+.1%} and back in one transaction",
+                check="round-trip", title=f"{pair.name} price pushed {peak_move:+.1%} and back in one transaction",
                 severity=severity,
-                description=(f"Spot price of {pair.name} went from {start:.6g} to {peak:.6g} and back to {path[-1]:.6g} "
+                description=(f"Spot price of {pair.name} went from {start:.6g} to {peak:.6g} and back to {prices[-1]:.6g} "
                              f"inside {ctx.tx.hash}" + (f", which called {', '.join(w.name for w in core)}" if core else "") + "."),
                 addresses=[ctx.tx.sender, pair.address, *(w.address for w in core)],
-                evidence={"pair": pair.name, "price_before": start, "price_peak": peak, "price_after": path[-1],
+                evidence={"pair": pair.name, "price_before": start, "price_peak": peak, "price_after": prices[-1],
                           "peak_move": peak_move, "end_move": end_move, "protocol_contracts": [w.name for w in core]},
-                labels={"actor": ctx.tx.sender, "shape": "round-trip"}, key=f"round-trip:{pair.address}",
+                labels={"actor": ctx.tx.sender}, key=pair.address,
             )
-
-    def _price_before_tx(self, ctx: Context, pair: str) -> float | None:
-        """The pair's price right before this tx: its last Sync earlier in the block, else the reserves before."""
-        if not ctx.pending and ctx.tx.index is not None:
-            earlier = [e for e in ctx.block_logs if e.address == pair and e.topics and e.topics[0] == SYNC
-                       and e.tx_index < ctx.tx.index]
-            if earlier:
-                return _price(max(earlier, key=lambda e: e.log_index))
-        reserves = ctx.read(pair, "getReserves()(uint112,uint112,uint32)", (), ctx.before)
-        return reserves[1] / reserves[0] if reserves and reserves[0] else None
 
     def _consumed(self, ctx: Context):
         """Prices the protocol read through its oracle adapter during the tx, against their reference."""
         adapters = {w.address: w for w in ctx.registry.role("oracle_adapter")}
         if not adapters or not (ctx.pending or ctx.core_in_logs(ctx.tx_logs())):
             return  # a price matters once the protocol acted on it (its logs, its token flows), or for a pending tx
-        trace = ctx.trace
-        if trace is None:
-            return
+        p = ctx.params_of("consumed-price")
         seen: set[tuple[str, str]] = set()
-        for frame in trace.walk():
-            adapter = adapters.get(frame.to or "")
-            if adapter is None or frame.error or not frame.output or len(frame.output) < 66 or (frame.to, frame.input) in seen:
+        for frame in ctx.frames(to=adapters):
+            if (frame.to, frame.input) in seen:
                 continue
             seen.add((frame.to, frame.input))
-            consumed = int(frame.output[2:66], 16) / 10 ** int(adapter.extra.get("decimals", 18))
+            adapter = adapters[frame.to]
+            scale = 10 ** int(adapter.extra.get("decimals", 18))
+            out = ctx.returned(frame, "uint256")
+            consumed = out[0] / scale if out else None
             source = ctx.registry.resolve(adapter.extra.get("reference"))
             if source is not None:
                 asset = ctx.registry.resolve(adapter.extra.get("asset"))
                 reference = ctx.source_price(source, asset.address if asset else None, ctx.before)
-                limit, basis = self.params["consumed_deviation"], source.name
+                limit, basis = p["consumed_deviation"], source.name
             else:
-                before = ctx.scope.reader.call(frame.to, frame.input, ctx.before) if not ctx.pending else None
-                reference = int(before[2:66], 16) / 10 ** int(adapter.extra.get("decimals", 18)) if before and len(before) >= 66 else None
-                limit, basis = self.params["consumed_jump"], "the same read before the block"
+                earlier = ctx.call_at(frame, "uint256") if not ctx.pending else None
+                reference = earlier[0] / scale if earlier else None
+                limit, basis = p["consumed_jump"], "the same read before the block"
             if not reference or not consumed:
                 continue
             deviation = consumed / reference - 1
             if abs(deviation) < limit:
                 continue
             yield ctx.finding(
-                title=f"{adapter.name} returned a price {deviation:+.1%} off its reference",
-                severity=Severity.HIGH,
+                check="consumed-price", title=f"{adapter.name} returned a price {deviation:+.1%} off its reference",
                 description=f"During {ctx.tx.hash} the protocol read {consumed:.6g} from {adapter.name}; {basis} says {reference:.6g}.",
                 addresses=[ctx.tx.sender, adapter.address],
                 evidence={"adapter": adapter.name, "consumed_price": consumed, "reference_price": reference,
                           "reference": basis, "deviation": deviation},
-                labels={"actor": ctx.tx.sender, "shape": "consumed-deviation"}, key=f"consumed:{adapter.address}",
+                labels={"actor": ctx.tx.sender}, key=adapter.address,
             )
 
     # -- across a block ------------------------------------------------------------------------------
     def _sandwich(self, ctx: Context):
-        p = self.params
+        p = ctx.params_of("sandwich")
         for pair in ctx.registry.role("amm_pair"):
-            syncs = sorted((e for e in ctx.logs if e.address == pair.address and e.topics and e.topics[0] == SYNC),
-                           key=lambda e: (e.tx_index, e.log_index))
-            ends: dict[int, float] = {}
-            for e in syncs:
-                ends[e.tx_index] = _price(e)  # the price each tx left behind
-            if len(ends) < 3:
+            path = ctx.price_path(pair.address)
+            ends = path.by_tx()  # the price each tx left behind
+            if len(ends) < 3 or not path.before:
                 continue
-            reserves = ctx.read(pair.address, "getReserves()(uint112,uint112,uint32)", (), ctx.before)
-            if not reserves or not reserves[0]:
+            start, prices = path.before, list(ends.values())
+            shape = round_trip(start, prices, p["move_threshold"], p["return_ratio"])
+            if shape is None or shape[0] == prices[-1]:
                 continue
-            start, path = reserves[1] / reserves[0], list(ends.values())
-            peak = max(path, key=lambda x: abs(x / start - 1))
-            peak_move, end_move = peak / start - 1, path[-1] / start - 1
-            if abs(peak_move) < p["move_threshold"] or abs(end_move) > abs(peak_move) * p["return_ratio"] or peak == path[-1]:
-                continue
+            peak, peak_move, _ = shape
             yield ctx.finding(
-                title=f"{pair.name} price pushed {peak_move:+.1%} and back within one block (sandwich shape)",
-                severity=Severity.MEDIUM,
-                description=f"{len(ends)} transactions moved {pair.name} from {start:.6g} to {peak:.6g} and back to {path[-1]:.6g}.",
+                check="sandwich", title=f"{pair.name} price pushed {peak_move:+.1%} and back within one block (sandwich shape)",
+                description=f"{len(ends)} transactions moved {pair.name} from {start:.6g} to {peak:.6g} and back to {prices[-1]:.6g}.",
                 addresses=[pair.address],
-                evidence={"pair": pair.name, "price_before": start, "price_peak": peak, "price_after": path[-1],
-                          "peak_move": peak_move, "txs": sorted({e.tx_hash for e in syncs})},
-                labels={"shape": "sandwich"}, key=f"sandwich:{pair.address}",
+                evidence={"pair": pair.name, "price_before": start, "price_peak": peak, "price_after": prices[-1],
+                          "peak_move": peak_move, "txs": sorted(ends)},
+                key=pair.address,
             )
 
     def _twap_push(self, ctx: Context):
-        p = self.params
+        p = ctx.params_of("twap-push")
         for pair in ctx.registry.role("amm_pair"):
-            syncs = [e for e in ctx.logs if e.address == pair.address and e.topics and e.topics[0] == SYNC]
-            if not syncs:
+            path = ctx.price_path(pair.address)
+            if not path:
                 continue
             key = f"blocks:{pair.address}"
             stored = ctx.state.get(key, [])
@@ -158,10 +169,8 @@ class PriceManipulation(Rule):
             history = [h for h in stored if h[0] < ctx.block.number]
             if not history or history[-1][0] != ctx.block.number - 1 or history[-1][1] not in ("", ctx.block.parent_hash):
                 # a quiet block in between, or the last entry came from an orphaned block: start from here
-                reserves = ctx.read(pair.address, "getReserves()(uint112,uint112,uint32)", (), ctx.before)
-                history = [[ctx.block.number - 1, "", "end", reserves[1] / reserves[0]]] if reserves and reserves[0] else []
-            end = _price(max(syncs, key=lambda e: (e.tx_index, e.log_index)))
-            history = (history + [[ctx.block.number, ctx.block.hash, "end", end]])[-(p["twap_blocks"] + 1):]
+                history = [[ctx.block.number - 1, "", "end", path.before]] if path.before else []
+            history = (history + [[ctx.block.number, ctx.block.hash, "end", path.after]])[-(p["twap_blocks"] + 1):]
             ctx.state.set(key, history)
             prices = values(history)
             if len(prices) <= p["twap_blocks"]:
@@ -173,16 +182,11 @@ class PriceManipulation(Rule):
                 continue
             twaps = [w for w in ctx.registry.role("twap_oracle") if ctx.registry.resolve(w.extra.get("pair")) == pair]
             yield ctx.finding(
-                title=f"{pair.name} price pushed {total:+.1%} over {len(steps)} consecutive blocks",
+                check="twap-push", title=f"{pair.name} price pushed {total:+.1%} over {len(steps)} consecutive blocks",
                 severity=Severity.HIGH if twaps else Severity.MEDIUM,
                 description=(f"Each of the last {len(steps)} blocks moved {pair.name} the same way ({total:+.1%} in all)"
                              + (f"; {', '.join(w.name for w in twaps)} averages this pool." if twaps else ".")),
                 addresses=[pair.address, *(w.address for w in twaps)],
                 evidence={"pair": pair.name, "blocks": [h[0] for h in history], "prices": prices, "total_move": total},
-                labels={"shape": "twap-push"}, key=f"twap:{pair.address}",
+                key=pair.address,
             )
-
-
-def _price(entry) -> float:
-    r0, r1 = int(entry.data[2:66], 16), int(entry.data[66:130], 16)
-    return r1 / r0 if r0 else 0.0

@@ -7,23 +7,23 @@ from __future__ import annotations
 
 import re
 
-from watchdog.detect import Context, Rule, Severity, Trigger
+from watchdog.detect import Check, Context, Rule, Severity
 
 IMPLEMENTATION_SLOT = 0x360894A13BA1A3210667C828492DB98DCA3E2076CC3735A920A3CA505D382BBC
 ADMIN_SLOT = 0xB53127684A568B3173AE13B9F8A6016E243E63B6E8EE1178D6A717850B5D6103
 DEFAULT_ADMIN_ROLE = "0x" + "00" * 32
 
-# event name -> (kind, usual severity)
+# event name -> the kind of change (the check), and a severity when it differs from the check's usual one
 KNOWN = {
-    "OwnershipTransferred": ("ownership", Severity.HIGH),
-    "OwnershipTransferStarted": ("ownership", Severity.MEDIUM),
-    "RoleGranted": ("role", Severity.MEDIUM),
-    "RoleRevoked": ("role", Severity.MEDIUM),
-    "RoleAdminChanged": ("role-admin", Severity.HIGH),
-    "Upgraded": ("implementation", Severity.HIGH),
-    "BeaconUpgraded": ("implementation", Severity.HIGH),
-    "AdminChanged": ("admin", Severity.HIGH),
-    "Unpaused": ("unpause", Severity.MEDIUM),
+    "OwnershipTransferred": ("ownership", None),
+    "OwnershipTransferStarted": ("ownership", Severity.MEDIUM),   # a two-step hand-over, not done yet
+    "RoleGranted": ("role", None),
+    "RoleRevoked": ("role", None),
+    "RoleAdminChanged": ("role-admin", None),
+    "Upgraded": ("implementation", None),
+    "BeaconUpgraded": ("implementation", None),
+    "AdminChanged": ("admin", None),
+    "Unpaused": ("unpause", None),
 }
 # A change event names what changed and says it changed: `SetFee`, `FeeSet`, `OracleChanged`, `NewAdmin`, `LtvUpdated`.
 CHANGE_EVENT = re.compile(r"^(?:(?P<prefix>Set|Update|New)(?P<after>[A-Z]\w*)|(?P<before>[A-Z]\w*?)(?P<suffix>Set|Changed|Updated))$")
@@ -37,6 +37,7 @@ SETTING_WORDS = re.compile(
 ROUTINE = {"Transfer", "Approval", "Sync", "Swap", "Mint", "Burn", "AnswerUpdated", "NewRound", "Paused"}
 # Kinds that hand over the protocol: a compromised Safe looks like governance, so these never weigh less.
 SOVEREIGN = {"ownership", "admin", "implementation", "oracle-source", "role-admin"}
+EXPECTED = ("expected",)
 LOWER = {Severity.CRITICAL: Severity.HIGH, Severity.HIGH: Severity.MEDIUM, Severity.MEDIUM: Severity.LOW,
          Severity.LOW: Severity.INFO, Severity.INFO: Severity.INFO}
 
@@ -54,7 +55,23 @@ class PrivilegedChange(Rule):
         # [{"contract": "<manifest name>", "event": "SetFee", "args": {"fee": 30}, "sender": "0x..."}]: routine
         "expected": [],
     }
-    triggers = frozenset({Trigger.TX, Trigger.PENDING, Trigger.BLOCK})
+    checks = {
+        "ownership": Check("Ownership changed", Severity.HIGH, EXPECTED,
+                           "OwnershipTransferred (medium: OwnershipTransferStarted) on a watched contract."),
+        "role": Check("Role granted or revoked", Severity.MEDIUM, EXPECTED,
+                      "RoleGranted / RoleRevoked; high when the default admin role is granted."),
+        "role-admin": Check("Role admin changed", Severity.HIGH, EXPECTED, "RoleAdminChanged."),
+        "implementation": Check("Implementation upgraded", Severity.HIGH, EXPECTED, "Upgraded / BeaconUpgraded."),
+        "admin": Check("Proxy admin changed", Severity.HIGH, EXPECTED, "AdminChanged."),
+        "oracle-source": Check("Oracle source changed", Severity.HIGH, EXPECTED,
+                               "A change event naming an oracle, feed, aggregator or source (`OracleSet`, `NewPriceOracle`)."),
+        "parameter": Check("Parameter changed", Severity.MEDIUM, EXPECTED,
+                           "A change event naming a setting (`SetFee`, `LtvSet`, `MaxStalenessChanged`)."),
+        "unpause": Check("Contract unpaused", Severity.MEDIUM, EXPECTED, "Unpaused."),
+        "silent-upgrade": Check("EIP-1967 slot changed without an event", Severity.CRITICAL, (),
+                                "The implementation or admin slot of a watched contract changed in a block with no "
+                                "Upgraded / AdminChanged event."),
+    }
     events = (
         "OwnershipTransferred(address indexed previousOwner, address indexed newOwner)",
         "OwnershipTransferStarted(address indexed previousOwner, address indexed newOwner)",
@@ -67,10 +84,7 @@ class PrivilegedChange(Rule):
         "Unpaused(address account)",
     )
 
-    def evaluate(self, ctx: Context):
-        if ctx.trigger is Trigger.BLOCK:
-            yield from self._silent_upgrades(ctx)
-            return
+    def on_tx(self, ctx: Context):
         governance: bool | None = None  # traced only when there is a change to weigh
         seen: dict[tuple[str, str], int] = {}
         for entry in ctx.logs:
@@ -82,6 +96,8 @@ class PrivilegedChange(Rule):
                 continue
             # n-th such event of this contract in the tx: stable when a reorg re-includes the tx elsewhere
             nth = seen[(watched.address, entry.event)] = seen.get((watched.address, entry.event), 0) + 1
+            if not ctx.enabled(kind):
+                continue
             expected = self._expected(ctx, watched.name, entry.event, entry.args or {})
             if governance is None:
                 governance = self._by_governance(ctx)
@@ -91,7 +107,7 @@ class PrivilegedChange(Rule):
                 severity = LOWER[severity]
             args = {k: str(v) if isinstance(v, int) else v for k, v in (entry.args or {}).items()}
             yield ctx.finding(
-                title=f"{watched.name}: {entry.event}" + (" (expected)" if expected else ""),
+                check=kind, title=f"{watched.name}: {entry.event}" + (" (expected)" if expected else ""),
                 severity=severity,
                 description=(f"{ctx.tx.sender} changed {kind} of {watched.name} ({entry.event} {args})"
                              + (" through the protocol's Safe" if governance else "") + "."),
@@ -102,13 +118,19 @@ class PrivilegedChange(Rule):
                 key=f"{watched.address}:{entry.event}:{nth}",
             )
 
+    on_pending = on_tx
+
+    def on_block(self, ctx: Context):
+        if ctx.enabled("silent-upgrade"):
+            yield from self._silent_upgrades(ctx)
+
     @staticmethod
     def _classify(event: str, args: dict) -> tuple[str | None, Severity]:
         if event in KNOWN:
             kind, severity = KNOWN[event]
             if event == "RoleGranted" and args.get("role") == DEFAULT_ADMIN_ROLE:
                 severity = Severity.HIGH
-            return kind, severity
+            return kind, severity or PrivilegedChange.checks[kind].severity
         if event in ROUTINE:
             return None, Severity.INFO
         change = CHANGE_EVENT.match(event)
@@ -117,8 +139,8 @@ class PrivilegedChange(Rule):
         subject = change["after"] or change["before"]
         if ORACLE_WORDS.search(subject):
             return "oracle-source", Severity.HIGH
-        if change["prefix"] == "Update" or change["suffix"] == "Updated":
-            return ("parameter", Severity.MEDIUM) if SETTING_WORDS.search(subject) else (None, Severity.INFO)
+        if (change["prefix"] == "Update" or change["suffix"] == "Updated") and not SETTING_WORDS.search(subject):
+            return None, Severity.INFO
         return "parameter", Severity.MEDIUM
 
     def _expected(self, ctx: Context, contract: str, event: str, args: dict) -> bool:
@@ -138,8 +160,7 @@ class PrivilegedChange(Rule):
             return False
         if ctx.tx.to == safe or ctx.tx.sender == safe:
             return True
-        trace = ctx.trace
-        return trace is not None and any(frame.sender == safe for frame in trace.walk())
+        return any(frame.sender == safe for frame in ctx.frames())
 
     def _silent_upgrades(self, ctx: Context):
         """EIP-1967 slots that changed in this block without an Upgraded/AdminChanged event."""
@@ -150,13 +171,12 @@ class PrivilegedChange(Rule):
             if watched is None or watched.role in ("token", "amm_pair"):
                 continue
             for slot, what in ((IMPLEMENTATION_SLOT, "implementation"), (ADMIN_SLOT, "admin")):
-                before = ctx.reader.storage_at(address, slot, ctx.before)
-                after = ctx.reader.storage_at(address, slot, ctx.at)
-                if int(before, 16) == int(after, 16):
+                before, after = ctx.storage(address, slot, ctx.before), ctx.storage(address, slot, ctx.at)
+                if before == after:
                     continue
+                before, after = f"0x{before:064x}", f"0x{after:064x}"
                 yield ctx.finding(
-                    title=f"{watched.name}: EIP-1967 {what} changed without an event",
-                    severity=Severity.CRITICAL,
+                    check="silent-upgrade", title=f"{watched.name}: EIP-1967 {what} changed without an event",
                     description=f"The {what} slot of {watched.name} went from {before} to {after} in block {ctx.block.number}.",
                     addresses=[address], evidence={"contract": watched.name, "kind": what, "slot": hex(slot),
                                                    "before": before, "after": after},

@@ -8,7 +8,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from watchdog.chain.events import CallFrame
-from watchdog.detect import Context, Rule, Severity, Trigger
+from watchdog.detect import Check, Context, Rule, Severity
 from watchdog.errors import ConfigError
 from watchdog.detect.deployment import ScanVerdict, scan_deployment
 
@@ -32,40 +32,50 @@ class SuspiciousDeployment(Rule):
         "trace_all": False,         # also look for internal creations in every transaction (one trace each)
         "artifacts": [],            # forge `out/` folders: a matching build names the new contract's source
     }
-    triggers = frozenset({Trigger.TX, Trigger.PENDING})
+    checks = {
+        "exploit-bytecode": Check("Contract deployed with exploit-like bytecode", Severity.MEDIUM, ("min_severity",),
+                                  "A new contract's bytecode verdict reaches min_severity: flash-loan callbacks with "
+                                  "watched addresses (high when a core contract is named), escape hatches."),
+        "watched-deployer": Check("Contract deployed by a watched deployer", Severity.INFO, ("watched_deployers",),
+                                  "Every other contract created by a deployer or factory in watched_deployers (their "
+                                  "transactions are traced for internal creations)."),
+    }
 
-    def __init__(self, params: dict | None = None) -> None:
-        super().__init__(params)
+    def __init__(self, params: dict | None = None, checks: dict | None = None) -> None:
+        super().__init__(params, checks)
         levels = [s.value for s in Severity]
-        if self.params["min_severity"] not in levels:
-            raise ConfigError(
-                f"rules.{self.id}.min_severity: {self.params['min_severity']!r} is not one of {', '.join(levels)}"
-            )
+        if self.params_for("exploit-bytecode")["min_severity"] not in levels:
+            raise ConfigError(f"rules.{self.id}.min_severity: {self.params_for('exploit-bytecode')['min_severity']!r} "
+                              f"is not one of {', '.join(levels)}")
 
-    def evaluate(self, ctx: Context):
-        tx = ctx.tx
-        if tx is None:
-            return
+    def on_tx(self, ctx: Context):
         watched = ctx.registry.addresses()
-        deployers = {a.lower() for a in self.params["watched_deployers"]}
+        deployers = {a.lower() for a in ctx.params_of("watched-deployer")["watched_deployers"]}
         artifacts = [Path(p) for p in self.params["artifacts"]]
+        minimum = Severity(ctx.params_of("exploit-bytecode")["min_severity"])
         for address, deployer, init_code, code, how in self._creations(ctx, deployers):
             verdict = scan_deployment(
                 ctx.reader, address, watched, init_code=init_code, code=code, block=ctx.at, build_dirs=artifacts
             )
             severity = self._severity(ctx, verdict)
-            from_watched = deployer in deployers or tx.sender in deployers
-            if severity < Severity(self.params["min_severity"]) and not from_watched:
+            from_watched = deployer in deployers or ctx.tx.sender in deployers
+            if severity >= minimum and ctx.enabled("exploit-bytecode"):
+                check = "exploit-bytecode"
+            elif from_watched:
+                check = "watched-deployer"
+            else:
                 continue
             yield ctx.finding(
-                severity=severity,
+                check=check, severity=severity,
                 confidence=verdict.confidence,
                 description=f"{how} {address} by {deployer}: " + ("; ".join(verdict.reasons) or "nothing notable in its bytecode"),
-                addresses=[address, deployer, tx.sender, *verdict.watched_references],
+                addresses=[address, deployer, ctx.tx.sender, *verdict.watched_references],
                 evidence={**verdict.evidence(), "deployer": deployer, "creation": how, "from_watched_deployer": from_watched},
                 labels={"stage": "preparation", "new_contract": address},
                 key=address,
             )
+
+    on_pending = on_tx
 
     @staticmethod
     def _severity(ctx: Context, verdict: ScanVerdict) -> Severity:
@@ -84,13 +94,13 @@ class SuspiciousDeployment(Rule):
             return
         trace = ctx.trace
         if trace is not None:
-            for frame in trace.walk():
-                if frame.type.upper() in CREATE_FRAMES and frame.to and not frame.error:
+            for frame in ctx.frames():
+                if frame.type.upper() in CREATE_FRAMES and frame.to:
                     top = frame is trace
                     yield frame.to.lower(), frame.sender.lower(), frame.input, _runtime(frame), "deployed" if top else "created internally"
             return
         if tx.to is None and not ctx.pending:  # no tracer on this node: the receipt still names the contract
-            address = (ctx.reader.receipt(tx.hash) or {}).get("contractAddress")
+            address = ctx.receipt().get("contractAddress")
             if address:
                 yield address.lower(), tx.sender, tx.input, None, "deployed"
 

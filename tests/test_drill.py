@@ -61,7 +61,7 @@ def test_every_attack_is_detected_and_contained(drills, name: str) -> None:
 def test_flash_loan_spot_is_contained_in_the_next_block(drills) -> None:
     r = drills["flash-loan-spot"]
     rounds = steps(r)
-    assert r["first_rule"] in ("flash-loan", "price-manipulation", "drain") and not r["detected_pending"]
+    assert r["first_rule"].split(".")[0] in ("flash-loan", "price-manipulation", "drain") and not r["detected_pending"]
     assert r["detect_block"] == r["attack_block"] == rounds[0]["block"]
     assert r["pause_block"] == r["attack_block"] + 1 and r["blocks_to_contain"] == 1 and r["preempted"] is False
     assert [t["succeeded"] for t in rounds] == [True, False, False, False]
@@ -94,9 +94,9 @@ def test_oracle_attacks_are_stopped_before_the_payoff(drills, name: str) -> None
 
 
 def test_oracle_findings_name_the_oracle_rule(drills) -> None:
-    assert drills["stale-oracle"]["first_rule"] == "oracle-health"
+    assert drills["stale-oracle"]["first_rule"] == "oracle-health.stale"
     divergence = drills["oracle-divergence"]
-    assert divergence["first_rule"] == "oracle-health" and divergence["detect_block"] == divergence["attack_block"]
+    assert divergence["first_rule"].startswith("oracle-health.") and divergence["detect_block"] == divergence["attack_block"]
 
 
 @pytest.mark.parametrize("name", ["admin-key", "malicious-upgrade"])
@@ -161,14 +161,14 @@ def test_measurements_follow_chain_order_and_the_finding_that_came_first() -> No
 
     attack = Step("attack", "attacker", "0xaa", sent_at=100.0, block=11, index=1, mined_at=101.0, succeeded=False,
                   payoff=True)
-    late = Seen(101.2, "drain", "t", Severity.CRITICAL, 11, "0xaa", False, "k2")
-    early = Seen(100.3, "flash-loan", "t", Severity.CRITICAL, None, "0xaa", True, "k1")
-    noise = Seen(100.1, "anomaly", "t", Severity.MEDIUM, 10, None, False, "k0")
+    late = Seen(101.2, "drain.tx", "t", Severity.CRITICAL, 11, "0xaa", False, "k2")
+    early = Seen(100.3, "flash-loan.protocol", "t", Severity.CRITICAL, None, "0xaa", True, "k1")
+    noise = Seen(100.1, "anomaly.flow", "t", Severity.MEDIUM, 10, None, False, "k0")
     rec = Recording("x", benign=False, respond=True, phase_start=99.0, phase_block=10, steps=[attack],
                     findings=[late, noise, early], pauses=[Pause("CollateralVault", "0xbb", 11, 0)],
                     funds_before=100 * 10**18, funds_after=100 * 10**18, block_times={10: 99.5, 11: 101.0})
     r = measure(rec)
-    assert r["first_rule"] == "flash-loan" and r["detected_pending"] and r["detect_latency_ms"] == 300
+    assert r["first_rule"] == "flash-loan.protocol" and r["detected_pending"] and r["detect_latency_ms"] == 300
     assert r["detect_block"] == 10  # the head when the pending attack was flagged
     assert r["preempted"] is True and r["blocks_to_contain"] == 0 and r["contained"]
     assert r["attack_succeeded"] is False and r["funds_lost"] == 0 and r["funds_saved"] == 100

@@ -47,14 +47,15 @@ def write_rule(directory: Path, name: str, source: str) -> Path:
 
 
 CRASHING = '''
-from watchdog.detect import Rule, Trigger
+from watchdog.detect import Rule
 
 class Crash(Rule):
     id = "crash"
-    triggers = frozenset({Trigger.TX, Trigger.BLOCK})
 
-    def evaluate(self, ctx):
+    def on_tx(self, ctx):
         raise RuntimeError("bug in a user rule")
+
+    on_block = on_tx
 '''
 
 
@@ -92,7 +93,16 @@ def test_a_failing_rule_is_counted_and_the_others_still_run(world, anvil, tmp_pa
     ({}, {"privileged-change": {"expected": {"contract": "X"}}}, "rules.privileged-change.expected: expected a list"),
     ({"a.py": "def broken(:\n"}, {}, "failed to import: SyntaxError"),
     ({"a.py": "from watchdog.detect import Rule\nclass R(Rule):\n    pass\n"}, {}, "has no `id`"),
-    ({"a.py": "from watchdog.detect import Rule\nclass R(Rule):\n    id = 'drain'\n"}, {}, "rule id 'drain' is defined twice"),
+    ({"a.py": "from watchdog.detect import Rule\nclass R(Rule):\n    id = 'drain'\n    def on_tx(self, ctx):\n        return ()\n"},
+     {}, "rule id 'drain' is defined twice"),
+    ({"a.py": "from watchdog.detect import Rule\nclass R(Rule):\n    id = 'old'\n    def evaluate(self, ctx):\n        return ()\n"},
+     {}, "defines `evaluate`: split it into on_block / on_tx"),
+    ({"a.py": "from watchdog.detect import Rule\nclass R(Rule):\n    id = 'idle'\n"}, {}, "handles no trigger"),
+    ({}, {"oracle-health.stal": {"enabled": False}}, 'rules."oracle-health.stal": oracle-health has no check \'stal\''),
+    ({}, {"drain.tx": {"warmup": 3}}, 'rules."drain.tx": unknown parameter(s) warmup; known: critical_fraction, '
+                                      'max_fraction, min_value (set it in [rules.drain] or in the table of a check'),
+    ({}, {"drain.tx": {"max_fraction": "half"}}, 'rules."drain.tx".max_fraction: expected a number'),
+    ({}, {"nope.tx": {"enabled": False}}, "unknown rule id(s) nope.tx"),
 ])
 def test_configuration_errors_are_one_clear_line(tmp_path, files, rules, message):
     for name, text in files.items():
@@ -134,7 +144,7 @@ class Listen(Rule):
     id = "listen"
     topics = ("Liquidate(address indexed user, uint256 amount)", "{raw}")
 
-    def evaluate(self, ctx):
+    def on_tx(self, ctx):
         return ()
 """)
     topics = Engine("devnet", Manifest(chain_id=1, contracts=[]), None, rule_dirs=[tmp_path]).watched_topics()
@@ -145,7 +155,7 @@ def test_allowlisted_actor_stays_below_the_pause_threshold(world, anvil, tmp_pat
     first = world.head() + 1
     tx = world.send(world.spot_attacker, *ATTACK, sender=world.attacker)
     records = [r for r in follow(world, tmp_path, first, allowlist=(world.attacker,)) if r.tx_hash == tx]
-    assert {r.rule_id for r in records} >= {"flash-loan", "drain", "price-manipulation"}
+    assert {r.rule_id for r in records} >= {"flash-loan.protocol", "drain.tx", "price-manipulation.round-trip"}
     assert all(Severity(r.severity) < PAUSE_SEVERITY and r.labels["allowlisted"] == [world.attacker] for r in records)
 
 
@@ -165,7 +175,7 @@ def test_rule_state_survives_a_restart(world, anvil, tmp_path):
     assert by_rule(follow(world, tmp_path, first, store=store), "price-manipulation") == []
     world.send(world.trader, "sell(address,address,uint256)", world.pair, world.usd, 80_000 * E)
     found = by_rule(follow(world, tmp_path, first, store=store), "price-manipulation")  # a new engine, same store
-    assert [r.labels["shape"] for r in found] == ["twap-push"] and len(found[0].evidence["blocks"]) == 4
+    assert [r.rule_id for r in found] == ["price-manipulation.twap-push"] and len(found[0].evidence["blocks"]) == 4
 
 
 LOWER_PUSH = {"price-manipulation": {"twap_threshold": 0.15}}
@@ -202,10 +212,10 @@ def test_attack_waiting_in_the_mempool_is_flagged_before_it_lands(world, anvil, 
     finally:
         anvil.set_automine(True)
     seen = {(r.rule_id, r.severity) for r in pending}
-    assert {("flash-loan", "critical"), ("price-manipulation", "critical"), ("drain", "critical")} <= seen
+    assert {("flash-loan.protocol", "critical"), ("price-manipulation.round-trip", "critical"), ("drain.tx", "critical")} <= seen
     assert all(r.pending and r.block_number is None for r in pending)
     anvil.mine(1)
     follow(world, tmp_path, first, store=store)
     with store.session() as s:
-        flash = s.exec(select(FindingRecord).where(FindingRecord.rule_id == "flash-loan")).all()
+        flash = s.exec(select(FindingRecord).where(FindingRecord.rule_id == "flash-loan.protocol")).all()
     assert len(flash) == 1 and not flash[0].pending and flash[0].block_number == first  # the same finding, now mined

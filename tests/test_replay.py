@@ -21,14 +21,13 @@ from watchdog.store import FindingRecord
 
 ROOT = Path(__file__).resolve().parents[1]
 USER_RULE = '''
-from watchdog.detect import Rule, Severity, Trigger
+from watchdog.detect import Rule, Severity
 
 class BigSupply(Rule):
     id = "big-supply"
     severity = Severity.INFO
-    triggers = frozenset({Trigger.TX})
 
-    def evaluate(self, ctx):
+    def on_tx(self, ctx):
         if ctx.tx.to == ctx.registry.resolve("Lending").address and ctx.tx.input.startswith("0x35403023"):
             yield ctx.finding(description="supply", addresses=[ctx.tx.sender])
 '''
@@ -102,8 +101,8 @@ def test_replay_of_a_range_matches_what_the_live_follower_stored(world, anvil, t
     last = world.head()
     with daemon.store.session() as s:
         stored = list(s.exec(select(FindingRecord)))
-    assert {r.rule_id for r in stored} >= {"flash-loan", "drain", "price-manipulation", "oracle-health",
-                                           "privileged-change", "big-supply"}
+    assert {r.rule_id.split(".")[0] for r in stored} >= {"flash-loan", "drain", "price-manipulation", "oracle-health",
+                                                         "privileged-change", "big-supply"}
 
     done = cli("-c", str(config), "--range", f"{first}:{last}", "--json")
     assert done.returncode == 0, done.stderr
@@ -114,7 +113,8 @@ def test_replay_of_a_range_matches_what_the_live_follower_stored(world, anvil, t
 
     one_tx = run_replay("-c", str(config), "--tx", attack, "--json")
     assert one_tx.exit_code == 0, one_tx.output
-    assert {r["rule_id"] for r in json.loads(one_tx.stdout)} == {"flash-loan", "drain", "price-manipulation"}
+    assert {r["rule_id"] for r in json.loads(one_tx.stdout)} == {
+        "flash-loan.protocol", "drain.tx", "price-manipulation.round-trip", "price-manipulation.consumed-price"}
     assert {r["tx_hash"] for r in json.loads(one_tx.stdout)} == {attack}
 
 
@@ -124,7 +124,7 @@ def test_replay_without_a_config_and_as_a_table(world, anvil, tmp_path):
     manifest = world.manifest(tmp_path)
     done = run_replay("--manifest", str(manifest), "--rpc", world.node.url, "--block", str(first))
     assert done.exit_code == 0, done.output
-    assert "drain" in done.stdout and "critical" in done.stdout
+    assert "drain.tx" in done.stdout and "critical" in done.stdout
     quiet = run_replay("--manifest", str(manifest), "--rpc", world.node.url, "--block", str(first - 1))
     assert quiet.exit_code == 0 and "no findings" in quiet.stdout
 

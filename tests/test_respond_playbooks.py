@@ -16,14 +16,15 @@ from watchdog.store import FindingRecord, Store, utcnow
 
 
 def record(n: int, **fields: object) -> FindingRecord:
-    base = {"dedup_key": f"k{n}", "rule_id": "flash-loan", "title": "t", "severity": "high", "confidence": 0.9,
+    base = {"dedup_key": f"k{n}", "rule_id": "flash-loan.protocol", "title": "t", "severity": "high", "confidence": 0.9,
             "network": "devnet", "protocol": "perps", "tx_hash": f"0x{n:064x}"}
     return FindingRecord(**{**base, **fields})
 
 
 @pytest.mark.parametrize("fields, expected", [
     ({}, True),
-    ({"rule_id": "oracle-health"}, False),
+    ({"rule_id": "oracle-health.stale"}, False),
+    ({"rule_id": "drain.block"}, True),
     ({"severity": "medium"}, False),
     ({"severity": "critical"}, True),
     ({"confidence": 0.5}, False),
@@ -31,7 +32,7 @@ def record(n: int, **fields: object) -> FindingRecord:
     ({"pending": True}, False),
 ])
 def test_conditions(fields: dict, expected: bool) -> None:
-    condition = Condition(rules=["flash-*", "drain"], min_severity="high", min_confidence=0.8, protocols=["perps"], pending=False)
+    condition = Condition(rules=["flash-*", "drain*"], min_severity="high", min_confidence=0.8, protocols=["perps"], pending=False)
     assert matches(condition, record(1, **fields)) is expected
 
 

@@ -25,6 +25,11 @@ def detect(world, tmp_path: Path, first: int, **kw):
     return follow_manifest(world.rpc_url, world.manifest_path, tmp_path, first, world.w3.eth.block_number, **kw)
 
 
+def family(record) -> str:
+    """The rule a finding comes from (`drain` for `drain.tx`)."""
+    return record.rule_id.split(".")[0]
+
+
 def alarming(records) -> list:
     return [(r.rule_id, r.severity, r.title) for r in records if Severity(r.severity) >= PAUSE_SEVERITY]
 
@@ -35,8 +40,8 @@ def test_flagship_flash_loan_spot_attack(world, anvil, tmp_path):
     assert attack.succeeded and attack.attacker_profit > 0
     records = [r for r in detect(world, tmp_path, first) if r.tx_hash == attack.tx_hash]
     severities = {(r.rule_id, r.severity) for r in records}
-    assert {("flash-loan", "critical"), ("price-manipulation", "critical"), ("drain", "critical")} <= severities
-    flash = next(r for r in records if r.rule_id == "flash-loan")
+    assert {("flash-loan.protocol", "critical"), ("price-manipulation.round-trip", "critical"), ("drain.tx", "critical")} <= severities
+    flash = next(r for r in records if r.rule_id == "flash-loan.protocol")
     assert "PerpMarket" in flash.evidence["protocol_contracts"]
     assert flash.evidence["profit_estimate"] > 100_000 and flash.protocol == "demo-perps"
 
@@ -50,7 +55,7 @@ def test_legit_flash_swap_arbitrage(world, anvil, tmp_path):
     tx = step.tx_hash
     records = detect(world, tmp_path, first)
     assert [(r.rule_id, r.evidence["loans"][0]["kind"]) for r in records if r.tx_hash == tx] == [
-        ("flash-loan", "flash-swap:uniswapV2Call")]
+        ("flash-loan.outside", "flash-swap:uniswapV2Call")]
     assert alarming(records) == []
 
 
@@ -66,7 +71,9 @@ def test_honest_twelve_percent_feed_move(world, anvil, tmp_path):
     first = world.w3.eth.block_number + 1
     push_feed(ImmediatePlayer(world), spot_price(world) * 112 // 100)
     records = detect(world, tmp_path, first)
-    assert {r.evidence["check"] for r in records if r.rule_id == "oracle-health"} == {"move", "divergence:WETH-dUSD"}
+    oracle = [r for r in records if family(r) == "oracle-health"]
+    assert {r.rule_id for r in oracle} == {"oracle-health.move", "oracle-health.divergence"}
+    assert [r.evidence["reference"] for r in oracle if r.rule_id == "oracle-health.divergence"] == ["WETH-dUSD"]
     assert alarming(records) == []
 
 
@@ -78,7 +85,7 @@ def test_routine_governance_parameter_change_configured_as_expected(world, anvil
     first = world.w3.eth.block_number + 1
     world.governance_call("PerpMarket", "setRiskParameters", current[0], current[1], current[2] + 5, current[3])
     records = detect(world, tmp_path, first, rules=expected)
-    change = [r for r in records if r.rule_id == "privileged-change"]
+    change = [r for r in records if family(r) == "privileged-change"]
     assert [(r.severity, r.evidence["expected"], r.evidence["by_governance"]) for r in change] == [("info", True, True)]
     assert alarming(records) == []
 
@@ -88,8 +95,8 @@ def test_hostile_takeover_through_compromised_safe_keys(world, anvil, tmp_path):
     attack = play_attack(ADMIN_KEY, world)
     records = detect(world, tmp_path, first)
     takeover = [r for r in records if r.tx_hash == attack.details["takeover_tx"]]
-    assert [(r.rule_id, r.severity, r.evidence["kind"]) for r in takeover] == [("privileged-change", "high", "ownership")]
-    assert ("drain", "critical") in {(r.rule_id, r.severity) for r in records if r.tx_hash == attack.tx_hash}
+    assert [(r.rule_id, r.severity) for r in takeover] == [("privileged-change.ownership", "high")]
+    assert ("drain.tx", "critical") in {(r.rule_id, r.severity) for r in records if r.tx_hash == attack.tx_hash}
 
 
 def test_benign_traffic_with_a_selloff_and_a_liquidation(world, anvil, tmp_path):
@@ -99,7 +106,7 @@ def test_benign_traffic_with_a_selloff_and_a_liquidation(world, anvil, tmp_path)
     records = detect(world, tmp_path, first)
     assert alarming(records) == []
     # keepers' TWAP and feed updates are routine, not privileged changes; arbitrage is the only flash loan
-    assert {r.rule_id for r in records} <= {"flash-loan"}
+    assert {r.rule_id for r in records} <= {"flash-loan.outside"}
 
 
 def test_flagship_attack_flagged_while_pending(world, anvil, tmp_path):
@@ -117,5 +124,5 @@ def test_flagship_attack_flagged_while_pending(world, anvil, tmp_path):
     finally:
         anvil.set_automine(True)
     assert all(r.pending and r.tx_hash == tx for r in found)
-    assert {("flash-loan", "critical"), ("price-manipulation", "critical"), ("drain", "critical")} <= {
+    assert {("flash-loan.protocol", "critical"), ("price-manipulation.round-trip", "critical"), ("drain.tx", "critical")} <= {
         (r.rule_id, r.severity) for r in found}

@@ -25,7 +25,7 @@ def test_admin_key_sweep_is_critical(world, anvil, tmp_path):
     first = world.head() + 1
     tx = sweep(world, 990_000 * E)
     found = by_rule(follow(world, tmp_path, first), "drain")
-    assert [(r.tx_hash, r.severity) for r in found] == [(tx, "critical")]
+    assert [(r.rule_id, r.tx_hash, r.severity) for r in found] == [("drain.tx", tx, "critical")]
     assert found[0].evidence["fraction"] == pytest.approx(0.99) and found[0].evidence["value"] == 990_000
 
 
@@ -47,7 +47,7 @@ def test_drain_split_over_one_block_is_seen_at_block_level(world, anvil, tmp_pat
     finally:
         anvil.set_automine(True)
     found = by_rule(follow(world, tmp_path, first), "drain")
-    assert len(found) == 1 and found[0].tx_hash is None
+    assert [(r.rule_id, r.tx_hash) for r in found] == [("drain.block", None)]
     assert found[0].severity == "high" and found[0].evidence["txs"] == 2
     assert found[0].evidence["fraction"] == pytest.approx(0.6)
 
@@ -65,7 +65,7 @@ def test_outflow_far_above_the_usual_band_after_warmup(world, anvil, tmp_path):
         world.send(world.lending, "withdraw(uint256)", (1_000 + 100 * n) * E, sender=world.lp)
     world.send(world.lending, "withdraw(uint256)", 40_000 * E, sender=world.lp)  # 4 % of the pool, ~35x usual
     found = by_rule(follow(world, tmp_path, first, rules={"drain": {"warmup": 5}}), "drain")
-    assert [r.severity for r in found] == ["medium"]
+    assert [(r.rule_id, r.severity) for r in found] == [("drain.unusual-outflow", "medium")]
     assert found[0].evidence["usual_multiple"] > 10
 
 
@@ -82,7 +82,7 @@ def test_native_coin_sweep_is_critical_and_priced(world, anvil, tmp_path):
     first = world.head() + 1
     tx = world.send(world.lending, "sweepCoin(address,uint256)", world.accounts[9], 95 * COIN)
     found = by_rule(follow(world, tmp_path, first, rules={"drain": {"native_asset": "ETH"}}), "drain")
-    assert [(r.tx_hash, r.severity) for r in found] == [(tx, "critical")]
+    assert [(r.rule_id, r.tx_hash, r.severity) for r in found] == [("drain.native-tx", tx, "critical")]
     assert found[0].evidence["token"] == NATIVE and found[0].evidence["fraction"] == pytest.approx(0.95)
     assert found[0].evidence["value"] == pytest.approx(95 * 2000)  # priced like the ETH token, by the feed
 
@@ -94,7 +94,7 @@ def test_native_coin_pulled_through_a_relay_without_events_is_seen_at_block_leve
     pull = bytes.fromhex(call_data("skim(address,uint256)", world.attacker, 80 * COIN)[2:])
     world.send(relay, "forward(address,bytes)", world.lending, pull, sender=world.attacker)
     found = by_rule(follow(world, tmp_path, first), "drain")
-    assert len(found) == 1 and found[0].tx_hash is None
+    assert [(r.rule_id, r.tx_hash) for r in found] == [("drain.native-block", None)]
     assert found[0].severity == "high" and found[0].evidence["token"] == NATIVE
     assert found[0].evidence["fraction"] == pytest.approx(0.8)
 

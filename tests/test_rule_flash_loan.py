@@ -21,7 +21,7 @@ def test_spot_price_attack_through_a_flash_loan_is_critical(world, anvil, tmp_pa
     found = by_rule(follow(world, tmp_path, first), "flash-loan")
     assert len(found) == 1
     finding = found[0]
-    assert finding.tx_hash == tx and finding.severity == "critical"
+    assert finding.tx_hash == tx and finding.severity == "critical" and finding.rule_id == "flash-loan.protocol"
     assert finding.evidence["loans"][0]["kind"] == "aave-v3"
     assert "Lending" in finding.evidence["protocol_contracts"]
     assert finding.evidence["profit_estimate"] > 800_000  # quote units, 950k borrowed minus swap fees and premium
@@ -34,7 +34,7 @@ def test_flash_swap_arbitrage_stays_below_the_pause_threshold(world, anvil, tmp_
                     world.pair, world.pair2, world.eth, world.usd, 2 * E, sender=world.arber)
     records = follow(world, tmp_path, first)
     found = by_rule(records, "flash-loan")
-    assert len(found) == 1 and found[0].tx_hash == tx
+    assert [(r.rule_id, r.tx_hash) for r in found] == [("flash-loan.outside", tx)]
     assert found[0].evidence["loans"][0]["kind"] == "flash-swap:uniswapV2Call"
     assert Severity(found[0].severity) < PAUSE_SEVERITY
     assert found[0].evidence["protocol_contracts"] == []

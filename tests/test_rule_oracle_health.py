@@ -19,8 +19,14 @@ def world(lending_world):
     return lending_world
 
 
+def check_of(record) -> str:
+    """The check of an oracle-health finding, with the source for a divergence (`divergence:Pool`)."""
+    check = record.rule_id.removeprefix("oracle-health.")
+    return f"{check}:{record.evidence['reference']}" if check == "divergence" else check
+
+
 def checks(records) -> dict[str, str]:
-    return {r.evidence["check"]: r.severity for r in by_rule(records, "oracle-health")}
+    return {check_of(r): r.severity for r in by_rule(records, "oracle-health")}
 
 
 def test_honest_twelve_percent_move_stays_below_pause(world, anvil, tmp_path):
@@ -56,7 +62,7 @@ def test_staleness_is_a_scheduled_check(world, anvil, tmp_path):
     anvil.rpc("evm_increaseTime", [4000])             # heartbeat 3600 s, plus 10 % grace
     anvil.mine(1)
     found = schedule(world, tmp_path / "late")
-    assert [(f.evidence["check"], f.severity) for f in found] == [("stale", Severity.HIGH)]
+    assert [(f.rule_id, f.severity) for f in found] == [("oracle-health.stale", Severity.HIGH)]
     assert found[0].evidence["age"] >= 4000 and found[0].block_number == world.head()
 
 
@@ -77,7 +83,8 @@ def test_divergence_from_the_same_feed_on_another_network(world, anvil, tmp_path
     remote = deploy_feed(fresh_anvil, 1500 * USD)
     params = {"oracle-health": {"remote_feeds": {"EthFeed": {"rpc": fresh_anvil.url, "address": remote}}}}
     found = schedule(world, tmp_path, rules=params)
-    assert len(found) == 1 and found[0].evidence["check"].startswith("divergence:EthFeed@")
+    assert len(found) == 1 and found[0].rule_id == "oracle-health.divergence"
+    assert found[0].evidence["reference"].startswith("EthFeed@")
     assert found[0].evidence["reference_price"] == 1500 and found[0].severity == Severity.HIGH
 
 
@@ -94,4 +101,4 @@ def test_protocol_acting_on_a_stale_feed_is_flagged_in_that_block(world, anvil, 
 
 
 def checks_at(records) -> list[tuple[int, str, str]]:
-    return [(r.block_number, r.evidence["check"], r.severity) for r in by_rule(records, "oracle-health")]
+    return [(r.block_number, check_of(r), r.severity) for r in by_rule(records, "oracle-health")]

@@ -30,11 +30,11 @@ def test_attack_pushes_the_pool_and_back_and_the_protocol_consumes_it(world, anv
     first = world.head() + 1
     world.send(world.spot_attacker, "attack(uint256,uint256)", 3_000_000 * E, 950_000 * E, sender=world.attacker)
     found = by_rule(follow(world, tmp_path, first), "price-manipulation")
-    shapes = {r.labels["shape"]: r for r in found}
-    assert set(shapes) == {"round-trip", "consumed-deviation"}
-    trip = shapes["round-trip"]
+    checks = {r.rule_id: r for r in found}
+    assert set(checks) == {"price-manipulation.round-trip", "price-manipulation.consumed-price"}
+    trip = checks["price-manipulation.round-trip"]
     assert trip.severity == "critical" and abs(trip.evidence["peak_move"]) > 0.5 and abs(trip.evidence["end_move"]) < 0.01
-    consumed = shapes["consumed-deviation"]
+    consumed = checks["price-manipulation.consumed-price"]
     assert consumed.severity == "high" and consumed.evidence["reference_price"] == 2000
     assert consumed.evidence["consumed_price"] > 10_000
 
@@ -61,7 +61,7 @@ def test_sandwich_shape_within_one_block(world, anvil, tmp_path):
     finally:
         anvil.set_automine(True)
     found = by_rule(follow(world, tmp_path, first), "price-manipulation")
-    assert [r.labels["shape"] for r in found] == ["sandwich"]
+    assert [r.rule_id for r in found] == ["price-manipulation.sandwich"]
     assert found[0].severity == "medium" and len(found[0].evidence["txs"]) == 3
 
 
@@ -70,7 +70,7 @@ def test_twap_pushed_over_consecutive_blocks(world, anvil, tmp_path):
     for _ in range(3):
         buy_eth(world, 80_000 * E)  # about +8 % each, one block each
     found = by_rule(follow(world, tmp_path, first), "price-manipulation")
-    assert [r.labels["shape"] for r in found] == ["twap-push"]
+    assert [r.rule_id for r in found] == ["price-manipulation.twap-push"]
     assert found[0].evidence["total_move"] < -0.2  # Pool quotes ETH per USD: the USD price of ETH went up
     assert Severity(found[0].severity) < PAUSE_SEVERITY  # no TWAP oracle reads this pool
 

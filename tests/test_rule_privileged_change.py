@@ -39,7 +39,8 @@ def test_oracle_source_and_ownership_changes_are_high(world, anvil, tmp_path):
     world.send(world.lending, "setOracle(address)", world.accounts[8])
     world.send(world.lending, "transferOwnership(address)", world.accounts[8])
     found = by_rule(follow(world, tmp_path, first), "privileged-change")
-    assert [(r.evidence["kind"], r.severity) for r in found] == [("oracle-source", "high"), ("ownership", "high")]
+    assert [(r.rule_id, r.severity) for r in found] == [("privileged-change.oracle-source", "high"),
+                                                        ("privileged-change.ownership", "high")]
     assert found[1].evidence["args"]["newOwner"] == world.accounts[8]
     assert world.accounts[8] in found[1].addresses
 
@@ -58,7 +59,8 @@ def test_announced_and_silent_upgrades(world, anvil, tmp_path):
     announced = world.send(world.proxy, "upgradeTo(address)", world.accounts[8])
     world.send(world.proxy, "sneakyUpgrade(address)", world.accounts[7])
     found = by_rule(follow(world, tmp_path, first), "privileged-change")
-    assert [(r.title, r.severity) for r in found] == [
-        ("Proxy: Upgraded", "high"), ("Proxy: EIP-1967 implementation changed without an event", "critical")]
+    assert [(r.rule_id, r.title, r.severity) for r in found] == [
+        ("privileged-change.implementation", "Proxy: Upgraded", "high"),
+        ("privileged-change.silent-upgrade", "Proxy: EIP-1967 implementation changed without an event", "critical")]
     assert found[0].tx_hash == announced and found[1].tx_hash is None
     assert found[1].evidence["after"].endswith(world.accounts[7][2:])

@@ -29,6 +29,7 @@ from watchdog.scenarios.demo import deploy_flash_loan_attacker, send_flash_loan_
 
 FIXTURES = Path(__file__).parent / "fixtures" / "scan"
 RULE = "suspicious-deployment"
+FLAGGED = "suspicious-deployment.exploit-bytecode"
 TRACER = {"tracer": "callTracer", "tracerConfig": {"withLog": True}}
 
 
@@ -63,7 +64,7 @@ def engine_on_block(node: Anvil, world: World, number: int, tx_hashes: list[str]
     reader = BlockReader(rpc, "devnet", number)
     txs = {t.hash: t for t in map(parse.tx, raw["transactions"]) if t.hash in tx_hashes}
     engine = Engine("devnet", world.manifest, rules={RULE: params} if params else None)
-    return [f for f in engine.on_block(BlockBundle("devnet", parse.block(raw), [], txs, reader)) if f.rule_id == RULE]
+    return [f for f in engine.on_block(BlockBundle("devnet", parse.block(raw), [], txs, reader)) if f.rule_id.startswith(RULE)]
 
 
 @pytest.fixture
@@ -114,11 +115,11 @@ def test_pending_attacker_deployment_is_flagged_before_it_is_mined(chain: tuple[
         trace = parse.call_frame(rpc.call("debug_traceCall", [{"from": sender, "data": tx.input, "gas": hex(tx.gas)}, "latest", TRACER]), tx.hash)
         findings = [
             f for f in Engine("devnet", world.manifest).on_pending(PendingTx(tx=tx, trace=trace), BlockReader(rpc, "devnet"))
-            if f.rule_id == RULE
+            if f.rule_id.startswith(RULE)
         ]
     finally:
         node.set_automine(True)
-    assert len(findings) == 1 and findings[0].pending and findings[0].severity == Severity.HIGH
+    assert len(findings) == 1 and findings[0].pending and findings[0].severity == Severity.HIGH and findings[0].rule_id == FLAGGED
 
 
 def test_benign_integration_stays_quiet(chain: tuple[World, Anvil]) -> None:
@@ -182,7 +183,7 @@ def following_daemon(world: World, node: Anvil, tmp_path: Path) -> Daemon:
 
 def stored(daemon: Daemon) -> list[FindingRecord]:
     with daemon.store.session() as s:
-        return list(s.exec(select(FindingRecord).where(FindingRecord.rule_id == RULE)).all())
+        return list(s.exec(select(FindingRecord).where(FindingRecord.rule_id == FLAGGED)).all())
 
 
 def test_daemon_flags_the_attacker_deployment_before_its_first_call(chain: tuple[World, Anvil], tmp_path: Path) -> None:

@@ -261,8 +261,23 @@ def encode_call(signature: str, args: Iterable[Any] = ()) -> str:
 
 def decode_result(signature: str, raw: str) -> tuple[Any, ...]:
     """The return values of `name(types)(returns)` from an eth_call's hex result."""
-    _, _, ret_types = parse_call(signature)
-    return tuple(plain(v) for v in abi_decode(list(ret_types), bytes.fromhex(raw[2:])))
+    return decode_values(parse_call(signature)[2], raw)
+
+
+def decode_values(types: Iterable[str], raw: str) -> tuple[Any, ...]:
+    """ABI-encoded `raw` (hex) as values of `types`, addresses lowercase and bytes as hex."""
+    return tuple(plain(v) for v in abi_decode(list(types), bytes.fromhex(raw.removeprefix("0x"))))
+
+
+def decode_input(signature: str, data: str) -> tuple[Any, ...] | None:
+    """The arguments of calldata `data` when it calls `signature` (`swap(uint256,uint256,address,bytes)`), else None."""
+    fn, arg_types, _ = parse_call(signature)
+    if not data or data[:10].lower() != selector(fn):
+        return None
+    try:
+        return decode_values(arg_types, data[10:])
+    except Exception:  # the selector matches but the arguments do not fit (a collision, truncated data)
+        return None
 
 
 # --- ERC-20 ---------------------------------------------------------------------------------------------

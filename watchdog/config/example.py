@@ -30,14 +30,16 @@ manifest = "manifest.json"
 # role = "vault"            # market, vault, lending, oracle_feed, oracle_adapter, twap_oracle, amm_pair, router, token, flash_lender, guardian, safe, other
 # abi = "abi/Vault.json"    # JSON ABI or forge artifact
 
-# Rules: every built-in rule runs with its defaults; a table per rule id changes that.
+# Rules: every built-in rule runs with its defaults (`watchdog rules list` shows each rule, its checks and
+# parameters). A table per rule id changes a whole rule; a table per check id changes one check.
 [rules]
 rule_dirs = []              # directories with your own rule modules
 allowlist = []              # addresses (MEV bots, keepers) whose findings stay below pause level
 
-# [rules.oracle-deviation]
-# enabled = true
-# threshold_bps = 1000
+# [rules.oracle-health]     # the whole rule: enabled, and parameters for all its checks
+# heartbeat = 7200
+# [rules."oracle-health.move"]   # one check (findings carry its id): enabled, and parameters it uses
+# enabled = false
 
 # Extra ABIs to decode events of contracts that are not in a manifest (e.g. flash lenders).
 [abis]

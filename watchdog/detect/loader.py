@@ -7,8 +7,9 @@ import inspect
 import pkgutil
 from pathlib import Path
 from types import ModuleType
+from typing import Iterable
 
-from watchdog.detect.rule import Rule
+from watchdog.detect.rule import Rule, validate_class
 from watchdog.errors import ConfigError
 from watchdog.modules import load_file
 
@@ -20,8 +21,7 @@ def rule_classes(module: ModuleType, where: str) -> list[type[Rule]]:
     found = []
     for obj in vars(module).values():
         if inspect.isclass(obj) and issubclass(obj, Rule) and obj is not Rule and obj.__module__ == module.__name__:
-            if not obj.id:
-                raise ConfigError(f"rule class {obj.__name__} in {where} has no `id`: set a class attribute id = \"my-rule\"")
+            validate_class(obj, where)
             found.append(obj)
     return found
 
@@ -52,11 +52,16 @@ def load_rule_dir(directory: Path) -> list[type[Rule]]:
     return classes
 
 
-def discover(extra_dirs: list[Path] | tuple[Path, ...] = (), builtin: bool = True) -> dict[str, type[Rule]]:
-    """Rule classes by id; a user rule may not silently shadow another rule's id."""
+def discover(extra_dirs: Iterable[Path] = (), builtin: bool = True, classes: Iterable[type[Rule]] = ()) -> dict[str, type[Rule]]:
+    """Rule classes by id (built-in, of `extra_dirs`, and `classes` given directly); a rule may not silently
+    shadow another rule's id."""
     rules: dict[str, type[Rule]] = {}
     sources: list[tuple[str, list[type[Rule]]]] = [(BUILTIN_PACKAGE, builtin_rules())] if builtin else []
     sources += [(str(d), load_rule_dir(Path(d))) for d in extra_dirs]
+    given = list(classes)
+    for cls in given:
+        validate_class(cls, cls.__module__)
+    sources.append(("the given rule classes", given))
     for where, classes in sources:
         for cls in classes:
             if cls.id in rules:

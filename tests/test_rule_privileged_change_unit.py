@@ -1,0 +1,124 @@
+"""privileged-change, check by check, on the test kit (no node): each kind of change on a watched contract under its
+own id, with who did it; expected changes are informational, the Safe's parameter changes weigh less (its
+hand-overs do not); a silent EIP-1967 upgrade is critical; keepers' data updates and routine events are quiet."""
+
+from __future__ import annotations
+
+import pytest
+
+from fixtures.detect.paper import ATTACKER, KEEPER, LENDING, OTHER, PROXY, SAFE, TWAP, USD, E, manifest, transfer
+
+from watchdog.detect import Severity
+from watchdog.detect.testing import RuleKit, block, frame, ids, log, pending, tx
+from watchdog.rules.privileged_change import IMPLEMENTATION_SLOT, PrivilegedChange
+
+ADMIN_ROLE = b"\0" * 32
+MINTER_ROLE = b"\1" * 32
+CHANGES = [  # (check, usual severity, event, arguments)
+    ("ownership", Severity.HIGH, "OwnershipTransferred(address indexed previousOwner, address indexed newOwner)",
+     (SAFE, ATTACKER)),
+    ("ownership", Severity.MEDIUM, "OwnershipTransferStarted(address indexed previousOwner, address indexed newOwner)",
+     (SAFE, ATTACKER)),
+    ("role", Severity.MEDIUM, "RoleGranted(bytes32 indexed role, address indexed account, address indexed sender)",
+     (MINTER_ROLE, ATTACKER, SAFE)),
+    ("role", Severity.HIGH, "RoleGranted(bytes32 indexed role, address indexed account, address indexed sender)",
+     (ADMIN_ROLE, ATTACKER, SAFE)),
+    ("role", Severity.MEDIUM, "RoleRevoked(bytes32 indexed role, address indexed account, address indexed sender)",
+     (MINTER_ROLE, KEEPER, SAFE)),
+    ("role-admin", Severity.HIGH, "RoleAdminChanged(bytes32 indexed role, bytes32 indexed previousAdminRole, "
+     "bytes32 indexed newAdminRole)", (MINTER_ROLE, ADMIN_ROLE, MINTER_ROLE)),
+    ("implementation", Severity.HIGH, "Upgraded(address indexed implementation)", (OTHER,)),
+    ("implementation", Severity.HIGH, "BeaconUpgraded(address indexed beacon)", (OTHER,)),
+    ("admin", Severity.HIGH, "AdminChanged(address previousAdmin, address newAdmin)", (SAFE, ATTACKER)),
+    ("oracle-source", Severity.HIGH, "OracleSet(address oracle)", (OTHER,)),
+    ("oracle-source", Severity.HIGH, "NewPriceOracle(address oracle)", (OTHER,)),
+    ("parameter", Severity.MEDIUM, "LtvSet(uint256 ltv)", (75,)),
+    ("parameter", Severity.MEDIUM, "MaxStalenessChanged(uint256 staleness)", (3600,)),
+    ("unpause", Severity.MEDIUM, "Unpaused(address account)", (SAFE,)),
+]
+
+
+def kit(*extra: dict, **kw) -> RuleKit:
+    return RuleKit(PrivilegedChange, manifest(*extra, safe=SAFE), **kw)
+
+
+def change(event: str, *args, sender: str = ATTACKER, on: str = LENDING, **kw) -> tuple:
+    made = tx(sender, on, **kw)
+    return made, [log(on, event, *args)]
+
+
+@pytest.mark.parametrize(("check", "severity", "event", "args"), CHANGES, ids=[c[2].split("(")[0] + f"-{c[1].value}" for c in CHANGES])
+def test_each_kind_of_change_has_its_check(check, severity, event, args):
+    made, logs = change(event, *args)
+    found = kit().run(made, logs=logs, trace=frame(ATTACKER, LENDING))
+    assert [(f.rule_id, f.severity) for f in found] == [(f"privileged-change.{check}", severity)]
+    assert found[0].evidence["sender"] == ATTACKER and found[0].evidence["by_governance"] is False
+
+
+def test_the_safes_parameter_change_weighs_less_but_its_hand_over_does_not():
+    made, logs = change("LtvSet(uint256 ltv)", 90, sender=KEEPER, on=LENDING)
+    trace = frame(KEEPER, SAFE, calls=[frame(SAFE, LENDING)])
+    found = kit().run(made, logs=logs + [log(LENDING, "OracleSet(address oracle)", OTHER)], trace=trace)
+    assert [(f.rule_id, f.severity, f.evidence["by_governance"]) for f in found] == [
+        ("privileged-change.parameter", Severity.LOW, True), ("privileged-change.oracle-source", Severity.HIGH, True)]
+
+
+def test_an_expected_change_is_information_and_another_value_is_not():
+    expected = {"expected": [{"contract": "Lending", "event": "LtvSet", "args": {"ltv": 75}}]}
+    made, logs = change("LtvSet(uint256 ltv)", 75)
+    found = kit(params=expected).run(made, logs=logs, trace=frame(ATTACKER, LENDING))
+    assert [(f.rule_id, f.severity, f.evidence["expected"]) for f in found] == [("privileged-change.parameter", Severity.INFO, True)]
+    made, logs = change("LtvSet(uint256 ltv)", 99)
+    assert [f.severity for f in kit(params=expected).run(made, logs=logs, trace=frame(ATTACKER, LENDING))] == [Severity.MEDIUM]
+
+
+def test_keepers_data_updates_and_routine_events_are_no_change():
+    twap = {"name": "Twap", "address": TWAP, "role": "twap_oracle"}
+    made = tx(KEEPER, TWAP)
+    logs = [log(TWAP, "Updated(uint256 price, uint256 timestamp)", 2000, 1), log(TWAP, "PriceUpdated(uint256 price)", 2000),
+            log(LENDING, "Supplied(address user, uint256 amount)", KEEPER, 5), transfer(USD, KEEPER, LENDING, E)]
+    assert kit(twap).run(made, logs=logs) == []
+
+
+def test_changes_of_tokens_and_unwatched_contracts_are_not_the_protocols():
+    made, logs = change("OwnershipTransferred(address indexed previousOwner, address indexed newOwner)", SAFE, ATTACKER, on=USD)
+    assert kit().run(made, logs=logs) == []
+    made, logs = change("OwnershipTransferred(address indexed previousOwner, address indexed newOwner)", SAFE, ATTACKER, on=OTHER)
+    assert kit().run(made, logs=logs) == []
+
+
+def test_silent_upgrade_of_an_eip1967_slot():
+    k = kit()
+    k.chain.set_storage(PROXY, IMPLEMENTATION_SLOT, int(OTHER, 16))
+    k.chain.set_storage(PROXY, IMPLEMENTATION_SLOT, int(ATTACKER, 16), block=8)
+    found = k.run(tx(ATTACKER, PROXY, block=8))
+    assert [(f.rule_id, f.severity, f.tx_hash) for f in found] == [("privileged-change.silent-upgrade", Severity.CRITICAL, None)]
+    assert found[0].evidence["after"].endswith(ATTACKER[2:])
+
+
+def test_announced_upgrade_is_no_silent_one_and_untouched_slots_are_quiet():
+    k = kit()
+    k.chain.set_storage(PROXY, IMPLEMENTATION_SLOT, int(OTHER, 16))
+    k.chain.set_storage(PROXY, IMPLEMENTATION_SLOT, int(ATTACKER, 16), block=8)
+    found = k.run(tx(ATTACKER, PROXY, block=8), logs=[log(PROXY, "Upgraded(address indexed implementation)", ATTACKER)])
+    assert ids(found) == ["privileged-change.implementation"]
+    assert kit().run(tx(ATTACKER, PROXY, block=9)) == []
+    assert kit().run(block(9)) == []
+
+
+def test_a_pending_hand_over_is_flagged_before_it_lands():
+    made, logs = change("OwnershipTransferred(address indexed previousOwner, address indexed newOwner)", SAFE, ATTACKER)
+    found = kit().run(pending(made, frame(ATTACKER, LENDING), logs))
+    assert [(f.rule_id, f.pending) for f in found] == [("privileged-change.ownership", True)]
+
+
+def test_checks_off_one_by_one():
+    made, logs = change("LtvSet(uint256 ltv)", 99)
+    quiet = kit(checks={"parameter": {"enabled": False}})
+    found = quiet.run(made, logs=logs + [log(LENDING, "Unpaused(address account)", SAFE)], trace=frame(ATTACKER, LENDING))
+    assert ids(found) == ["privileged-change.unpause"]
+    made, logs = change("LtvSet(uint256 ltv)", 99)
+    assert quiet.run(made, logs=logs, trace=frame(ATTACKER, LENDING)) == []
+    k = kit(checks={"silent-upgrade": {"enabled": False}})
+    k.chain.set_storage(PROXY, IMPLEMENTATION_SLOT, int(ATTACKER, 16), block=8)
+    assert k.run(tx(ATTACKER, PROXY, block=8)) == []
