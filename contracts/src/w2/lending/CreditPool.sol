@@ -281,10 +281,11 @@ contract CreditPool is Ownable, Pausable, ReentrancyGuard {
         debt = debtOf(account);
     }
 
-    /// @notice What the account can borrow right now (limited by its collateral and by the pool's cash).
+    /// @notice What the account can borrow right now (limited by its collateral and by the pool's cash), less the
+    ///         two units that rounding the new debt up through the borrow index may add.
     function borrowable(address account) external view returns (uint256) {
         (uint256 limit,, uint256 debt) = accountLiquidity(account);
-        return limit <= debt ? 0 : Math.min(limit - debt, cash);
+        return limit <= debt + 2 ? 0 : Math.min(limit - debt - 2, cash);
     }
 
     function collateralCount() external view returns (uint256) {
