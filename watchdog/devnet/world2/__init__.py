@@ -33,7 +33,7 @@ from watchdog.devnet.world2.cache import harbor_on_anvil
 from watchdog.devnet.world2.chain import HarborWorld, load_harbor
 from watchdog.devnet.world2.deploy import CONTRACTS, MARKETS, USD, deploy_harbor
 from watchdog.devnet.world2.market import Health, health, keeper_refresh, pause, pause_calls, spot
-from watchdog.devnet.world2.steps import Outcome, Play, Tx, TxRecord, Wait, play
+from watchdog.devnet.world2.steps import Outcome, Play, Tx, TxRecord, Wait, play, play_step
 
 ATTACKS = {
     "spot-pump": spot_pump_attack,
@@ -62,6 +62,6 @@ __all__ = [
     "Tx", "TxRecord", "Wait", "arbitrage", "deploy_harbor", "donation_inflation_attack", "feed_moves",
     "flash_liquidation", "harbor_on_anvil", "health", "keeper_refresh", "keeper_round", "key_compromise_attack",
     "large_buys", "leverage_loops", "load_harbor", "noise_trades", "options_cycle", "pause", "pause_calls",
-    "perp_trading", "play", "slow_drain_attack", "spot", "spot_pump_attack", "stale_feed_attack", "twap_push_attack",
+    "perp_trading", "play", "play_step", "slow_drain_attack", "spot", "spot_pump_attack", "stale_feed_attack", "twap_push_attack",
     "vault_flows", "whale_exit",
 ]

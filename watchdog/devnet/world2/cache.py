@@ -13,6 +13,7 @@ import os
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 from watchdog import toolchain
 from watchdog.devnet import artifacts
@@ -66,27 +67,33 @@ def _resume_clock(anvil: Anvil) -> None:
     anvil.rpc("evm_setTime", [max(latest + 1, int(time.time()))])
 
 
-def _unpack(data: dict, out_dir: Path) -> None:
+def _unpack(data: dict[str, Any], out_dir: Path) -> None:
     for relative, abi in data["abis"].items():
         write_json(out_dir / relative, abi)
     write_json(out_dir / "manifest.json", data["manifest"])
 
 
 def _store(anvil: Anvil, out_dir: Path, state: Path, bundle: Path) -> None:
-    """Write both files under temporary names and rename them into place (the bundle last, so an entry is
-    complete when it exists); older entries are removed."""
+    """Write the state, then the bundle (an entry is complete once its bundle exists), each under a temporary
+    name renamed into place, so concurrent runs never read half a file; older entries are removed."""
     CACHE_DIR.mkdir(parents=True, exist_ok=True)
     manifest = json.loads((out_dir / "manifest.json").read_text())
     abis = {entry["abi"]: json.loads((out_dir / entry["abi"]).read_text()) for entry in manifest["contracts"]}
     try:
-        for target, write in ((state, lambda path: anvil.dump_state(path)),
-                              (bundle, lambda path: path.write_text(json.dumps({"manifest": manifest, "abis": abis})))):
-            fd, staging = tempfile.mkstemp(prefix=".staging-", dir=CACHE_DIR)
-            os.close(fd)
-            write(Path(staging))
-            os.replace(staging, target)
-    except OSError:
+        staging = _staging_file()
+        anvil.dump_state(staging)
+        os.replace(staging, state)
+        staging = _staging_file()
+        staging.write_text(json.dumps({"manifest": manifest, "abis": abis}))
+        os.replace(staging, bundle)
+    except OSError:  # a full disk or a vanished folder: the next run deploys again
         return
     for stale in CACHE_DIR.glob(f"{PREFIX}*"):
         if stale not in (state, bundle):
             stale.unlink(missing_ok=True)
+
+
+def _staging_file() -> Path:
+    fd, name = tempfile.mkstemp(prefix=".staging-", dir=CACHE_DIR)
+    os.close(fd)
+    return Path(name)

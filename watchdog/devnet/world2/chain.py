@@ -99,15 +99,15 @@ class HarborWorld:
         is mined, raising RpcError if it reverted: deployment sends hundreds of transactions, and signing in pure
         Python would cost more than everything else."""
         acct = self.account(who)
-        fast = self._fast is not None
+        nonce = self.next_nonce(acct)
         tx = call.build_transaction({
-            "from": acct.address, "nonce": self._fast_nonce(acct.address) if fast else self.next_nonce(acct),
-            "gas": gas, "value": value, "chainId": self.chain_id, "maxFeePerGas": MAX_FEE,
-            "maxPriorityFeePerGas": PRIORITY_FEE,
+            "from": acct.address, "nonce": nonce, "gas": gas, "value": value, "chainId": self.chain_id,
+            "maxFeePerGas": MAX_FEE, "maxPriorityFeePerGas": PRIORITY_FEE,
         })
-        if not fast:
+        if self._fast is None:
             signed = Account.sign_transaction(tx, acct.key).raw_transaction
             return self.rpc("eth_sendRawTransaction", ["0x" + signed.hex()])
+        self._fast[acct.address] = nonce + 1
         tx_hash = self.rpc("eth_sendTransaction", [{key: _hex(value) for key, value in tx.items() if value != b""}])
         if int(self.receipt(tx_hash)["status"], 16) != 1:
             raise RpcError(f"{label or acct.name + ' transaction'} reverted ({tx_hash})")
@@ -139,14 +139,6 @@ class HarborWorld:
         finally:
             self._fast = None
             self.rpc("anvil_autoImpersonateAccount", [False])
-
-    def _fast_nonce(self, address: str) -> int:
-        assert self._fast is not None
-        nonce = self._fast.get(address)
-        if nonce is None:
-            nonce = int(self.rpc("eth_getTransactionCount", [address, "pending"]), 16)
-        self._fast[address] = nonce + 1
-        return nonce
 
     def receipt(self, tx_hash: str, timeout: float = 60.0) -> dict[str, Any]:
         """The raw receipt of `tx_hash`, once mined."""

@@ -9,8 +9,8 @@ Every transaction lands in a later block than the one before it: a player sends 
 then asks for the next. Kinds say whose transaction it is: `prepare` (the attacker gets ready: deploys, funds, buys
 the options it will exploit), `exploit` (the manipulation itself), `payoff` (value leaves the victim towards the
 attacker), `environment` (someone else's transaction the attack needs: a victim's deposit, the keeper, the
-market), `benign` (honest traffic). `play(world, play)` plays it all at once on an automining anvil; a drill can
-play the same steps block by block instead, then call `play.outcome(records)`.
+`play(world, p)` plays it all at once on an automining anvil (`play_step` one step); a drill can pace the same
+steps block by block instead, then call `p.outcome(records)`. Players send nothing back into the generator.
 """
 
 from __future__ import annotations
@@ -121,14 +121,18 @@ class Play:
         return Outcome(self.name, records, taken, drained, self._details() if self._details else {})
 
 
+def play_step(world: HarborWorld, step: Step) -> TxRecord | None:
+    """Play one step now (anvil automining): a transaction is mined in a block of its own and recorded, reverted or
+    not; a wait moves chain time on by one block."""
+    if isinstance(step, Wait):
+        world.warp(step.seconds)
+        return None
+    receipt = world.send(step.call, step.sender, value=step.value, gas=step.gas, check=False)
+    return TxRecord(step.label, step.kind, step.sender, receipt["transactionHash"], int(receipt["blockNumber"], 16),
+                    int(receipt["status"], 16) == 1)
+
+
 def play(world: HarborWorld, scenario: Play) -> Outcome:
-    """Play every step now, one transaction per block (anvil automining); reverted steps are recorded, not raised."""
-    records: list[TxRecord] = []
-    for step in scenario.steps:
-        if isinstance(step, Wait):
-            world.warp(step.seconds)
-            continue
-        receipt = world.send(step.call, step.sender, value=step.value, gas=step.gas, check=False)
-        records.append(TxRecord(step.label, step.kind, step.sender, receipt["transactionHash"],
-                                int(receipt["blockNumber"], 16), int(receipt["status"], 16) == 1))
+    """Play every step now, one transaction per block; reverted steps are recorded, not raised."""
+    records = [record for step in scenario.steps if (record := play_step(world, step)) is not None]
     return scenario.outcome(records)
