@@ -26,8 +26,8 @@ from watchdog.devnet.world2.attacks import (
     twap_push_attack,
 )
 from watchdog.devnet.world2.benign import (
-    arbitrage, feed_moves, flash_liquidation, keeper_round, large_buys, leverage_loops, noise_trades, options_cycle,
-    perp_trading, vault_flows, whale_exit,
+    admin_housekeeping, arbitrage, credit_activity, feed_moves, flash_liquidation, keeper_round, large_buys,
+    leverage_loops, noise_trades, options_cycle, perp_trading, term_vault_launch, vault_flows, whale_exit,
 )
 from watchdog.devnet.world2.cache import harbor_on_anvil
 from watchdog.devnet.world2.chain import HarborWorld, load_harbor
@@ -55,13 +55,16 @@ BENIGN = {
     "perp-trading": perp_trading,
     "options-cycle": options_cycle,
     "vault-flows": vault_flows,
+    "term-vault-launch": term_vault_launch,
+    "admin-housekeeping": admin_housekeeping,
+    "credit-activity": credit_activity,
 }
 
 __all__ = [
     "ATTACKS", "BENIGN", "CONTRACTS", "MARKETS", "USD", "AccountBook", "HarborWorld", "Health", "Outcome", "Play",
-    "Tx", "TxRecord", "Wait", "arbitrage", "deploy_harbor", "donation_inflation_attack", "feed_moves",
+    "Tx", "TxRecord", "Wait", "admin_housekeeping", "arbitrage", "credit_activity", "deploy_harbor", "donation_inflation_attack", "feed_moves",
     "flash_liquidation", "harbor_on_anvil", "health", "keeper_refresh", "keeper_round", "key_compromise_attack",
     "large_buys", "leverage_loops", "load_harbor", "noise_trades", "options_cycle", "pause", "pause_calls",
-    "perp_trading", "play", "play_step", "slow_drain_attack", "spot", "spot_pump_attack", "stale_feed_attack", "twap_push_attack",
-    "vault_flows", "whale_exit",
+    "perp_trading", "play", "play_step", "slow_drain_attack", "spot", "spot_pump_attack", "stale_feed_attack", "term_vault_launch",
+    "twap_push_attack", "vault_flows", "whale_exit",
 ]

@@ -281,3 +281,57 @@ def vault_flows(world: HarborWorld, *, moves: int = 12, seed: int = 9) -> Play:
         yield _benign("distribute the yield", "deployer", vault.functions.distributeYield(yield_amount))
 
     return Play(world, "vault-flows", steps)
+
+
+def term_vault_launch(world: HarborWorld, *, first_deposit: int = 100_000 * USD) -> Play:
+    """The honest twin of the donation attack: the newcomer is the first to deposit into the new term vault,
+    users follow, the strategy brings yield back, and the newcomer withdraws half."""
+    vault, usd = world.contract("TermVault"), world.contract("hUSD")
+    newcomer, deployer = world.accounts.newcomer.address, world.accounts.deployer.address
+
+    def steps(play: Play) -> Iterator[Step]:
+        yield _benign("first deposit into the term vault", "newcomer", vault.functions.deposit(first_deposit, newcomer))
+        for user in world.accounts.users[35:40]:
+            yield _benign("deposit into the term vault", user.name, vault.functions.deposit(20_000 * USD, user.address))
+        gain = vault.functions.totalAssets().call() // 100
+        yield _benign("the strategy mints its yield", "deployer", usd.functions.mint(deployer, gain))
+        yield _benign("approve the term vault", "deployer", usd.functions.approve(vault.address, gain))
+        yield _benign("distribute the yield", "deployer", vault.functions.distributeYield(gain))
+        shares = vault.functions.balanceOf(newcomer).call()
+        yield _benign("withdraw half", "newcomer", vault.functions.redeem(shares // 2, newcomer, newcomer))
+
+    return Play(world, "term-vault-launch", steps)
+
+
+def admin_housekeeping(world: HarborWorld) -> Play:
+    """Honest privileged calls, the twins of a stolen key: the savings admin returns HBR a user sent to the vault
+    by mistake, and the credit admin lowers WETH's borrow factor on the same pool."""
+    vault, credit, hbr = world.contract("SavingsVault"), world.contract("CreditPool"), world.contract("HBR")
+    user = world.accounts.user12
+    weth, pool = world.addresses["WETH"], world.addresses["UniswapWethUsd"]
+
+    def steps(play: Play) -> Iterator[Step]:
+        yield _benign("send HBR to the vault by mistake", user.name, hbr.functions.transfer(vault.address, 1_000 * E18))
+        yield _benign("return the stray HBR", "savings_admin", vault.functions.sweep(hbr.address, user.address, 1_000 * E18))
+        pair_spot = 1  # CreditPool.Pricing.PairSpot
+        yield _benign("lower WETH's borrow factor", "credit_admin",
+                      credit.functions.configureCollateral(weth, pair_spot, pool, 7_000, 8_500))
+
+    return Play(world, "admin-housekeeping", steps)
+
+
+def credit_activity(world: HarborWorld, *, borrowers: int = 10) -> Play:
+    """Many small honest loans, one block apart (the twin of a drain in slices): users pledge WETH, borrow a
+    third of its value, and some repay."""
+    credit = world.contract("CreditPool")
+    weth = world.addresses["WETH"]
+
+    def steps(play: Play) -> Iterator[Step]:
+        chosen = world.accounts.users[10:10 + borrowers]
+        for user in chosen:
+            yield _benign("pledge 5 WETH", user.name, credit.functions.depositCollateral(weth, 5 * E18))
+            yield _benign("borrow", user.name, credit.functions.borrow(5_000 * USD))
+        for user in chosen[::2]:
+            yield _benign("repay", user.name, credit.functions.repay(user.address, 5_000 * USD))
+
+    return Play(world, "credit-activity", steps)
