@@ -12,15 +12,15 @@ from typing import Any
 from watchdog.devnet.world2.chain import HarborWorld, create_address
 from watchdog.devnet.world2.deploy import E18, MARKETS, TWAP_MIN_GAP, USD
 from watchdog.devnet.world2.market import (
-    base_to_move, feed_answer, feed_answer_for, reserves, spot, swap, usd_to_move,
+    base_to_move, base_token, feed_answer, feed_answer_for, reserves, spot, swap, usd_to_move,
 )
 from watchdog.devnet.world2.steps import Play, Step, Tx, Wait
 
 POOLS = ("UniswapWethUsd", "ForkSwapWethUsd", "UniswapHbrUsd")
 
 
-def _benign(label: str, sender: str, call: Any, value: int = 0) -> Tx:
-    return Tx(label, sender, call, "benign", value=value)
+def _benign(label: str, sender: str, call: Any) -> Tx:
+    return Tx(label, sender, call, "benign")
 
 
 def _deploy(world: HarborWorld, sender: str, label: str, artifact: str, *args: Any) -> tuple[Tx, Any]:
@@ -34,8 +34,8 @@ def _market_move(world: HarborWorld, pair: str, pct: float, who: str = "whale") 
     address = world.accounts[who].address
     if ratio >= 1:
         return _benign(f"{who} buys on {pair}", who, swap(world, pair, "hUSD", usd_to_move(world, pair, ratio), address))
-    base = "HBR" if "Hbr" in pair else "WETH"
-    return _benign(f"{who} sells on {pair}", who, swap(world, pair, base, base_to_move(world, pair, ratio), address))
+    return _benign(f"{who} sells on {pair}", who,
+                   swap(world, pair, base_token(pair), base_to_move(world, pair, ratio), address))
 
 
 # --- AMM traffic ---
@@ -53,7 +53,7 @@ def noise_trades(world: HarborWorld, *, trades: int = 24, seed: int = 1) -> Play
             if rng.random() < 0.5:
                 call = swap(world, pair, "hUSD", int(usd * share), user.address)
             else:
-                call = swap(world, pair, "HBR" if "Hbr" in pair else "WETH", int(base * share), user.address)
+                call = swap(world, pair, base_token(pair), int(base * share), user.address)
             yield _benign(f"{user.name} swaps on {pair}", user.name, call)
 
     return Play(world, "noise-trades", steps)
@@ -173,16 +173,14 @@ def whale_exit(world: HarborWorld) -> Play:
 def feed_moves(world: HarborWorld, *, moves: tuple[float, ...] = (12.0, -10.0, 15.0)) -> Play:
     """Honest 10-15% moves: ETH moves on both pools (the whale trades) and the keeper publishes the new price;
     BTC/USD moves as much on its feed. Ten minutes between moves."""
-    keeper = "keeper"
-
     def steps(play: Play) -> Iterator[Step]:
         for pct in moves:
             for pair in ("UniswapWethUsd", "ForkSwapWethUsd"):
                 yield _market_move(world, pair, pct)
             eth = feed_answer_for(spot(world, "UniswapWethUsd"))
-            yield _benign("publish ETH/USD", keeper, world.contract("EthUsdFeed").functions.transmit(eth))
+            yield _benign("publish ETH/USD", "keeper", world.contract("EthUsdFeed").functions.transmit(eth))
             btc = feed_answer(world, "BtcUsdFeed") * int(1000 + pct * 10) // 1000
-            yield _benign("publish BTC/USD", keeper, world.contract("BtcUsdFeed").functions.transmit(btc))
+            yield _benign("publish BTC/USD", "keeper", world.contract("BtcUsdFeed").functions.transmit(btc))
             yield Wait("ten minutes", 600)
 
     return Play(world, "feed-moves", steps)
