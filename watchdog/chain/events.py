@@ -108,6 +108,10 @@ class ChainReader(Protocol):
 
     def code(self, address: str, block: int | str = "latest") -> str: ...
 
+    def latest_block(self) -> Block | None:
+        """The block a pending or scheduled run is judged at: the reader's own block, else the head."""
+        ...
+
 
 @dataclass(slots=True)
 class BlockBundle:

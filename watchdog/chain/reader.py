@@ -6,11 +6,15 @@ it was when the block was mined, and a replay after a restart sees the same thin
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from watchdog.chain import parse
-from watchdog.chain.events import CallFrame, Tx
+from watchdog.chain.events import Block, CallFrame, Tx
 from watchdog.chain.rpc import RpcAnswerError, RpcClient
+from watchdog.errors import RpcError
+
+log = logging.getLogger("watchdog.reader")
 
 TRACER = {"tracer": "callTracer", "tracerConfig": {"withLog": True}}
 
@@ -33,6 +37,14 @@ class BlockReader:
         if key not in self._cache:
             self._cache[key] = self.rpc.call(method, params, at_least=self.block)
         return self._cache[key]
+
+    def latest_block(self) -> Block | None:
+        """The reader's own block, else the head (None when the node cannot say)."""
+        try:
+            return parse.block(self.rpc.call("eth_getBlockByNumber", [self._tag("latest"), False], at_least=self.block))
+        except RpcError as exc:
+            log.warning("%s: cannot read the latest block: %s", self.network, exc)
+            return None
 
     def remember_tx(self, item: Tx) -> None:
         """Seed the cache with a transaction already fetched with its block."""

@@ -18,7 +18,6 @@ from typing import Any, Callable, Iterable, Mapping
 from prometheus_client import REGISTRY, CollectorRegistry, Counter, Histogram
 from sqlmodel import Session
 
-from watchdog.chain import parse
 from watchdog.chain.events import Block, BlockBundle, ChainReader, Log, PendingTx, Tx
 from watchdog.chain.reader import BlockReader
 from watchdog.chain.rpc import RpcClient, RpcUnavailable
@@ -60,27 +59,22 @@ class RuleStats:
     last_error: str = ""
 
 
-def _rule_settings(raw: Any) -> tuple[bool, dict[str, Any]]:
-    """Accept `{enabled, params}`, `{enabled, **params}`, a bool, or an object with .enabled/.params."""
-    if raw is None:
-        return True, {}
-    if isinstance(raw, bool):
-        return raw, {}
-    if not isinstance(raw, Mapping):
-        raw = raw.model_dump() if hasattr(raw, "model_dump") else vars(raw)
-    enabled = bool(raw.get("enabled", True))
-    params = dict(raw["params"]) if isinstance(raw.get("params"), Mapping) else {
-        k: v for k, v in raw.items() if k not in ("enabled", "params")}
-    return enabled, params
+RuleTables = Mapping[str, Mapping[str, Any]]  # `[rules.<id>]` and `[rules."<id>.<check>"]` tables: enabled + params
 
 
-def _split_settings(settings: Mapping[str, Any], known: Iterable[str]) -> tuple[dict[str, Any], dict[str, dict[str, dict]]]:
+def _rule_settings(table: Mapping[str, Any] | None) -> tuple[bool, dict[str, Any]]:
+    """(enabled, parameters) of one table (no table: enabled with the defaults)."""
+    table = table or {}
+    return bool(table.get("enabled", True)), {k: v for k, v in table.items() if k != "enabled"}
+
+
+def _split_settings(settings: RuleTables, known: Iterable[str]) -> tuple[dict[str, Mapping[str, Any]], dict[str, dict[str, dict]]]:
     """`[rules.<id>]` tables by rule id, and `[rules."<id>.<check>"]` tables by rule id and check."""
     known = set(known)
     unknown = sorted(key for key in settings if key.partition(".")[0] not in known)
     if unknown:
         raise ConfigError(f"rules: unknown rule id(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}")
-    families: dict[str, Any] = {}
+    families: dict[str, Mapping[str, Any]] = {}
     checks: dict[str, dict[str, dict]] = {}
     for key, raw in settings.items():
         rule_id, _, check = key.partition(".")
@@ -107,7 +101,7 @@ class RemoteReaders:
 
 class Engine:
     def __init__(self, network: str, manifest: Manifest | ProtocolRegistry, store: Store | None = None,
-                 rules: Mapping[str, Any] | None = None, rule_dirs: Iterable[Path | str] = (),
+                 rules: RuleTables | None = None, rule_dirs: Iterable[Path | str] = (),
                  allowlist: Iterable[str] = (), builtin: bool = True,
                  metrics_registry: CollectorRegistry | None = None, rule_classes: Iterable[type[Rule]] = (),
                  remote: Callable[[str], ChainReader] | None = None) -> None:
@@ -170,7 +164,7 @@ class Engine:
     def on_pending(self, pending: PendingTx, reader: ChainReader, session: Session | None = None) -> list[Finding]:
         for entry in pending.logs:
             self.registry.decoder.decode(entry)
-        scope = self._scope(reader, _latest_block(reader), pending=pending, block_logs=pending.logs,
+        scope = self._scope(reader, reader.latest_block(), pending=pending, block_logs=pending.logs,
                             txs={pending.tx.hash: pending.tx})
         findings: list[Finding] = []
         for rule in self._with(Trigger.PENDING):
@@ -179,7 +173,7 @@ class Engine:
         return findings
 
     def on_schedule(self, reader: ChainReader, block: Block | None = None, session: Session | None = None) -> list[Finding]:
-        scope = self._scope(reader, block or _latest_block(reader))
+        scope = self._scope(reader, block or reader.latest_block())
         findings: list[Finding] = []
         for rule in self._with(Trigger.SCHEDULE):
             findings += self._run(rule, Trigger.SCHEDULE, scope, None, [])
@@ -247,22 +241,6 @@ class Engine:
             return None
         self.state.set(COOLDOWN_RULE, slot, {"until": ctx.now + cooldown, "severity": finding.severity.value})
         return finding
-
-
-def _latest_block(reader: ChainReader) -> Block | None:
-    """The block a pending or scheduled run is judged at: the reader's own block, else the head."""
-    latest = getattr(reader, "latest_block", None)
-    if callable(latest):  # a reader that knows its head (the test kit's chain)
-        return latest()
-    rpc = getattr(reader, "rpc", None)
-    if rpc is None:
-        return None
-    pinned = getattr(reader, "block", None)
-    try:
-        return parse.block(rpc.call("eth_getBlockByNumber", [hex(pinned) if isinstance(pinned, int) else "latest", False]))
-    except Exception as exc:
-        log.warning("cannot read the latest block: %s", exc)
-        return None
 
 
 __all__ = ["Engine", "RuleStats"]

@@ -12,8 +12,10 @@ from watchdog.store import FindingRecord, FindingStatus, Store, ledger, utcnow
 
 
 def matches(condition: Condition, record: FindingRecord) -> bool:
-    """The finding alone satisfies the condition (count and window aside)."""
-    if not any(fnmatchcase(record.rule_id, pattern) for pattern in condition.rules):
+    """The finding alone satisfies the condition (count and window aside). A pattern names a check
+    (`drain.tx`, `drain.*`) or a whole rule (`drain`)."""
+    family = record.rule_id.partition(".")[0]
+    if not any(fnmatchcase(record.rule_id, pattern) or fnmatchcase(family, pattern) for pattern in condition.rules):
         return False
     if Severity(record.severity) < condition.min_severity or record.confidence < condition.min_confidence:
         return False
