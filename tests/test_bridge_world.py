@@ -52,11 +52,11 @@ def test_each_network_has_its_manifest(world: BridgeWorld):
         "bALP": "token", "BridgeMinterV1": "other", "BridgeMinter": "other", "ALP-USD-Relayed": "oracle_feed",
         "dUSD": "token", "Guardian": "guardian", "BridgedCollateralMarket": "lending"}
     escrow, minter = home.by_name("BridgeEscrow"), remote.by_name("BridgeMinter")
-    assert escrow.pause.via == "self" and escrow.pause.call == "pause()"
+    assert escrow.pause_paths[0].via == "self" and escrow.pause_paths[0].call == "pause()"
     assert escrow.model_extra["bridge"] == {"peer_chain_id": REMOTE_CHAIN_ID, "peer": minter.address, "token": "ALP"}
     assert minter.model_extra["bridge"]["peer"] == escrow.address
     market = remote.by_name("BridgedCollateralMarket")
-    assert market.pause.via == "guardian" and market.pause.guardian == remote.by_name("Guardian").address
+    assert market.pause_paths[0].via == "guardian" and market.pause_paths[0].guardian == remote.by_name("Guardian").address
     assert remote.by_name("ALP-USD-Relayed").model_extra["source"] == {
         "chain_id": HOME_CHAIN_ID, "feed": home.by_name("ALP-USD-Feed").address}
     assert not {e.address for e in home.contracts} & {e.address for e in remote.contracts}

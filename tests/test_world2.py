@@ -44,12 +44,14 @@ def test_manifest_names_roles_abis_and_pause_paths_only(world: HarborWorld) -> N
     assert set(raw) == {"chain_id", "block", "contracts"}
     for entry in raw["contracts"]:
         assert set(entry) <= ENTRY_KEYS, f"{entry['name']} carries hints: {set(entry) - ENTRY_KEYS}"
-        assert set(entry.get("pause", {})) <= {"via", "function"}
+        pauses = entry.get("pause", [])
+        for pause in pauses if isinstance(pauses, list) else [pauses]:  # the pause path: a call and its check
+            assert set(pause) <= {"via", "call", "args", "check"}
     manifest = load_manifest(world.manifest_path)
     assert manifest.block <= world.block_number() and manifest.chain_id == world.chain_id
-    pausable = {c.name: c.pause.function for c in manifest.contracts if c.pause}
-    assert pausable == {"CreditPool": "pause()", "OptionsHouse": "pause()", "PerpExchange": "pauseMarket(bytes32)",
-                        "SavingsVault": "freeze()", "TermVault": "freeze()"}
+    pausable = {c.name: [p.call for p in c.pause_paths] for c in manifest.contracts if c.pause}
+    assert pausable == {"CreditPool": ["pause()"], "OptionsHouse": ["pause()"],
+                        "PerpExchange": ["pauseMarket(bytes32)"] * 2, "SavingsVault": ["freeze()"], "TermVault": ["freeze()"]}
     assert {c.role for c in manifest.contracts} >= {"lending", "market", "vault", "oracle_feed", "twap_oracle",
                                                      "amm_pair", "router", "token", "flash_lender"}
     for entry in manifest.contracts:

@@ -89,7 +89,7 @@ class ContractEntry(BaseModel):
     address: str
     role: Role
     abi: str | list[dict[str, Any]] = Field(default_factory=list)  # path (relative to the manifest) or inline
-    pause: PauseSpec | None = None
+    pause: PauseSpec | list[PauseSpec] | None = None  # a list: several calls, each paused and checked (markets)
 
     @field_validator("address")
     @classmethod
@@ -98,6 +98,13 @@ class ContractEntry(BaseModel):
             raise ValueError("must be a 0x-prefixed 20-byte hex address")
         int(value, 16)
         return value
+
+    @property
+    def pause_paths(self) -> list[PauseSpec]:
+        """Every way this contract is paused (none, one, or one per market or function group)."""
+        if self.pause is None:
+            return []
+        return self.pause if isinstance(self.pause, list) else [self.pause]
 
 
 class SafeInfo(BaseModel):

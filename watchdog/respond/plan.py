@@ -13,7 +13,7 @@ from typing import Any
 
 from watchdog.chain.abi import encode_call, parse_call
 from watchdog.errors import ConfigError
-from watchdog.manifest import ContractEntry, Manifest, PauseCheck
+from watchdog.manifest import ContractEntry, Manifest, PauseCheck, PauseSpec
 
 ZERO32 = "0x" + "00" * 32
 GUARDIAN_PAUSE = "pause(address,bytes32,string)"
@@ -34,12 +34,15 @@ class TxPlan:
     decoded: dict[str, Any] = field(default_factory=dict)  # human-readable call for reports and signers
 
 
-def pause_plan(manifest: Manifest, entry: ContractEntry, reason: str, kind: str = "pause") -> TxPlan:
-    """The call that pauses `entry` as its manifest says, and the read that tells it is paused. The responder
-    sends it (`kind` pause) or proposes it to the Safe (`kind` propose): both take the same, real pause path."""
+def pause_plans(manifest: Manifest, entry: ContractEntry, reason: str, kind: str = "pause") -> list[TxPlan]:
+    """The calls that pause `entry` as its manifest says, and the reads that tell it is paused. The responder
+    sends them (`kind` pause) or proposes them to the Safe (`kind` propose): both take the same, real path."""
     if entry.pause is None:
         raise ConfigError(f"manifest contract {entry.name} has no `pause` section: say how to pause it (via guardian or self)")
-    spec = entry.pause
+    return [_plan(manifest, entry, spec, reason, kind) for spec in entry.pause_paths]
+
+
+def _plan(manifest: Manifest, entry: ContractEntry, spec: PauseSpec, reason: str, kind: str) -> TxPlan:
     target = entry.address.lower()
     if spec.via == "guardian":
         if not spec.guardian:

@@ -24,7 +24,7 @@ from watchdog.respond.evidence import incident_evidence
 from watchdog.respond.executor import Executor, Outcome
 from watchdog.respond.incidents import IncidentBook
 from watchdog.respond.notify import Notice, Notifications
-from watchdog.respond.plan import pause_plan, select_targets
+from watchdog.respond.plan import pause_plans, select_targets
 from watchdog.respond.playbooks import triggered
 from watchdog.respond.rpc import CallReverted, Rpc
 from watchdog.respond.safe import SafeProposals
@@ -158,8 +158,8 @@ class Responder:
     # ------------------------------------------------------------------ actions
     def _pause(self, action: PlaybookAction, record: FindingRecord, incident: Incident, dry: bool, result: Handled) -> None:
         reason = f"watchdog incident #{incident.id}: {record.rule_id}"
-        for entry in select_targets(self.manifest, action.targets, record.addresses):
-            plan = pause_plan(self.manifest, entry, reason)
+        for plan in (p for entry in select_targets(self.manifest, action.targets, record.addresses)
+                     for p in pause_plans(self.manifest, entry, reason)):
             if dry:
                 result.dry_run.append(self._preview(plan, incident))
                 continue
@@ -167,9 +167,9 @@ class Responder:
                                            attack_tx=record.tx_hash if record.pending else None)
             result.pauses.append(outcome)
             if outcome.sent:
-                self.incidents.note(incident.id, "pause", f"pause of {entry.name} sent in {outcome.tx_hash}",
+                self.incidents.note(incident.id, "pause", f"pause of {plan.contract} sent in {outcome.tx_hash}",
                                     action_id=outcome.action_id, tx_hash=outcome.tx_hash, preemptive=record.pending)
-                self._publish(incident, "action", f"pausing {entry.name} ({entry.address}): tx {outcome.tx_hash}")
+                self._publish(incident, "action", f"pausing {plan.contract} ({plan.target}): tx {outcome.tx_hash}")
 
     def _preview(self, plan: Any, incident: Incident) -> str:
         """Dry run: read the state and simulate, send nothing."""
@@ -195,8 +195,8 @@ class Responder:
         if self.proposals is None:
             raise WatchdogError("a playbook proposes to the Safe but the manifest has no `safe`: add it or drop the propose action")
         reason = f"watchdog incident #{incident.id}: {record.rule_id}"
-        for entry in select_targets(self.manifest, action.targets, record.addresses):
-            plan = pause_plan(self.manifest, entry, reason, kind="propose")
+        for entry, plan in ((e, p) for e in select_targets(self.manifest, action.targets, record.addresses)
+                            for p in pause_plans(self.manifest, e, reason, kind="propose")):
             if dry:
                 message = f"dry-run: would propose {plan.decoded.get('function')} on {entry.name} to Safe {self.proposals.safe}"
                 self.incidents.note(incident.id, "dry_run", message)

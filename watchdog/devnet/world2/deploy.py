@@ -222,12 +222,21 @@ def _start_twap(world: HarborWorld) -> None:
         world.send(twap.functions.update(), world.accounts.keeper)
 
 
+def market_ids(world: HarborWorld) -> list[bytes]:
+    perps = world.contract("PerpExchange")
+    return [perps.functions.marketIds(i).call() for i in range(perps.functions.marketCount().call())]
+
+
 def _write_manifest(world: HarborWorld, out_dir: Path) -> None:
     entries = []
     for name, (role, artifact, pause) in CONTRACTS.items():
         write_json(out_dir / "abi" / f"{artifact}.json", world.abis[name])
         entry: dict[str, Any] = {"name": name, "address": world.addresses[name], "role": role, "abi": f"abi/{artifact}.json"}
-        if pause:
-            entry["pause"] = {"via": "self", "function": pause}
+        if pause == "pauseMarket(bytes32)":  # one pause per market, checked by the market's own flag
+            entry["pause"] = [{"via": "self", "call": pause, "args": ["0x" + market.hex()],
+                               "check": {"call": "isMarketPaused(bytes32)(bool)", "args": ["0x" + market.hex()]}}
+                              for market in market_ids(world)]
+        elif pause:
+            entry["pause"] = {"via": "self", "call": pause}
         entries.append(entry)
     write_json(out_dir / "manifest.json", {"chain_id": world.chain_id, "block": world.block_number(), "contracts": entries})

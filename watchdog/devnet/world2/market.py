@@ -7,10 +7,10 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-from eth_utils import keccak
 
+from watchdog.chain.abi import selector
 from watchdog.devnet.world2.chain import HarborWorld
-from watchdog.devnet.world2.deploy import E18, FEED_DECIMALS, USD
+from watchdog.devnet.world2.deploy import E18, FEED_DECIMALS, USD, market_ids
 
 FAR_DEADLINE = 2**63  # router deadlines: the scenarios' swaps are sent at once
 FEE = 0.997  # Uniswap V2 keeps 0.3% of the input
@@ -75,23 +75,17 @@ def keeper_refresh(world: HarborWorld) -> None:
     world.send(world.contract("HbrTwap").functions.update(), keeper, check=False)  # a no-op within TWAP_MIN_GAP
 
 
-def market_ids(world: HarborWorld) -> list[bytes]:
-    perps = world.contract("PerpExchange")
-    return [perps.functions.marketIds(i).call() for i in range(perps.functions.marketCount().call())]
-
-
 def pause_calls(world: HarborWorld, name: str) -> list[Any]:
-    """The calls that pause contract `name` by its manifest pause path. A pause function taking a market id is
-    called for every market the contract lists (`marketCount()` / `marketIds(i)`)."""
+    """The calls that pause contract `name` by its manifest pause paths (one per market for a per-market pause)."""
     entry = world.manifest.by_name(name)
     if entry.pause is None:
         raise ValueError(f"{name} has no pause path in the manifest")
-    signature = entry.pause.function.replace(" ", "")
     contract = world.contract(name)
-    function = contract.get_function_by_selector("0x" + keccak(text=signature).hex()[:8])
-    if signature.endswith("()"):
-        return [function()]
-    return [function(market) for market in market_ids(world)]
+    calls = []
+    for spec in entry.pause_paths:
+        function = contract.get_function_by_selector(selector(spec.call))
+        calls.append(function(*(bytes.fromhex(a[2:]) if isinstance(a, str) and a.startswith("0x") else a for a in spec.args)))
+    return calls
 
 
 def pause(world: HarborWorld, name: str) -> None:
