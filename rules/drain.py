@@ -74,6 +74,8 @@ class Drain(Rule):
                                  "One transaction took usual_multiple times the usual outflow (EWMA) of a holder, "
                                  "after warmup outflows."),
     }
+    needs = {"trace": "native coin taken inside a transaction (native-tx)",
+             "archive": "balances before old blocks, when catching up"}
 
     def on_tx(self, ctx: Context):
         tokens, native = ctx.enabled("tx", "unusual-outflow"), ctx.enabled("native-tx", "unusual-outflow")

@@ -54,6 +54,7 @@ class FlashLoan(Rule):
                          "when profitable, medium from high_profit; loans under min_loan_value are ignored."),
     }
     topics = tuple(LENDER_EVENTS.values())
+    needs = {"trace": "flash swaps (the pair calls back the borrower: no lender event)"}
 
     def on_tx(self, ctx: Context):
         loans = self._event_loans(ctx) + self._callback_loans(ctx)

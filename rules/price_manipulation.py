@@ -53,6 +53,7 @@ class PriceManipulation(Rule):
                            "twap_blocks consecutive blocks moved a pool's price the same way, twap_threshold in all; "
                            "high when a watched TWAP oracle averages that pool."),
     }
+    needs = {"trace": "the prices the protocol read inside a transaction (consumed-price)"}
     events = ("Sync(uint112 reserve0, uint112 reserve1)",)
 
     def on_tx(self, ctx: Context):

@@ -72,6 +72,7 @@ class PrivilegedChange(Rule):
                                 "The implementation or admin slot of a watched contract changed in a block with no "
                                 "Upgraded / AdminChanged event."),
     }
+    needs = {"trace": "changes made through the protocol's Safe (they weigh less)"}
     events = (
         "OwnershipTransferred(address indexed previousOwner, address indexed newOwner)",
         "OwnershipTransferStarted(address indexed previousOwner, address indexed newOwner)",

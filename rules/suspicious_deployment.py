@@ -40,6 +40,7 @@ class SuspiciousDeployment(Rule):
                                   "Every other contract created by a deployer or factory in watched_deployers (their "
                                   "transactions are traced for internal creations)."),
     }
+    needs = {"trace": "contracts created inside transactions (receipts still name top-level deployments)"}
 
     def __init__(self, params: dict | None = None, checks: dict | None = None) -> None:
         super().__init__(params, checks)

@@ -25,6 +25,7 @@ class Metrics:
         self.errors = Counter("watchdog_errors", "Errors survived, by kind", ["network", "kind"], registry=r)
         self.head = Gauge("watchdog_chain_head", "Latest block seen", ["network"], registry=r)
         self.checkpoint = Gauge("watchdog_checkpoint", "Last block committed", ["network"], registry=r)
+        self.lag = Gauge("watchdog_lag_blocks", "Blocks between the checkpoint and the safe head", ["network"], registry=r)
         self.pending = Counter("watchdog_pending_txs", "Pending transactions simulated", ["network"], registry=r)
         self.rpc_requests = Counter("watchdog_rpc_requests", "JSON-RPC HTTP requests", ["endpoint", "ok"], registry=r)
         self.rpc_latency = Histogram("watchdog_rpc_latency_seconds", "JSON-RPC request latency", ["endpoint"], registry=r,

@@ -165,6 +165,24 @@ class RpcClient:
                 results.append(answer.get("result"))
         return results
 
+    def refresh_heads(self) -> None:
+        """Ask every endpoint for its head (when there are several): a primary that lags is then demoted
+        instead of being believed. One small request per endpoint; a failure counts against its health."""
+        if len(self.endpoints) < 2:
+            return
+        with self._id_lock:
+            request_id = next(self._ids)
+        body = {"jsonrpc": "2.0", "id": request_id, "method": "eth_blockNumber", "params": []}
+        for endpoint in self.endpoints:
+            if not endpoint.healthy:
+                continue
+            started = time.perf_counter()
+            try:
+                [answer] = self._post(endpoint, body, [request_id])
+                endpoint.head = int(answer["result"], 16)
+            except (httpx.HTTPError, _BadAnswer, ValueError, KeyError, TypeError) as exc:
+                endpoint.record(False, (time.perf_counter() - started) * 1000, f"{endpoint.label}: {type(exc).__name__}")
+
     @property
     def best_head(self) -> int:
         """The highest block any endpoint reported."""

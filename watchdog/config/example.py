@@ -60,7 +60,6 @@ json = false                # one JSON object per line
 
 [schedule]
 rules_interval = 60         # seconds between scheduled rule runs (oracle heartbeats, ...)
-health_interval = 15
 
 # Response: playbooks (conditions -> actions), notifiers and signers. Every action can be a dry run.
 # [[playbooks]]

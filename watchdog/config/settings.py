@@ -110,7 +110,6 @@ class LoggingConfig(Strict):
 
 class ScheduleConfig(Strict):
     rules_interval: float = Field(60.0, gt=0)   # seconds between scheduled rule runs (oracle heartbeats...)
-    health_interval: float = Field(15.0, gt=0)  # seconds between health checks of endpoints and followers
 
 
 class AbiConfig(Strict):

@@ -13,16 +13,18 @@ import logging
 import signal
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from apscheduler.schedulers.background import BackgroundScheduler
 
 from watchdog.chain.abi import AbiRegistry
+from watchdog.chain.capabilities import CAPABILITIES, Probe, probe_or_explain
 from watchdog.chain.rpc import RpcClient
 from watchdog.chain.ws import Subscriber
 from watchdog.config import Settings, deployments
 from watchdog.daemon.handlers import HandlerFactory, rule_engine
+from watchdog.detect import Engine
 from watchdog.errors import ConfigError, RpcError
 from watchdog.manifest import Manifest
 from watchdog.metrics import Metrics, MetricsServer
@@ -34,6 +36,10 @@ from watchdog.store import Store
 
 log = logging.getLogger("watchdog.daemon")
 
+STALL_FLOOR = 5.0  # seconds: a follower this long without progress while behind is stuck (or 2 poll intervals)
+FAILURES = 3       # steps or detections failing in a row that make a network unhealthy
+_UNKNOWN = Probe(CAPABILITIES["simulation"], True, "not probed")  # not asked yet: assume the best until told
+
 
 @dataclass
 class NetworkRuntime:
@@ -44,6 +50,7 @@ class NetworkRuntime:
     scheduled: ScheduledRuns
     mempool: MempoolFollower | None = None
     subscriber: Subscriber | None = None
+    capabilities: dict[str, Probe] = field(default_factory=dict)
 
 
 class Daemon:
@@ -53,7 +60,6 @@ class Daemon:
         self.metrics = Metrics()
         self.sinks: list[Sink] = []
         self.stopping = threading.Event()
-        self.handler_lock = threading.Lock()  # rules are not required to be thread-safe
         self.scheduler = BackgroundScheduler(daemon=True)
         self.server: MetricsServer | None = None
         self._threads: list[threading.Thread] = []
@@ -76,7 +82,9 @@ class Daemon:
         start = net.start_block if net.start_block is not None else (manifest.block or None)
         options = FollowerOptions(confirmations=net.confirmations, reorg_window=net.reorg_window,
                                   max_range=net.max_log_range, start_block=start, poll_interval=net.poll_interval)
-        common: dict[str, Any] = {"sinks": self.sinks, "metrics": self.metrics, "handler_lock": self.handler_lock}
+        # One lock per network: rules are not required to be thread-safe, and a network whose node is slow
+        # must not hold up detection on another.
+        common: dict[str, Any] = {"sinks": self.sinks, "metrics": self.metrics, "handler_lock": threading.Lock()}
         follower = Follower(name, rpc, self.store, handler, addresses, registry, options, **common)
         mempool = MempoolFollower(name, rpc, self.store, handler, addresses, registry, poll_interval=min(0.5, net.poll_interval),
                                   **common) if net.mempool else None
@@ -129,6 +137,7 @@ class Daemon:
 
     def start(self) -> None:
         self.check_chains()
+        self._check_capabilities()
         for name, runtime in self.networks.items():
             net = self.settings.networks[name]
             self._spawn(f"follow-{name}", runtime.follower.run)
@@ -137,7 +146,6 @@ class Daemon:
             if net.ws_url:
                 runtime.subscriber = self._subscriber(name, net.ws_url, runtime)
             self.add_job(runtime.scheduled.run, self.settings.schedule.rules_interval, f"rules-{name}")
-        self.add_job(self._health_job, self.settings.schedule.health_interval, "health")
         self.scheduler.start()
         metrics = self.settings.metrics
         if metrics.enabled:
@@ -200,26 +208,53 @@ class Daemon:
         self.store.close()
         log.info("stopped")
 
-    # --- scheduled jobs ---
-    def _health_job(self) -> None:
-        for runtime in self.networks.values():
-            lag = runtime.follower.head - (runtime.follower.checkpoint or 0)
-            if lag > max(10, 2 * self.settings.networks[runtime.name].reorg_window):
-                log.warning("%s: %d blocks behind the head", runtime.name, lag)
-
+    # --- health ---
     def health(self) -> dict[str, Any]:
-        """ok when every follower made a successful step recently; details per network and endpoint."""
+        """ok when every network's follower keeps up with its head, steps succeed, detection does not keep
+        failing and the node can do what the configuration needs; each problem is a reason in the report."""
         report: dict[str, Any] = {"ok": True, "networks": {}}
         for name, runtime in self.networks.items():
+            reasons = self._problems(name, runtime)
             follower = runtime.follower
-            stale = time.monotonic() - follower.last_ok
-            healthy = stale < max(15.0, 5 * self.settings.networks[name].poll_interval)
-            report["ok"] = report["ok"] and healthy
+            report["ok"] = report["ok"] and not reasons
             report["networks"][name] = {
-                "ok": healthy, "head": follower.head, "checkpoint": follower.checkpoint,
-                "lag": max(0, follower.head - (follower.checkpoint or 0)), "seconds_since_ok": round(stale, 1),
+                "ok": not reasons, "reasons": reasons, "head": follower.head, "checkpoint": follower.checkpoint,
+                "lag": follower.behind(), "catching_up": follower.catching_up,
+                "seconds_since_progress": round(time.monotonic() - follower.last_progress, 1),
                 "websocket": bool(runtime.subscriber and runtime.subscriber.connected.is_set()),
+                "capabilities": {k: p.ok for k, p in runtime.capabilities.items()},
                 "endpoints": runtime.rpc.health(),
             }
         return report
 
+    def _problems(self, name: str, runtime: NetworkRuntime) -> list[str]:
+        follower, net = runtime.follower, self.settings.networks[name]
+        reasons = []
+        idle = time.monotonic() - follower.last_progress
+        if follower.behind() > 0 and idle > max(2 * net.poll_interval, STALL_FLOOR):
+            reasons.append(f"the follower has not advanced for {idle:.0f} s while the head is {follower.behind()} block(s) ahead")
+        if follower.failures >= FAILURES:
+            reasons.append(f"the last {follower.failures} steps failed: {follower.last_error}")
+        if follower.unit.detection_failures >= FAILURES:
+            reasons.append(f"detection failed on the last {follower.unit.detection_failures} blocks")
+        if runtime.mempool is not None and not runtime.capabilities.get("simulation", _UNKNOWN).ok:
+            reasons.append("mempool = true needs debug_traceCall, which the node refuses")
+        return reasons
+
+    def _check_capabilities(self) -> None:
+        """What each node can do, said once at start: a missing capability is one warning naming the rules
+        that lose power and what is used instead."""
+        for name, runtime in self.networks.items():
+            found = probe_or_explain(runtime.rpc, self.settings.networks[name].ws_url)
+            if isinstance(found, str):
+                log.warning("%s: cannot ask the node what it can do (%s); retried at the next start", name, found)
+                continue
+            runtime.capabilities = found
+            needs = runtime.handler.needs() if isinstance(runtime.handler, Engine) else {}
+            for capability, result in found.items():
+                if result.ok or (capability == "subscriptions" and not self.settings.networks[name].ws_url):
+                    continue
+                losers = "; ".join(f"{rule} ({what})" for rule, what in needs.get(capability, [])) or "no rule"
+                log.warning("%s: the node has no %s (%s): rules losing power: %s; instead: %s", name, capability,
+                            result.capability.what, losers, result.capability.fallback,
+                            extra={"network": name, "capability": capability, "detail": result.detail})

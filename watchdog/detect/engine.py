@@ -130,6 +130,14 @@ class Engine:
                 if "(" in sig:  # a bare topic0 hex is fetched but cannot be decoded
                     self.registry.decoder.add(EventSpec.parse(sig))
 
+    def needs(self) -> dict[str, list[tuple[str, str]]]:
+        """Node capability -> (rule id, what that rule cannot see without it), for the rules that run."""
+        out: dict[str, list[tuple[str, str]]] = {}
+        for rule in self.rules:
+            for capability, what in rule.needs.items():
+                out.setdefault(capability, []).append((rule.id, what))
+        return out
+
     # -- what the listeners should fetch -------------------------------------------------------------
     def watched_topics(self) -> set[str]:
         """topic0 values the rules want from any emitter (flash-loan events and the like)."""

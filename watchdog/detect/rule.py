@@ -60,6 +60,8 @@ class Rule:
     checks: ClassVar[Mapping[str, Check]] = {}        # check name -> Check; empty: findings carry the bare id
     topics: ClassVar[tuple[str, ...]] = ()   # event signatures wanted from ANY emitter (also decoded)
     events: ClassVar[tuple[str, ...]] = ()   # event signatures to decode on watched emitters
+    # node capabilities (watchdog.chain.capabilities) -> what the rule cannot see without them
+    needs: ClassVar[Mapping[str, str]] = {}
 
     def __init__(self, params: Mapping[str, Any] | None = None,
                  checks: Mapping[str, Mapping[str, Any]] | None = None) -> None:

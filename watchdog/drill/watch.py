@@ -124,7 +124,7 @@ def drill_settings(anvil: Anvil, world: World, workdir: Path, *, start_block: in
         "protocols": {"demo": {"manifest": str(world.manifest_path)}},
         "store": {"url": "sqlite:///watchdog.db"},
         "metrics": {"enabled": False},
-        "schedule": {"rules_interval": rules_interval, "health_interval": 60},
+        "schedule": {"rules_interval": rules_interval},
         "playbooks": [{"name": "contain", "when": {"min_severity": "high"}, "actions": [pause]}],
         "signers": {"responder": {"key_env": KEY_ENV}},
         "responder": {"executor": {"min_priority_fee_gwei": 2.0}},

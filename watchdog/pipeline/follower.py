@@ -29,7 +29,7 @@ from watchdog.chain.abi import AbiRegistry
 from watchdog.chain.events import Block, BlockBundle, Tx
 from watchdog.chain.logsource import ChainMoved, LogSource, RangeRead
 from watchdog.chain.reader import BlockReader
-from watchdog.chain.rpc import RpcClient
+from watchdog.chain.rpc import LAG_TOLERANCE, RpcClient
 from watchdog.errors import RpcError
 from watchdog.finding import Finding
 from watchdog.metrics import Metrics
@@ -40,6 +40,7 @@ from watchdog.store import Store, ledger
 log = logging.getLogger("watchdog.follower")
 
 DEEP_REORG = 1024  # how far below the window findings are checked after a reorg deeper than it
+CATCH_UP = 5       # blocks behind the head from which the follower says it is catching up on history
 
 
 @dataclass
@@ -79,7 +80,11 @@ class Follower:
         self.wake = threading.Event()   # set by a WebSocket newHeads notification (or stop)
         self.head = 0
         self.head_time = 0  # the head block's timestamp: how old a block is, on the chain's clock
-        self.last_ok = time.monotonic()   # last time the node answered a step (health)
+        # health: when the checkpoint last moved (or was found at the head), and the steps failed in a row
+        self.last_progress = time.monotonic()
+        self.failures = 0
+        self.last_error = ""
+        self.catching_up = False
         self._checkpoint = self._load_checkpoint()
 
     @property
@@ -89,21 +94,21 @@ class Follower:
     # --- driving ---
     def run(self, stop: threading.Event) -> None:
         """Follow until `stop` is set. Never raises: RPC trouble is retried with backoff."""
-        failures = 0
         while not stop.is_set():
             try:
                 progressed = self.step()
-                failures = 0
+                self.failures = 0
             except Exception as exc:  # the follower must survive anything the node or a rule throws
-                failures += 1
+                self.failures += 1
+                self.last_error = f"{type(exc).__name__}: {exc}"
                 kind = "rpc" if isinstance(exc, RpcError) else "internal"
                 self.metrics.errors.labels(self.network, kind).inc()
-                fields = {"network": self.network, "checkpoint": self.checkpoint, "retry": failures}
+                fields = {"network": self.network, "checkpoint": self.checkpoint, "retry": self.failures}
                 if kind == "rpc":
-                    log.warning("%s: %s (retry %d)", self.network, exc, failures, extra=fields)
+                    log.warning("%s: %s (retry %d)", self.network, exc, self.failures, extra=fields)
                 else:
-                    log.exception("%s: unexpected error (retry %d)", self.network, failures, extra=fields)
-                self.wake.wait(random.uniform(0.5, 1.0) * min(5.0, 0.2 * 2 ** failures))
+                    log.exception("%s: unexpected error (retry %d)", self.network, self.failures, extra=fields)
+                self.wake.wait(random.uniform(0.5, 1.0) * min(5.0, 0.2 * 2 ** self.failures))
                 self.wake.clear()
                 continue
             if not progressed:
@@ -121,7 +126,9 @@ class Follower:
         while True:
             try:
                 if limit is None:
-                    limit = int(self.rpc.call("eth_blockNumber"), 16) - self.options.confirmations
+                    self.rpc.refresh_heads()
+                    head = int(self.rpc.call("eth_blockNumber", at_least=self.rpc.best_head - LAG_TOLERANCE or None), 16)
+                    limit = head - self.options.confirmations
                 if not self.step(limit):
                     return
                 failures = 0
@@ -148,10 +155,10 @@ class Follower:
         if cp is not None:
             calls.append(("eth_getBlockByNumber", [hex(cp.number), False]))
         # An endpoint behind the checkpoint would answer "no such block": that is a lagging node, not a reorg.
-        answers = self.rpc.batch(calls, at_least=cp.number if cp is not None else None)
+        self.rpc.refresh_heads()
+        answers = self.rpc.batch(calls, at_least=max(self.rpc.best_head - LAG_TOLERANCE, cp.number if cp else 0) or None)
         head = parse.block(answers[0])
         self.head, self.head_time = head.number, head.timestamp
-        self.last_ok = time.monotonic()  # the node answers (health)
         self.metrics.head.labels(self.network).set(self.head)
         if cp is not None:
             current = parse.block(answers[1]) if answers[1] is not None else None
@@ -166,10 +173,32 @@ class Follower:
         else:
             first = cp.number + 1
         if first > target:
+            self.last_progress = time.monotonic()  # nothing to do is not being stuck
+            self._note_lag(target)
             return False
         with _gc_paused():
             self._process(first, target)
+        self.last_progress = time.monotonic()
+        self._note_lag(target)
         return True
+
+    def behind(self) -> int:
+        """Blocks between the checkpoint and the safe head."""
+        return max(0, self.head - self.options.confirmations - (self.checkpoint or 0)) if self.checkpoint is not None else 0
+
+    def _note_lag(self, target: int) -> None:
+        """Catching up on history is said in the logs (start and end) and in the lag gauge."""
+        behind = self.behind()
+        self.metrics.lag.labels(self.network).set(behind)
+        if behind > CATCH_UP and not self.catching_up:
+            self.catching_up = True
+            log.info("%s: catching up, %d blocks behind the head (block %d): findings of old blocks are reported as "
+                     "history, never acted on", self.network, behind, self.head,
+                     extra={"network": self.network, "behind": behind, "head": self.head})
+        elif behind <= CATCH_UP and self.catching_up:
+            self.catching_up = False
+            log.info("%s: caught up with the head (block %d)", self.network, self.head,
+                     extra={"network": self.network, "head": self.head})
 
     # --- processing a range ---
     def _process(self, first: int, target: int) -> None:

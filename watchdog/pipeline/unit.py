@@ -32,6 +32,7 @@ class UnitOfWork:
         self.sinks = sinks if sinks is not None else []
         self.metrics = metrics or Metrics()
         self.lock = lock or threading.Lock()  # rules are not required to be thread-safe
+        self.detection_failures = 0  # events in a row on which the handler raised (health)
 
     def detect(self, method: Callable[..., list[Finding]], session: Session, *args: Any, where: str) -> list[Finding]:
         """The handler's findings for one event. The node failing under a rule is raised (the source retries
@@ -39,10 +40,13 @@ class UnitOfWork:
         with the next event: one bad rule or block must not stop the watchdog."""
         try:
             with self.lock:
-                return call_handler(method, session, *args)
+                found = call_handler(method, session, *args)
+            self.detection_failures = 0
+            return found
         except RpcError:
             raise
         except Exception:
+            self.detection_failures += 1
             self.metrics.errors.labels(self.network, "rule").inc()
             log.exception("%s: detection failed on %s; continuing", self.network, where,
                           extra={"network": self.network, "where": where})
