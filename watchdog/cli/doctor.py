@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import importlib.metadata
+import json
 import subprocess
+from typing import Any
 
 import typer
 from rich.console import Console
@@ -11,7 +13,7 @@ from rich.table import Table
 
 from watchdog import toolchain
 from watchdog.cli.app import app
-from watchdog.errors import ToolchainError
+from watchdog.errors import ToolchainError, WatchdogError
 
 PYTHON_PACKAGES = ("web3", "eth-abi", "slither-analyzer", "crytic-compile", "safe-eth-py", "sqlmodel", "httpx", "apscheduler")
 FIX_NPM = "run `make setup` (or `npm install`) in the watchdog checkout"
@@ -57,15 +59,45 @@ def checks() -> list[tuple[str, str | None, str]]:
     return rows
 
 
+def node_report(rpc_url: str, ws_url: str | None) -> dict[str, Any]:
+    """What the node at `rpc_url` can do, and which built-in rules lose power without what it lacks."""
+    from watchdog.chain.capabilities import probe
+    from watchdog.chain.rpc import RpcClient, redact
+    from watchdog.detect.loader import builtin_rules
+
+    client = RpcClient(rpc_url, retries=1, timeout=10.0)
+    try:
+        chain_id, head = int(client.call("eth_chainId"), 16), int(client.call("eth_blockNumber"), 16)
+        found = probe(client, ws_url)
+    finally:
+        client.close()
+    users: dict[str, list[str]] = {}
+    for rule in builtin_rules():
+        for capability, what in rule.needs.items():
+            users.setdefault(capability, []).append(f"{rule.id} ({what})")
+    return {"url": redact(rpc_url), "chain_id": chain_id, "head": head, "capabilities": {
+        name: {"ok": p.ok, "what": p.capability.what, "fallback": p.capability.fallback, "detail": p.detail,
+               "rules": users.get(name, [])} for name, p in found.items()}}
+
+
 @app.command()
-def doctor(json_output: bool = typer.Option(False, "--json", help="Print one JSON object instead of a table.")) -> None:
-    """Check the toolchain: anvil, forge, cast, solc-js, slither and key Python packages."""
+def doctor(
+    json_output: bool = typer.Option(False, "--json", help="Print one JSON object instead of a table."),
+    rpc: str = typer.Option(None, "--rpc", help="Also ask this node what it can do (tracing, receipts, mempool...)."),
+    ws: str = typer.Option(None, "--ws", help="With --rpc: the node's WebSocket URL, to check subscriptions."),
+) -> None:
+    """Check the toolchain (anvil, forge, cast, solc-js, slither, key Python packages) and, with --rpc, a node."""
     rows = checks()
     missing = [(name, fix) for name, version, fix in rows if version is None]
+    node = None
+    if rpc:
+        try:
+            node = node_report(rpc, ws)
+        except WatchdogError as exc:
+            Console(stderr=True).print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+            raise typer.Exit(exc.exit_code) from None
     if json_output:
-        import json
-
-        typer.echo(json.dumps({"ok": not missing, "components": {n: v for n, v, _ in rows}}))
+        typer.echo(json.dumps({"ok": not missing, "components": {n: v for n, v, _ in rows}, "node": node}))
     else:
         table = Table(title="watchdog doctor")
         table.add_column("component")
@@ -73,8 +105,21 @@ def doctor(json_output: bool = typer.Option(False, "--json", help="Print one JSO
         for name, version, _ in rows:
             table.add_row(name, version or "[red]missing[/]")
         Console().print(table)
+        if node is not None:
+            _print_node(node)
     err = Console(stderr=True)
     for name, fix in missing:
         err.print(f"[red]missing:[/] {name}: {fix}", highlight=False)
     if missing:
         raise typer.Exit(1)
+
+
+def _print_node(node: dict[str, Any]) -> None:
+    table = Table(title=f"node {node['url']} (chain {node['chain_id']}, block {node['head']})")
+    for column in ("capability", "state", "without it"):
+        table.add_column(column)
+    for name, found in node["capabilities"].items():
+        state = "ok" if found["ok"] else "[red]missing[/]"
+        lost = "" if found["ok"] else "; ".join([found["fallback"], *found["rules"]])
+        table.add_row(name, state, lost)
+    Console().print(table)
