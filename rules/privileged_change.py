@@ -173,8 +173,8 @@ class PrivilegedChange(Rule):
                 continue
             for slot, what in ((IMPLEMENTATION_SLOT, "implementation"), (ADMIN_SLOT, "admin")):
                 before, after = ctx.storage(address, slot, ctx.before), ctx.storage(address, slot, ctx.at)
-                if before == after:
-                    continue
+                if before is None or after is None or before == after:
+                    continue  # unchanged, or a block the node keeps no state for
                 before, after = f"0x{before:064x}", f"0x{after:064x}"
                 yield ctx.finding(
                     check="silent-upgrade", title=f"{watched.name}: EIP-1967 {what} changed without an event",

@@ -327,9 +327,15 @@ class Context:
             log.debug("balance of %s at %s failed: %s", holder, block, exc)
             return None
 
-    def storage(self, address: str, slot: int, block: int | str | None = None) -> int:
-        """A storage word of `address` as an integer."""
-        return int(self.reader.storage_at(address, slot, self.at if block is None else block) or "0x0", 16)
+    def storage(self, address: str, slot: int, block: int | str | None = None) -> int | None:
+        """A storage word of `address` as an integer; None when the node cannot say (no state for that block)."""
+        try:
+            return int(self.reader.storage_at(address, slot, self.at if block is None else block) or "0x0", 16)
+        except RpcUnavailable:
+            raise
+        except Exception as exc:
+            log.debug("storage %s[%s] at %s failed: %s", address, slot, block, exc)
+            return None
 
     def decimals(self, token: str) -> int:
         """Decimals of a token (the manifest's `decimals` when given), 18 when unreadable."""
