@@ -46,14 +46,16 @@ class OracleHealth(Rule):
                             "another network (`remote_feeds`); high from divergence_high."),
         "unreadable": Check("Feed unreadable", Severity.HIGH, (), "latestRoundData() reverted."),
     }
-    events = ("AnswerUpdated(int256 indexed current, uint256 indexed roundId, uint256 updatedAt)",)
+    # Rounds are emitted by a proxy's aggregator, an address the manifest does not name: wanted from any emitter.
+    topics = ("AnswerUpdated(int256 indexed current, uint256 indexed roundId, uint256 updatedAt)",)
 
     def on_schedule(self, ctx: Context):
         for feed in ctx.registry.role("oracle_feed"):
             yield from self._feed(ctx, feed, updated=False)
 
     def on_block(self, ctx: Context):
-        updated = {e.address for e in ctx.logs}
+        emitters = ctx.feed_emitters()
+        updated = {emitters[e.address].address for e in ctx.logs if e.address in emitters}
         acted = ctx.enabled("stale") and ctx.core_in_logs()
         for feed in ctx.registry.role("oracle_feed"):
             if feed.address in updated:

@@ -124,6 +124,29 @@ class PrivilegedChange(Rule):
     def on_block(self, ctx: Context):
         if ctx.enabled("silent-upgrade"):
             yield from self._silent_upgrades(ctx)
+        if ctx.enabled("oracle-source"):
+            yield from self._aggregator_changes(ctx)
+
+    @staticmethod
+    def _aggregator_changes(ctx: Context):
+        """A feed proxy pointed at another aggregator. Chainlink's EACAggregatorProxy emits nothing when it does:
+        the change shows only as the proxy's `aggregator()` answering another address after a call to it."""
+        called = {tx.to: tx for tx in ctx.txs.values() if tx.to}
+        for feed in ctx.registry.role("oracle_feed"):
+            if feed.address not in called:
+                continue
+            before, after = ctx.aggregator(feed.address, ctx.before), ctx.aggregator(feed.address, ctx.at)
+            if before is None or after is None or before == after:
+                continue
+            sender = called[feed.address].sender
+            yield ctx.finding(
+                check="oracle-source", title=f"{feed.name}: aggregator replaced",
+                description=f"{sender} pointed the feed proxy {feed.name} from aggregator {before} to {after}.",
+                addresses=[feed.address, sender, after],
+                evidence={"contract": feed.name, "kind": "oracle-source", "aggregator_before": before,
+                          "aggregator_after": after, "sender": sender},
+                labels={"actor": sender, "kind": "oracle-source"}, key=f"{feed.address}:aggregator:{after}",
+            )
 
     @staticmethod
     def _classify(event: str, args: dict) -> tuple[str | None, Severity]:

@@ -347,6 +347,26 @@ class Context:
         return self.scope.remote(rpc_url)
 
     # -- prices --------------------------------------------------------------------------------------
+    def aggregator(self, feed: str, block: int | str | None = None) -> str | None:
+        """The aggregator behind a Chainlink-style proxy (`aggregator()`), None for a feed that is no proxy."""
+        out = self.read(feed, "aggregator()(address)", (), block)
+        return out[0] if out and int(out[0], 16) else None
+
+    def feed_emitters(self) -> dict[str, Watched]:
+        """Watched feed by the address that emits its rounds: the feed itself, and the current aggregator of a
+        proxy (protocols read the proxy, which emits nothing per round). The aggregator is asked once and again
+        only in a block where a transaction calls the proxy (an aggregator change)."""
+        out: dict[str, Watched] = {}
+        called = {tx.to for tx in self.txs.values() if tx.to}
+        for feed in self.registry.role("oracle_feed"):
+            out[feed.address] = feed
+            slot = ("aggregator", feed.address)
+            if slot not in self.scope.reads.static or feed.address in called:
+                self.scope.reads.static[slot] = self.aggregator(feed.address)
+            if self.scope.reads.static[slot]:
+                out[self.scope.reads.static[slot]] = feed
+        return out
+
     def feed_round(self, feed: str, block: int | str | None = None) -> FeedRound | None:
         """A Chainlink-style feed's latest round (`latestRoundData()` and `decimals()`), None when unreadable."""
         return self.scope.reads.feed_round(feed, self.at if block is None else block)
