@@ -74,7 +74,7 @@ def test_readme_rule_dropped_into_a_rule_directory(world, anvil, tmp_path):
 
 def test_a_failing_rule_is_counted_and_the_others_still_run(world, anvil, tmp_path):
     rule_dir = write_rule(tmp_path / "rules", "crash.py", CRASHING)
-    before = REGISTRY.get_sample_value("watchdog_rule_errors_total", {"rule": "crash"}) or 0
+    before = REGISTRY.get_sample_value("watchdog_rule_errors_total", {"network": "devnet", "rule": "crash"}) or 0
     first = world.head() + 1
     world.send(world.spot_attacker, *ATTACK, sender=world.attacker)
     records = follow(world, tmp_path, first, rule_dirs=(rule_dir,))
@@ -82,8 +82,8 @@ def test_a_failing_rule_is_counted_and_the_others_still_run(world, anvil, tmp_pa
     stats = follow.engine.stats
     assert stats["crash"].errors == 2 and "bug in a user rule" in stats["crash"].last_error  # one tx, one block
     assert stats["flash-loan"].errors == 0 and stats["flash-loan"].runs == 1 and stats["flash-loan"].seconds > 0
-    assert REGISTRY.get_sample_value("watchdog_rule_errors_total", {"rule": "crash"}) == before + 2
-    assert REGISTRY.get_sample_value("watchdog_rule_seconds_count", {"rule": "flash-loan"}) >= 1
+    assert REGISTRY.get_sample_value("watchdog_rule_errors_total", {"network": "devnet", "rule": "crash"}) == before + 2
+    assert REGISTRY.get_sample_value("watchdog_rule_seconds_count", {"network": "devnet", "rule": "flash-loan"}) >= 1
 
 
 @pytest.mark.parametrize(("files", "rules", "message"), [

@@ -39,12 +39,13 @@ _METRICS: dict[int, tuple[Histogram, Counter]] = {}
 
 
 def rule_metrics(registry: CollectorRegistry = REGISTRY) -> tuple[Histogram, Counter]:
-    """`watchdog_rule_seconds` (histogram) and `watchdog_rule_errors_total` (counter) by rule, once per registry."""
+    """`watchdog_rule_seconds` (histogram) and `watchdog_rule_errors_total` (counter) by network and rule, once
+    per registry."""
     if id(registry) not in _METRICS:
         _METRICS[id(registry)] = (
-            Histogram("watchdog_rule_seconds", "Time spent in one rule evaluation", ["rule"], registry=registry,
+            Histogram("watchdog_rule_seconds", "Time spent in one rule evaluation", ["network", "rule"], registry=registry,
                       buckets=(0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5)),
-            Counter("watchdog_rule_errors_total", "Rule evaluations that raised", ["rule"], registry=registry),
+            Counter("watchdog_rule_errors_total", "Rule evaluations that raised", ["network", "rule"], registry=registry),
         )
     return _METRICS[id(registry)]
 
@@ -218,14 +219,14 @@ class Engine:
         except Exception as exc:  # one broken rule never stops the others
             stats.errors += 1
             stats.last_error = f"{type(exc).__name__}: {exc}"
-            self._errors.labels(rule.id).inc()
+            self._errors.labels(self.network, rule.id).inc()
             log.exception("rule %s failed on %s %s", rule.id, trigger.value, tx.hash if tx else (scope.block.number if scope.block else ""))
             return []
         finally:
             elapsed = time.perf_counter() - started
             stats.runs += 1
             stats.seconds += elapsed
-            self._seconds.labels(rule.id).observe(elapsed)
+            self._seconds.labels(self.network, rule.id).observe(elapsed)
         return [f for f in (self._control(rule, ctx, f) for f in produced) if f is not None]
 
     def _control(self, rule: Rule, ctx: Context, finding: Finding) -> Finding | None:
