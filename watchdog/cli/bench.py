@@ -38,11 +38,13 @@ def _print(result: dict, json_output: bool) -> None:
 def bench_ingest(
     logs: int = typer.Option(50_000, help="How many logs the watched contracts emit before measuring."),
     latency_blocks: int = typer.Option(20, help="1-second blocks used to measure live latency."),
+    backfill_blocks: int = typer.Option(300, help="Blocks of unwatched traffic caught up on (the cost of a complete backfill)."),
     json_output: bool = typer.Option(False, "--json", help="Print only the JSON object."),
 ) -> None:
     """Ingestion speed: raw eth_getLogs vs web3.py vs watchdog's full path, and live latency."""
     try:
-        result = harness("ingest").run_ingest(logs=logs, latency_blocks=latency_blocks)
+        result = harness("ingest").run_ingest(logs=logs, latency_blocks=latency_blocks,
+                                              backfill_blocks=backfill_blocks)
     except WatchdogError as exc:
         raise _fail(exc) from None
     _print(result, json_output)

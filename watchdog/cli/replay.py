@@ -62,7 +62,7 @@ def replay_findings(settings: Settings, network: str, first: int, last: int) -> 
 
     net = settings.networks[network]
     net.start_block, net.confirmations = first, 0
-    net.reorg_window = max(net.reorg_window, last - first + 2)  # every block of the range gets its on_block, as live
+    net.backfill = "complete"  # every block of the range is judged, with or without watched logs
     with tempfile.TemporaryDirectory(prefix="watchdog-replay-") as tmp:
         store = Store(f"sqlite:///{Path(tmp) / 'replay.db'}")
         try:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import tomllib
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
@@ -31,6 +31,7 @@ class NetworkConfig(Strict):
     confirmations: int = Field(0, ge=0)          # 0: detection on the head itself (findings stay reorg-safe)
     poll_interval: float = Field(1.0, gt=0)      # seconds; the fallback when no WebSocket head arrives
     reorg_window: int = Field(64, ge=1)          # recent block hashes kept to find a fork point
+    backfill: Literal["complete", "logs"] = "complete"  # catch-up reads every block (complete) or those with logs
     max_log_range: int = Field(2000, ge=1)       # most blocks per eth_getLogs (halved when a provider refuses)
     start_block: int | None = Field(None, ge=0)  # first block when there is no checkpoint yet
     mempool: bool = False                        # follow pending transactions (needs debug_traceCall)

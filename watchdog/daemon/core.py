@@ -80,7 +80,7 @@ class Daemon:
         rpc = RpcClient(net.rpc_urls, timeout=net.timeout, on_request=self.metrics.rpc_hook)
         addresses = {c.address.lower() for c in manifest.contracts}
         start = net.start_block if net.start_block is not None else (manifest.block or None)
-        options = FollowerOptions(confirmations=net.confirmations, reorg_window=net.reorg_window,
+        options = FollowerOptions(confirmations=net.confirmations, reorg_window=net.reorg_window, backfill=net.backfill,
                                   max_range=net.max_log_range, start_block=start, poll_interval=net.poll_interval)
         # One lock per network: rules are not required to be thread-safe, and a network whose node is slow
         # must not hold up detection on another.

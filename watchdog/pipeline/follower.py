@@ -20,7 +20,7 @@ import threading
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any, Iterator
+from typing import Any, Iterator, Literal
 
 from sqlmodel import Session
 
@@ -50,6 +50,10 @@ class FollowerOptions:
     max_range: int = 2000           # most blocks asked of one eth_getLogs
     start_block: int | None = None  # first block when there is no checkpoint (None: the current head)
     poll_interval: float = 1.0      # seconds between polls when no WebSocket head arrives
+    # complete: every block is read with its transactions and judged, however old (calls that emit nothing,
+    # native-coin moves, silent upgrades are seen in a catch-up too); logs: older than the reorg window, only
+    # blocks with watched logs (cheaper on busy chains, blind to log-less activity in history)
+    backfill: Literal["complete", "logs"] = "complete"
 
 
 class Follower:
@@ -204,7 +208,8 @@ class Follower:
     def _process(self, first: int, target: int) -> None:
         started = time.perf_counter()
         window_from = self.head - self.options.reorg_window + 1
-        read = self.source.read(first, target, window_from)
+        full_from = first if self.options.backfill == "complete" else window_from
+        read = self.source.read(first, target, full_from)
         cp = self._checkpoint
         if cp is not None and cp.number == first - 1 and read.blocks[first].parent_hash != cp.hash:
             self._reorg()  # the block at the checkpoint was replaced since this step began
@@ -215,7 +220,7 @@ class Follower:
         def progress(session: Session) -> None:
             ledger.advance(session, self.network, last, recent, keep_from=read.last - self.options.reorg_window + 1)
 
-        self.unit.commit(lambda session: self._detect(read, window_from, session), progress, head=(self.head, self.head_time))
+        self.unit.commit(lambda session: self._detect(read, full_from, session), progress, head=(self.head, self.head_time))
         self._checkpoint = last
         self.metrics.blocks.labels(self.network).inc(read.last - first + 1)
         self.metrics.logs.labels(self.network).inc(len(read.logs))
@@ -223,7 +228,7 @@ class Follower:
         if read.last >= self.head - 1:
             self.metrics.commit_latency.labels(self.network).observe(time.perf_counter() - started)
 
-    def _detect(self, read: RangeRead, window_from: int, session: Session) -> list[Finding]:
+    def _detect(self, read: RangeRead, full_from: int, session: Session) -> list[Finding]:
         by_block = read.logs_by_block()
         findings: list[Finding] = []
         for number in sorted(read.txs):
@@ -238,7 +243,7 @@ class Follower:
                     tx = parse.tx(raw)
                     picked[tx.hash] = tx
                     reader.remember_tx(tx)
-            if not block_logs and not picked and number < window_from:
+            if not block_logs and not picked and number < full_from:
                 continue
             bundle = BlockBundle(self.network, read.blocks[number], block_logs, picked, reader)
             findings += stamped(self.unit.detect(self.handler.on_block, session, bundle, where=f"block {number}"), bundle.block)
