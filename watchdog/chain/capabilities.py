@@ -15,6 +15,7 @@ from watchdog.errors import RpcError
 
 ZERO = "0x" + "00" * 20
 CALL_TRACER = {"tracer": "callTracer", "tracerConfig": {"withLog": True}}
+OLD_BLOCKS = 10_000  # a full node keeps the state of the last ~128 blocks; an archive node of every block
 
 
 @dataclass(frozen=True)
@@ -33,7 +34,7 @@ CAPABILITIES = {c.name: c for c in (
     Capability("parity_trace", "trace_block / trace_transaction", "traces come from debug_traceTransaction only"),
     Capability("txpool", "txpool_status", "pending transactions come from a pending-transaction filter"),
     Capability("subscriptions", "eth_subscribe over WebSocket", "new heads are polled over HTTP"),
-    Capability("archive", "state of blocks the node keeps no longer (eth_getBalance at block 1)",
+    Capability("archive", "state of old blocks (eth_getBalance 10,000 blocks back)",
                "a catch-up or replay over old blocks cannot read state: checks comparing with the block before stay quiet"),
 )}
 
@@ -48,6 +49,7 @@ class Probe:
 def probe(rpc: RpcClient, ws_url: str | None = None) -> dict[str, Probe]:
     """Every capability, probed on `rpc` (and `ws_url` for subscriptions)."""
     call = {"from": ZERO, "to": ZERO, "data": "0x"}
+    old = max(0, int(rpc.call("eth_blockNumber"), 16) - OLD_BLOCKS)
     requests = {
         "trace": ("debug_traceCall", [call, "latest", CALL_TRACER]),
         "prestate": ("debug_traceCall", [call, "latest", {"tracer": "prestateTracer"}]),
@@ -55,7 +57,7 @@ def probe(rpc: RpcClient, ws_url: str | None = None) -> dict[str, Probe]:
         "block_receipts": ("eth_getBlockReceipts", ["latest"]),
         "parity_trace": ("trace_block", ["latest"]),
         "txpool": ("txpool_status", []),
-        "archive": ("eth_getBalance", [ZERO, "0x1"]),
+        "archive": ("eth_getBalance", [ZERO, hex(old)]),
     }
     found: dict[str, Probe] = {}
     answers = rpc.batch(list(requests.values()), errors_as_values=True)
