@@ -15,6 +15,14 @@ from watchdog.chain.rpc import RpcAnswerError, RpcClient
 from watchdog.errors import RpcError
 
 log = logging.getLogger("watchdog.reader")
+_WARNED: set[tuple[str, str]] = set()
+
+
+def warn_once(network: str, what: str, message: str) -> None:
+    """A degradation said once per network and kind, not once per block."""
+    if (network, what) not in _WARNED:
+        _WARNED.add((network, what))
+        log.warning(message)
 
 TRACER = {"tracer": "callTracer", "tracerConfig": {"withLog": True}}
 
@@ -74,7 +82,9 @@ class BlockReader:
             try:
                 raw = self.rpc.call("debug_traceTransaction", [tx_hash, TRACER], at_least=self.block)
                 self._cache[key] = parse.call_frame(raw, tx_hash, self.block) if raw else None
-            except RpcAnswerError:  # the node cannot trace (method disabled, pruned state)
+            except RpcAnswerError as exc:  # the node cannot trace (method disabled, pruned state)
+                warn_once(self.network, "trace", f"{self.network}: the node cannot trace transactions ({exc.message}): "
+                          "rules that look inside transactions see less (`watchdog doctor --rpc` says which)")
                 self._cache[key] = None
         return self._cache[key]
 

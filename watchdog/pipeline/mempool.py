@@ -18,7 +18,7 @@ from typing import Any, Iterable
 from watchdog.chain import parse
 from watchdog.chain.abi import AbiRegistry
 from watchdog.chain.events import Log, PendingTx, Tx
-from watchdog.chain.reader import TRACER, BlockReader
+from watchdog.chain.reader import TRACER, BlockReader, warn_once
 from watchdog.chain.rpc import RpcAnswerError, RpcClient
 from watchdog.errors import RpcError
 from watchdog.metrics import Metrics
@@ -176,6 +176,8 @@ class MempoolFollower:
                     raise raw
                 trace = parse.call_frame(raw, tx.hash)
             except (RpcAnswerError, parse.BadRpcAnswer) as exc:
+                warn_once(self.network, f"simulation:{exc}", f"{self.network} mempool: cannot simulate pending "
+                          f"transactions ({exc}); those are judged once mined")
                 log.debug("%s mempool: cannot simulate %s: %s", self.network, tx.hash, exc)
                 continue
             frames = trace.walk()
