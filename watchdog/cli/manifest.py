@@ -32,7 +32,8 @@ def from_foundry(
     from watchdog.manifests import from_foundry as read, write_manifest
 
     deployment = read(broadcast, artifacts)
-    path = write_manifest(deployment.drafts, deployment.chain_id, deployment.block, out / "manifest.json", force=force)
+    path = out / "manifest.json"
+    write_manifest(deployment.drafts, deployment.chain_id, deployment.block, path, force=force)
     _print_drafts(deployment.drafts)
     _wrote(path, len(deployment.drafts), deployment.chain_id, deployment.block)
 
@@ -48,7 +49,8 @@ def from_hardhat(
     from watchdog.manifests import from_hardhat as read, write_manifest
 
     deployment = read(folder, chain_id)
-    path = write_manifest(deployment.drafts, deployment.chain_id, deployment.block, out / "manifest.json", force=force)
+    path = out / "manifest.json"
+    write_manifest(deployment.drafts, deployment.chain_id, deployment.block, path, force=force)
     _print_drafts(deployment.drafts)
     _wrote(path, len(deployment.drafts), deployment.chain_id, deployment.block)
 
@@ -75,8 +77,8 @@ def probe(
             typer.echo(f"{address}: no code on chain {report.chain_id}: an account, or nothing deployed there on this chain")
     if out is not None:
         extra = {"safe": report.safe} if report.safe else {}
-        path = write_manifest(report.drafts, report.chain_id, report.block, out, force=force, **extra)
-        _wrote(path, len(report.drafts), report.chain_id, report.block, err=as_json)
+        write_manifest(report.drafts, report.chain_id, report.block, out, force=force, **extra)
+        _wrote(out, len(report.drafts), report.chain_id, report.block, err=as_json)
 
 
 @manifest_app.command("check")

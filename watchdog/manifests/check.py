@@ -13,7 +13,7 @@ from watchdog.chain.abi import encode_call, parse_call, selector
 from watchdog.chain.reader import BlockReader
 from watchdog.chain.rpc import RpcAnswerError, RpcClient, redact
 from watchdog.errors import ConfigError
-from watchdog.manifest import ContractEntry, Manifest, PauseCheck
+from watchdog.manifest import ContractEntry, Manifest, PauseCheck, PauseSpec
 from watchdog.manifests.calls import decode_answer
 from watchdog.manifests.interfaces import GUARDIAN_PAUSE
 from watchdog.manifests.proxies import Proxy, find_proxy
@@ -70,6 +70,10 @@ class PauseCall:
     bit: int | None
     to_key: str  # the manifest key naming `to`
 
+    @property
+    def via_guardian(self) -> bool:
+        return self.to_key.endswith(".guardian")
+
 
 class _Checker:
     def __init__(self, manifest: Manifest, rpc: RpcClient, block: int, report: CheckReport) -> None:
@@ -119,7 +123,7 @@ class _Checker:
         self.abi(entry, key, deployed)
         if entry.pause is not None:
             self.report.pauses += 1
-            pause = self.pause_call(entry, key)
+            pause = self.pause_call(entry, entry.pause, key)
             if pause is not None:
                 self.pause(entry, key, pause, signer)
 
@@ -137,10 +141,8 @@ class _Checker:
                          "point abi at this contract's own ABI (a proxy: its implementation's), or fix the address")
 
     # --- its pause ---
-    def pause_call(self, entry: ContractEntry, key: str) -> PauseCall | None:
+    def pause_call(self, entry: ContractEntry, spec: PauseSpec, key: str) -> PauseCall | None:
         """The manifest's pause resolved to addresses and typed arguments; None (with a problem) when it cannot be."""
-        spec = entry.pause
-        assert spec is not None
         target = entry.address.lower()
         if spec.via == "guardian":
             if not spec.guardian:
@@ -195,8 +197,11 @@ class _Checker:
             self.problem(pause.to_key, f"no code at {pause.to}", "fix the address of the contract the pause calls")
             return
         if selector(parse_call(pause.call)[0]) not in deployed.selectors:
-            self.problem(f"{key}.pause.call", f"{pause.call} is not in the code of {self.label(pause.to)}",
-                         "fix pause.call, or set pause.to to the contract that has it")
+            if pause.via_guardian:
+                self.problem(pause.to_key, f"{self.label(pause.to)} has no {pause.call}", "give the watchdog guardian's address")
+            else:
+                self.problem(f"{key}.pause.call", f"{pause.call} is not in the code of {self.label(pause.to)}",
+                             "fix pause.call, or set pause.to to the contract that has it")
             return
         paused = self.paused_now(key, pause)
         if paused is None or signer is None:

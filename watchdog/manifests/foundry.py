@@ -82,7 +82,7 @@ def _known(created: list[Created], out: Path) -> list[Known]:
         logic, logic_artifact = created[implementation], artifacts[implementation]
         # The proxy answers the implementation's functions and emits its own upgrade events.
         abi = logic_artifact["abi"] + [i for i in artifact["abi"] if i.get("type") == "event"]
-        known.append(Known(logic.name, contract.address, abi, implementation=logic.address))
+        known.append(Known(logic.name, contract.address, abi, f"{contract.name}-{logic.name}", logic.address))
     for item in known:  # an implementation keeps its type name apart from the proxy that takes its name
         if any(other.implementation and other.implementation.lower() == item.address.lower() for other in known):
             item.name = f"{item.name}Implementation"

@@ -27,6 +27,7 @@ def drafts_from_abis(contracts: list[Known]) -> list[Draft]:
     """One draft per contract. An implementation behind a proxy of the same deployment is `other` (users call the
     proxy); a guardian among the contracts is named in the pause of the contracts it can pause."""
     implementations = {c.implementation.lower(): c.name for c in contracts if c.implementation}
+    names = {c.address.lower(): c.name for c in contracts}
     guesses = [guess_role(Evidence(set(abi_functions(c.abi)))) for c in contracts]
     guardians = [c.address for c, g in zip(contracts, guesses) if g.role == "guardian"]
     drafts = []
@@ -38,7 +39,7 @@ def drafts_from_abis(contracts: list[Known]) -> list[Draft]:
             continue
         reasons = [f"ABI: {', '.join(guess.names)}" if guess.names else "no known interface in its ABI"]
         if known.implementation:
-            reasons.insert(0, f"proxy to {known.implementation}")
+            reasons.insert(0, f"proxy to {names.get(known.implementation.lower(), known.implementation)}")
         selectors = set(abi_functions(known.abi))
         pause, notes = suggest_pause(guess, selectors, guardians[0] if len(guardians) == 1 else None)
         extra = {"implementation": known.implementation} if known.implementation else {}

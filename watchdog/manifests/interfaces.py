@@ -29,9 +29,12 @@ class Interface:
     valid: Callable[[Answers], bool] | None = None  # a further test on the answers (probing only)
 
     @property
-    def marks(self) -> tuple[str, ...]:
-        """Selectors that must all be present (views and functions)."""
-        return tuple(selector(parse_call(s)[0]) for s in (*self.views, *self.functions))
+    def view_selectors(self) -> tuple[str, ...]:
+        return tuple(selector(parse_call(s)[0]) for s in self.views)
+
+    @property
+    def function_selectors(self) -> tuple[str, ...]:
+        return tuple(selector(parse_call(s)[0]) for s in self.functions)
 
     def abi(self) -> list[dict[str, Any]]:
         """The interface's standard ABI fragment. Functions that return values are marked view (the
@@ -132,7 +135,7 @@ INTERFACES: tuple[Interface, ...] = (
               more=("proposedAggregator()(address)",),
               events=("AggregatorProposed(address indexed current, address indexed proposed)",
                       "AggregatorConfirmed(address indexed previous, address indexed latest)")),
-    Interface("guardable", views=("paused()(bool)", "isPaused(bytes32)(bool)"), functions=("pause(bytes32,uint64)",)),
+    Interface("guardian target", views=("paused()(bool)", "isPaused(bytes32)(bool)"), functions=("pause(bytes32,uint64)",)),
     Interface("Pausable", views=("paused()(bool)",),
               events=("Paused(address account)", "Unpaused(address account)")),
     Interface("Ownable", views=("owner()(address)",),

@@ -24,7 +24,7 @@ def suggest_pause(guess: Guess, selectors: set[str], guardian: str | None = None
     (scoped pauses) goes through `guardian` when one is known; an OpenZeppelin-style Pausable with `pause()`
     pauses itself, checked by `paused()`."""
     notes = []
-    if guess.has("guardable"):
+    if guess.has("guardian target"):
         if guardian:
             return ({"via": "guardian", "guardian": guardian, "scope": "protocol", "scope_id": ZERO32},
                     [f"pause: through the guardian {guardian} (whole contract)"])
@@ -33,5 +33,5 @@ def suggest_pause(guess: Guess, selectors: set[str], guardian: str | None = None
         return ({"via": "self", "call": "pause()", "check": {"call": "paused()(bool)"}}, ["pause: pause(), checked by paused()"])
     for signature, what in KNOWN_PAUSE_CALLS.items():
         if selector(signature) in selectors:
-            notes.append(f"has the pause call {signature} ({what}): write its `pause` with the view that shows it worked")
+            notes.append(f"pause call {signature} ({what}): write its `pause` by hand, with the view that shows it worked")
     return None, notes

@@ -188,7 +188,7 @@ def _describe(interface: str, probe: Probe, label: Callable[[str], str]) -> str:
             return f"ERC-20 {v(SYMBOL)}, {v('decimals()(uint8)')} decimals"
         case "Pausable":
             return f"Pausable (paused now: {'yes' if v('paused()(bool)') else 'no'})"
-        case "guardable":
+        case "guardian target":
             return "scoped pauses (isPaused(bytes32), pause(bytes32,uint64))"
         case "Ownable":
             return f"owner {label(v('owner()(address)'))}"

@@ -19,13 +19,13 @@ class Evidence:
     answers: Answers | None = None  # None: nothing was called (an ABI alone)
 
     def has(self, interface: Interface) -> bool:
+        """Every function of the interface is there; when probed, its views answered (their selectors may be
+        missing from a dispatcher that reaches them through a fallback) and its further test holds."""
+        if not all(s in self.selectors for s in interface.function_selectors):
+            return False
         if self.answers is None:
-            return all(mark in self.selectors for mark in interface.marks)
-        if not all(view in self.answers for view in interface.views):
-            return False
-        if not all(mark in self.selectors for mark in interface.marks[len(interface.views):]):
-            return False
-        return interface.valid is None or interface.valid(self.answers)
+            return all(s in self.selectors for s in interface.view_selectors)
+        return all(v in self.answers for v in interface.views) and (interface.valid is None or interface.valid(self.answers))
 
 
 @dataclass(slots=True)
