@@ -223,7 +223,7 @@ def test_probe_recognises_real_aave_and_a_chainlink_proxy(real: RealProtocols) -
                     "ACLManager": "other", "tUSD": "token", "atUSD": "vault", "tETH": "token", "atETH": "vault"}
     pool = found[aave["Pool"].lower()]
     assert pool["implementation"] and pool["reasons"][0].startswith("EIP-1967 proxy to")
-    assert "Aave V3 pool with 2 reserve(s)" in pool["reasons"]
+    assert "Aave V3 pool with 2 reserve(s)" in pool["reasons"]  # liquidationCall (0x00a718a9) is pushed by PUSH3
     assert "Aave aToken of tUSD" in found[aave["atUSD"].lower()]["reasons"]
     configurator = " ".join(found[aave["PoolConfigurator"].lower()]["reasons"])
     assert "setPoolPause(bool)" in configurator and found[aave["PoolConfigurator"].lower()]["pause"] is None
@@ -252,6 +252,7 @@ def test_check_reports_each_problem_on_its_own_line(world: World, anvil: Anvil, 
          "stateMutability": "nonpayable"}]
     contracts["PerpMarket"]["pause"] = {"via": "self", "call": "emergencyStop()"}
     contracts["ETH-USD-Feed"]["pause"] = {"via": "self", "call": "setUpdater(address)", "args": ["Guardian"]}
+    contracts["CollateralVault"]["pause"]["guardian"] = world.addresses["WETH"]
     for entry in data["contracts"]:  # ABI paths relative to the demo manifest
         if isinstance(entry["abi"], str):
             entry["abi"] = str(world.manifest_path.parent / entry["abi"])
@@ -263,13 +264,15 @@ def test_check_reports_each_problem_on_its_own_line(world: World, anvil: Anvil, 
     lines = result.output.splitlines()
     problems = {line.split(": ")[1]: line for line in lines}
     assert set(problems) == {"chain_id", "contracts.dUSD.address", "contracts.WETH.abi", "contracts.PerpMarket.pause.call",
-                             "contracts.ETH-USD-Feed.pause.check"}, lines
+                             "contracts.ETH-USD-Feed.pause.check", "contracts.CollateralVault.pause.guardian"}, lines
     assert all(line.startswith(f"{path}: ") and line.count(": ") >= 3 for line in lines)
     assert "is 1 but the node" in problems["chain_id"] and "serves chain 31337" in problems["chain_id"]
     assert f"no code at {NOBODY}" in problems["contracts.dUSD.address"]
     assert "1 of its" in problems["contracts.WETH.abi"] and "mintForFree(uint256)" in problems["contracts.WETH.abi"]
     assert "emergencyStop() is not in the code of PerpMarket" in problems["contracts.PerpMarket.pause.call"]
     assert "paused()(bool) on ETH-USD-Feed" in problems["contracts.ETH-USD-Feed.pause.check"]
+    assert "WETH" in problems["contracts.CollateralVault.pause.guardian"]
+    assert "has no pause(address,bytes32,string)" in problems["contracts.CollateralVault.pause.guardian"]
 
 
 def aave_manifest(market: AaveMarket, out: Path) -> Path:

@@ -68,11 +68,12 @@ class PauseCall:
     check_call: str
     check_args: list[Any]
     bit: int | None
-    to_key: str  # the manifest key naming `to`
+    via_guardian: bool
 
     @property
-    def via_guardian(self) -> bool:
-        return self.to_key.endswith(".guardian")
+    def to_key(self) -> str:
+        """The manifest key (under the entry's) that names `to`."""
+        return "pause.guardian" if self.via_guardian else "pause.to"
 
 
 class _Checker:
@@ -151,7 +152,7 @@ class _Checker:
             scope = bytes.fromhex((spec.scope_id or "0x").removeprefix("0x").rjust(64, "0"))
             guardian = spec.guardian.lower()
             return PauseCall(guardian, GUARDIAN_PAUSE, [target, scope, CHECK_REASON], guardian, GUARDIAN_IS_PAUSED,
-                             [target, scope], None, f"{key}.pause.guardian")
+                             [target, scope], None, True)
         check = spec.check or PauseCheck()
         to = self.resolve(entry, spec.to, f"{key}.pause.to")
         check_to = self.resolve(entry, check.to, f"{key}.pause.check.to")
@@ -159,7 +160,7 @@ class _Checker:
         check_args = self.arguments(entry, check.call, check.args, f"{key}.pause.check.args")
         if None in (to, check_to, args, check_args):
             return None
-        return PauseCall(to, spec.call, args, check_to, check.call, check_args, check.bit, f"{key}.pause.to")
+        return PauseCall(to, spec.call, args, check_to, check.call, check_args, check.bit, False)
 
     def resolve(self, entry: ContractEntry, ref: str | None, key: str) -> str | None:
         """A contract named by manifest name or address (default: the paused contract itself)."""
@@ -194,11 +195,12 @@ class _Checker:
     def pause(self, entry: ContractEntry, key: str, pause: PauseCall, signer: str | None) -> None:
         deployed = self.deployed(pause.to)
         if deployed is None:
-            self.problem(pause.to_key, f"no code at {pause.to}", "fix the address of the contract the pause calls")
+            self.problem(f"{key}.{pause.to_key}", f"no code at {pause.to}", "fix the address of the contract the pause calls")
             return
         if selector(parse_call(pause.call)[0]) not in deployed.selectors:
             if pause.via_guardian:
-                self.problem(pause.to_key, f"{self.label(pause.to)} has no {pause.call}", "give the watchdog guardian's address")
+                self.problem(f"{key}.{pause.to_key}", f"{self.label(pause.to)} has no {pause.call}",
+                             "give the watchdog guardian's address")
             else:
                 self.problem(f"{key}.pause.call", f"{pause.call} is not in the code of {self.label(pause.to)}",
                              "fix pause.call, or set pause.to to the contract that has it")

@@ -54,10 +54,21 @@ def probe_addresses(rpc: RpcClient, addresses: list[str]) -> ProbeReport:
     wanted = list(dict.fromkeys(_address(a) for a in addresses))
     chain_id = int(rpc.call("eth_chainId"), 16)
     block = int(rpc.call("eth_blockNumber"), 16)
+    probes, no_code = _read_code(rpc, wanted, block)
+    views = all_views()
+    answers = _read(rpc, [(p.address, v) for p in probes for v in views], hex(block))
+    for n, probe in enumerate(probes):
+        probe.answers = {v: a for v, a in zip(views, answers[n * len(views):(n + 1) * len(views)]) if a is not None}
+        probe.guess = guess_role(Evidence(probe.selectors, probe.answers))
+    return ProbeReport(chain_id, block, _drafts(rpc, probes, hex(block)), no_code, _safe_section(probes))
+
+
+def _read_code(rpc: RpcClient, addresses: list[str], block: int) -> tuple[list[Probe], list[str]]:
+    """A probe per address with code, its selectors from its dispatcher (and its implementation's behind a
+    proxy); the addresses without code apart."""
     reader = BlockReader(rpc, "probe", block)
-    codes = rpc.batch([("eth_getCode", [a, hex(block)]) for a in wanted])
     probes, no_code = [], []
-    for address, code in zip(wanted, codes):
+    for address, code in zip(addresses, rpc.batch([("eth_getCode", [a, hex(block)]) for a in addresses])):
         if not code or code == "0x":
             no_code.append(address)
             continue
@@ -66,38 +77,36 @@ def probe_addresses(rpc: RpcClient, addresses: list[str]) -> ProbeReport:
         if proxy is not None:
             selectors |= dispatcher_selectors(reader.code(proxy.implementation))
         probes.append(Probe(address, proxy, selectors))
+    return probes, no_code
 
-    views = all_views()
-    answers = _read(rpc, [(p.address, v) for p in probes for v in views], hex(block))
-    for n, probe in enumerate(probes):
-        probe.answers = {v: a for v, a in zip(views, answers[n * len(views):(n + 1) * len(views)]) if a is not None}
-        probe.guess = guess_role(Evidence(probe.selectors, probe.answers))
 
-    extra = _extra_reads(rpc, probes, hex(block))
-    extra.update({(p.address, SYMBOL): p.value(SYMBOL) for p in probes if SYMBOL in p.answers})
+def _drafts(rpc: RpcClient, probes: list[Probe], block: str) -> list[Draft]:
+    """One draft per probe: named, with reasons that name the other contracts by their draft names or symbols."""
+    extra = _extra_reads(rpc, probes, block)
     drafts = [Draft(_name(p, extra), p.address, p.guess.role, _abi(p.guess)) for p in probes]
     unique_names(drafts)
-    labels = {p.address: d.name for p, d in zip(probes, drafts)}
+    names = {p.address: d.name for p, d in zip(probes, drafts)}
 
     def label(address: str) -> str:
-        return labels.get(address.lower()) or extra.get((address.lower(), SYMBOL)) or _short(address)
+        return names.get(address.lower()) or extra.get((address.lower(), SYMBOL)) or _short(address)
 
     guardians = [p.address for p in probes if p.guess.role == "guardian"]
     for probe, draft in zip(probes, drafts):
-        draft.reasons = [probe.proxy.describe() + " (its code probed)"] if probe.proxy else []
-        draft.reasons += [_describe(i.name, probe, label) for i in probe.guess.interfaces]
-        if not probe.guess.interfaces:
-            draft.reasons.append("no known interface answers")
+        if probe.proxy:
+            draft.reasons.append(probe.proxy.describe(label) + " (its code probed)")
+            draft.extra["implementation"] = probe.proxy.implementation
+        draft.reasons += [_describe(i.name, probe, label) for i in probe.guess.interfaces] or ["no known interface answers"]
         draft.pause, notes = suggest_pause(probe.guess, probe.selectors, guardians[0] if len(guardians) == 1 else None)
         draft.reasons += notes
-        if probe.proxy:
-            draft.extra["implementation"] = probe.proxy.implementation
+    return drafts
+
+
+def _safe_section(probes: list[Probe]) -> dict[str, Any] | None:
     safes = [p for p in probes if p.guess.role == "safe"]
-    safe = None
-    if len(safes) == 1:
-        owners, threshold = safes[0].value(SAFE_OWNERS), safes[0].value("getThreshold()(uint256)")
-        safe = {"address": safes[0].address, "owners": list(owners), "threshold": threshold}
-    return ProbeReport(chain_id, block, drafts, no_code, safe)
+    if len(safes) != 1:
+        return None
+    owners, threshold = safes[0].value(SAFE_OWNERS), safes[0].value("getThreshold()(uint256)")
+    return {"address": safes[0].address, "owners": list(owners), "threshold": threshold}
 
 
 def _address(text: str) -> str:
@@ -115,12 +124,14 @@ def _read(rpc: RpcClient, calls: list[tuple[str, str]], block: str) -> list[tupl
 
 
 def _extra_reads(rpc: RpcClient, probes: list[Probe], block: str) -> dict[tuple[str, str], Any]:
-    """Symbols of the contracts the probed ones point at (a pair's tokens...), descriptions of feeds: for names."""
+    """Symbols of the probed contracts and of those they point at (a pair's tokens...), descriptions of feeds:
+    what names and reasons are made of."""
     probed = {p.address for p in probes}
     pointed = {p.value(v).lower() for p in probes for v in POINTERS if v in p.answers} - probed
     calls = [(a, SYMBOL) for a in sorted(pointed)]
     calls += [(p.address, DESCRIPTION) for p in probes if p.guess.role == "oracle_feed"]
-    return {call: answer[0] for call, answer in zip(calls, _read(rpc, calls, block)) if answer is not None}
+    found = {call: answer[0] for call, answer in zip(calls, _read(rpc, calls, block)) if answer is not None}
+    return found | {(p.address, SYMBOL): p.value(SYMBOL) for p in probes if SYMBOL in p.answers}
 
 
 def _name(probe: Probe, extra: dict[tuple[str, str], Any]) -> str:

@@ -3,6 +3,7 @@ EIP-1167 minimal proxies, and Safe proxies (the singleton a `masterCopy()` call 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from watchdog.chain.abi import encode_call
@@ -24,12 +25,13 @@ class Proxy:
     admin: str | None = None
     beacon: str | None = None
 
-    def describe(self) -> str:
-        parts = [f"{self.kind} proxy to {self.implementation}"]
+    def describe(self, label: Callable[[str], str] = str) -> str:
+        """E.g. "EIP-1967 proxy to 0x…, admin 0x…", addresses shown by `label`."""
+        parts = [f"{self.kind} proxy to {label(self.implementation)}"]
         if self.beacon:
-            parts.append(f"through the beacon {self.beacon}")
+            parts.append(f"through the beacon {label(self.beacon)}")
         if self.admin:
-            parts.append(f"admin {self.admin}")
+            parts.append(f"admin {label(self.admin)}")
         return ", ".join(parts)
 
 
