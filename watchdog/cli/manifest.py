@@ -5,13 +5,16 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 
-from watchdog.chain.rpc import RpcClient
 from watchdog.cli.app import app
 from watchdog.errors import ConfigError
-from watchdog.manifests.writer import Draft
+
+if TYPE_CHECKING:  # imported when a command runs: `watchdog --help` stays fast
+    from watchdog.chain.rpc import RpcClient
+    from watchdog.manifests import Draft
 
 manifest_app = typer.Typer(help="Write deployment manifests (from forge, hardhat-deploy or the chain itself) and check them.",
                            no_args_is_help=True)
@@ -108,6 +111,8 @@ def check(
 
 
 def _client(url: str) -> RpcClient:
+    from watchdog.chain.rpc import RpcClient
+
     if not url.startswith(("http://", "https://")):
         raise ConfigError(f"--rpc {url!r} is not an http(s):// URL")
     return RpcClient(url, retries=1)

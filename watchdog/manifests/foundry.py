@@ -92,7 +92,9 @@ def _known(created: list[Created], out: Path) -> list[Known]:
 def _implementation(contract: Created, artifact: dict[str, Any], addresses: dict[str, int]) -> int | None:
     """Index of the contract of this run that an EIP-1967 proxy's constructor names, if any."""
     code = (artifact.get("deployedBytecode") or {}).get("object") or ""
-    if not code or "implementation" not in bytecode.analyse(code).eip1967:
+    if not code or "__$" in code:  # no code, or library placeholders: not a proxy's
+        return None
+    if "implementation" not in bytecode.analyse(code).eip1967:
         return None
     for argument in contract.arguments or []:
         if isinstance(argument, str) and argument.lower() in addresses:
