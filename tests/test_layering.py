@@ -17,7 +17,7 @@ LAYERS = [
     {"chain", "store"},
     {"manifest", "config"},
     {"detect", "rules", "pipeline"},
-    {"respond", "scan", "rules.slither"},
+    {"respond", "scan", "manifests", "rules.slither"},
     {"devnet", "scenarios", "daemon"},
     {"drill"},
     {"cli", "ui", "__main__"},
