@@ -130,6 +130,30 @@ class Manifest(BaseModel):
                 return entry
         raise KeyError(name)
 
+    def address_of(self, ref: str | None, default: ContractEntry) -> str:
+        """A contract named by manifest name or address (`None`: `default` itself); ConfigError otherwise."""
+        if ref is None:
+            return default.address.lower()
+        for contract in self.contracts:
+            if contract.name == ref:
+                return contract.address.lower()
+        if ref.startswith("0x") and len(ref) == 42:
+            return ref.lower()
+        raise ConfigError(f"manifest contract {default.name}: {ref!r} is neither a contract of the manifest nor an "
+                          "address: use a manifest name or an address")
+
+    def call_arguments(self, signature: str, values: list[Any], default: ContractEntry) -> list[Any]:
+        """Arguments of `signature` as the ABI encoder takes them: manifest names become addresses, hex strings
+        bytes for bytesN."""
+        out = []
+        for kind, value in zip(parse_call(signature)[1], values):
+            if kind == "address" and isinstance(value, str):
+                value = self.address_of(value, default)
+            elif kind.startswith("bytes") and kind != "bytes" and isinstance(value, str):
+                value = bytes.fromhex(value.removeprefix("0x").rjust(2 * int(kind[5:]), "0"))
+            out.append(value)
+        return out
+
     def abi_of(self, entry: ContractEntry) -> list[dict[str, Any]]:
         """The entry's ABI; a path is read relative to the manifest (forge artifacts: their "abi" key)."""
         if isinstance(entry.abi, list):

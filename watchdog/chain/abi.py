@@ -290,3 +290,34 @@ def transfer_of(entry: Log) -> tuple[str, str, int] | None:
     if len(entry.topics) != 3 or entry.topics[0] != TRANSFER_TOPIC or len(entry.data) < 66:
         return None
     return "0x" + entry.topics[1][-40:], "0x" + entry.topics[2][-40:], int(entry.data[2:66], 16)
+
+
+# --- reverts --------------------------------------------------------------------------------------------
+
+ERROR_STRING, PANIC = "0x08c379a0", "0x4e487b71"
+
+
+def revert_reason(data: Any, abis: Iterable[list[dict[str, Any]]] = ()) -> str | None:
+    """Why a call reverted, from its revert data (a JSON-RPC error's `data`): the message of Error(string), the
+    panic code, a custom error decoded with the first ABI that declares it, else the raw data; None without data."""
+    if isinstance(data, dict):
+        data = data.get("data")
+    if not isinstance(data, str) or not data.startswith("0x") or len(data) < 10:
+        return None
+    head = data[:10].lower()
+    try:
+        body = bytes.fromhex(data[10:])
+        if head == ERROR_STRING:
+            return abi_decode(["string"], body)[0]
+        if head == PANIC:
+            return f"panic 0x{abi_decode(['uint256'], body)[0]:x}"
+        for abi in abis:
+            for item in abi:
+                if item.get("type") != "error":
+                    continue
+                types = [canonical_type(p) for p in item.get("inputs", [])]
+                if selector(f"{item['name']}({','.join(types)})") == head:
+                    return f"{item['name']}({', '.join(str(plain(v)) for v in abi_decode(types, body))})"
+    except Exception:  # malformed revert data: shown as it came
+        pass
+    return data

@@ -4,12 +4,13 @@ answer, and a signer that may send each pause (simulated with eth_call, nothing 
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from typing import Any
 
 from eth_abi.exceptions import EncodingError
 
-from watchdog.chain.abi import encode_call, parse_call, selector
+from watchdog.chain.abi import ERROR_STRING, encode_call, parse_call, revert_reason, selector
 from watchdog.chain.reader import BlockReader
 from watchdog.chain.rpc import RpcAnswerError, RpcClient, redact
 from watchdog.errors import ConfigError
@@ -17,7 +18,6 @@ from watchdog.manifest import ContractEntry, Manifest, PauseCheck, PauseSpec
 from watchdog.manifests.calls import decode_answer
 from watchdog.manifests.interfaces import GUARDIAN_PAUSE
 from watchdog.manifests.proxies import Proxy, find_proxy
-from watchdog.manifests.revert import revert_reason
 from watchdog.manifests.selectors import abi_functions, code_selectors
 
 GUARDIAN_IS_PAUSED = "isPaused(address,bytes32)(bool)"
@@ -164,29 +164,20 @@ class _Checker:
 
     def resolve(self, entry: ContractEntry, ref: str | None, key: str) -> str | None:
         """A contract named by manifest name or address (default: the paused contract itself)."""
-        if ref is None:
-            return entry.address.lower()
-        for contract in self.manifest.contracts:
-            if contract.name == ref:
-                return contract.address.lower()
-        if ref.startswith("0x") and len(ref) == 42:
-            return ref.lower()
-        self.problem(key, f"{ref!r} is neither a contract of the manifest nor an address", "use a manifest name or an address")
-        return None
+        try:
+            return self.manifest.address_of(ref, entry)
+        except ConfigError:
+            self.problem(key, f"{ref!r} is neither a contract of the manifest nor an address", "use a manifest name or an address")
+            return None
 
     def arguments(self, entry: ContractEntry, signature: str, values: list[Any], key: str) -> list[Any] | None:
         """Arguments as the ABI encoder takes them: manifest names become addresses, hex strings bytes."""
-        out: list[Any] = []
-        for kind, value in zip(parse_call(signature)[1], values):
-            if kind == "address" and isinstance(value, str):
-                value = self.resolve(entry, value, key)
-                if value is None:
-                    return None
-            elif kind.startswith("bytes") and kind != "bytes" and isinstance(value, str):
-                value = bytes.fromhex(value.removeprefix("0x").rjust(2 * int(kind[5:]), "0"))
-            out.append(value)
         try:
+            out = self.manifest.call_arguments(signature, values, entry)
             encode_call(signature, out)
+        except ConfigError as exc:
+            self.problem(key, f"{values!r}: an address argument names no contract of the manifest", "use a manifest name or an address")
+            return None
         except (EncodingError, TypeError, ValueError) as exc:
             self.problem(key, f"{values!r} do not fit {signature} ({exc})", "fix the arguments")
             return None
@@ -220,7 +211,7 @@ class _Checker:
             raw = self.reader.call(pause.check_to, encode_call(pause.check_call, pause.check_args))
         except RpcAnswerError as exc:
             self.problem(f"{key}.pause.check", f"{pause.check_call} on {where} reverts "
-                         f"({revert_reason(exc.data, self.abis_at(pause.check_to))})",
+                         f"({_reason(exc.data, self.abis_at(pause.check_to))})",
                          "name a view that answers, with its return types, e.g. paused()(bool)")
             return None
         answer = decode_answer(pause.check_call, raw)
@@ -236,7 +227,7 @@ class _Checker:
         try:
             self.rpc.call("eth_call", [call, hex(self.block)])
         except RpcAnswerError as exc:
-            reason = revert_reason(exc.data, self.abis_at(pause.to))
+            reason = _reason(exc.data, self.abis_at(pause.to))
             self.problem(f"{key}.pause", f"{pause.call} on {self.label(pause.to)} from {signer} reverts ({reason}): "
                          "the signer does not hold the role it needs",
                          "grant the signer the pause role, or configure the signer that holds it")
@@ -257,3 +248,14 @@ def check_manifest(manifest: Manifest, rpc: RpcClient, signer: str | None = None
     if manifest.safe is not None and checker.deployed(manifest.safe.address) is None:
         report.problems.append(Problem("safe.address", f"no code at {manifest.safe.address}", "fix the Safe's address"))
     return report
+
+
+def _reason(data: Any, abis: list[list[dict[str, Any]]]) -> str:
+    """A revert as shown in a problem line: a quoted message, a decoded error, or the error's selector."""
+    reason = revert_reason(data, abis)
+    raw = data.get("data") if isinstance(data, dict) else data
+    if reason is None:
+        return "without a reason"
+    if isinstance(raw, str) and raw[:10].lower() == ERROR_STRING:
+        return json.dumps(reason)
+    return f"error {reason[:10]}" if reason == raw else reason

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from watchdog.chain.abi import encode_call, parse_call
+from watchdog.chain.abi import encode_call
 from watchdog.errors import ConfigError
 from watchdog.manifest import ContractEntry, Manifest, PauseCheck, PauseSpec
 
@@ -55,11 +55,11 @@ def _plan(manifest: Manifest, entry: ContractEntry, spec: PauseSpec, reason: str
         return TxPlan(kind, target, scope, guardian, data, check, entry.name,
                       {"contract": "guardian", "address": guardian, "function": GUARDIAN_PAUSE,
                        "args": {"target": target, "scope": scope, "reason": reason[:200]}})
-    to = _address(manifest, entry, spec.to)
-    args = _arguments(manifest, entry, spec.call, spec.args)
+    to = manifest.address_of(spec.to, entry)
+    args = manifest.call_arguments(spec.call, spec.args, entry)
     check_spec = spec.check or PauseCheck()
-    check_to = _address(manifest, entry, check_spec.to)
-    check = {"to": check_to, "data": encode_call(check_spec.call, _arguments(manifest, entry, check_spec.call, check_spec.args))}
+    check_to = manifest.address_of(check_spec.to, entry)
+    check = {"to": check_to, "data": encode_call(check_spec.call, manifest.call_arguments(check_spec.call, check_spec.args, entry))}
     if check_spec.bit is not None:
         check["bit"] = check_spec.bit
     data = encode_call(spec.call, args)
@@ -75,31 +75,6 @@ def _plan(manifest: Manifest, entry: ContractEntry, spec: PauseSpec, reason: str
 
 def manifest_name(manifest: Manifest, address: str) -> str | None:
     return next((c.name for c in manifest.contracts if c.address.lower() == address.lower()), None)
-
-
-def _address(manifest: Manifest, entry: ContractEntry, ref: str | None) -> str:
-    """A contract named by manifest name or address (default: the paused contract itself)."""
-    if ref is None:
-        return entry.address.lower()
-    for contract in manifest.contracts:
-        if contract.name == ref:
-            return contract.address.lower()
-    if ref.startswith("0x") and len(ref) == 42:
-        return ref.lower()
-    raise ConfigError(f"manifest contract {entry.name}: pause names {ref!r}, which is neither a contract of the "
-                      "manifest nor an address: fix pause.to or pause.check.to")
-
-
-def _arguments(manifest: Manifest, entry: ContractEntry, signature: str, values: list[Any]) -> list[Any]:
-    """Arguments as eth-abi takes them: manifest names become addresses, hex strings bytes for bytesN."""
-    out = []
-    for kind, value in zip(parse_call(signature)[1], values):
-        if kind == "address" and isinstance(value, str):
-            value = _address(manifest, entry, value)
-        elif kind.startswith("bytes") and isinstance(value, str):
-            value = bytes.fromhex(value.removeprefix("0x").rjust(2 * int(kind[5:] or 0), "0"))
-        out.append(value)
-    return out
 
 
 def _shown(value: Any) -> Any:

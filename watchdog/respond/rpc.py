@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from eth_abi import decode
-
+from watchdog.chain.abi import revert_reason
 from watchdog.chain.rpc import RpcAnswerError, RpcClient
 from watchdog.errors import RpcError
 
@@ -71,17 +70,3 @@ class Rpc:
 
     def close(self) -> None:
         self.client.close()
-
-
-def revert_reason(data: Any) -> str | None:
-    """Decode `Error(string)` revert data; other payloads are returned as hex (custom errors)."""
-    if isinstance(data, dict):
-        data = data.get("data")
-    if not isinstance(data, str) or not data.startswith("0x") or len(data) < 10:
-        return None
-    if data[:10] == "0x08c379a0":
-        try:
-            return decode(["string"], bytes.fromhex(data[10:]))[0]
-        except Exception:
-            return data
-    return data
