@@ -32,9 +32,11 @@ def drill(
     block_time: float = typer.Option(1.0, min=0.05, help="Seconds between blocks during the attack (never ahead of the "
                                                           "watchdog by more than 12 s, about one mainnet block)."),
     traffic_rounds: int = typer.Option(2, min=0, help="Rounds of benign background traffic before the attack."),
-    no_cache: bool = typer.Option(False, "--no-cache", help="Deploy the demo world instead of loading the cached state."),
+    no_cache: bool = typer.Option(False, "--no-cache", help="Deploy the test world instead of loading the cached state."),
+    world: str = typer.Option("demo", "--world", help="The test world: demo (or 1), or harbor (or 2), a suite of "
+                                                       "protocols the watchdog was not written for."),
 ) -> None:
-    """Tabletop exercise: a fresh devnet, the demo world, the watchdog daemon, benign traffic, then an attack;
+    """Tabletop exercise: a fresh devnet, a test world, the watchdog daemon, benign traffic, then an attack;
     measures time to detect and time to contain and writes an incident report (Markdown + JSON)."""
     from watchdog.drill import DrillOptions, drills, run_drill, scoreboard
     from watchdog.drill.live import LiveConsole, quiet_console_logs, scoreboard_table, summary
@@ -43,17 +45,17 @@ def drill(
 
     if list_:
         table = Table("scenario", "what happens", show_lines=True)
-        for scenario in drills().values():
+        for scenario in drills(world).values():
             table.add_row(scenario.name, f"[bold]{scenario.title}[/]\n{scenario.summary}")
         Console().print(table)
         return
     if not name:
         raise WatchdogError("name a scenario (or `all`): `watchdog drill --list` shows them")
-    names = list(drills()) if name == "all" else [scenario(name).name]
+    names = list(drills(world)) if name == "all" else [scenario(name, world).name]
     quiet_console_logs()
     console = Console(stderr=json_output)
     options = DrillOptions(out_dir=out or default_out(), respond=not no_response, block_time=block_time,
-                           traffic_rounds=traffic_rounds, use_cache=not no_cache)
+                           traffic_rounds=traffic_rounds, use_cache=not no_cache, world=world)
     results = []
     for scenario in names:
         console.rule(f"drill {scenario}")

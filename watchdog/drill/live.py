@@ -15,8 +15,8 @@ from watchdog.store.responder import ActionStatus
 STYLE = {"critical": "bold red", "high": "red", "medium": "yellow", "low": "dim", "info": "dim"}
 
 
-def _dusd(value: float | None) -> str:
-    return "-" if value is None else f"{value:,.0f} dUSD"
+def _money(value: float | None, unit: str) -> str:
+    return "-" if value is None else f"{value:,.0f} {unit}"
 
 
 def _yes(value: Any) -> str:
@@ -114,9 +114,9 @@ def summary(result: dict[str, Any]) -> Table:
         ("pre-empted", _yes(result["preempted"])),
         ("attack txs", " ".join(("ok" if t["succeeded"] else "REVERTED") for t in result["attack_txs"] if t["attack"]) or None),
         ("attack succeeded", _yes(result["attack_succeeded"])),
-        ("funds at risk", _dusd(result["funds_at_risk"])),
-        ("funds lost", _dusd(result["funds_lost"])),
-        ("funds saved", _dusd(result["funds_saved"])),
+        ("funds at risk", _money(result["funds_at_risk"], result["unit"])),
+        ("funds lost", _money(result["funds_lost"], result["unit"])),
+        ("funds saved", _money(result["funds_saved"], result["unit"])),
         ("false pauses", result["false_pauses"]),
     ]
     for name, value in rows:
@@ -125,15 +125,18 @@ def summary(result: dict[str, Any]) -> Table:
 
 
 def scoreboard_table(results: list[dict[str, Any]], board: dict[str, Any]) -> Table:
-    table = Table(title="drill scoreboard (funds in dUSD)", title_justify="left")
-    for column in ("scenario", "detected", "first rule", "ms", "blocks", "pre-empted", "attack ok", "lost", "false pauses"):
+    unit = results[0]["unit"] if results else ""
+    table = Table(title=f"drill scoreboard (funds in {unit})", title_justify="left")
+    for column in ("scenario", "detected", "first rule", "ms", "blocks", "pre-empted", "attack ok", "lost", "false pauses",
+                   "high findings"):
         table.add_column(column, no_wrap=column == "scenario")
     for r in results:
         table.add_row(r["scenario"], _yes(r["detected"]) if not r["benign"] else "-", r["first_rule"] or "-",
                       _yes(r["detect_latency_ms"]), _yes(r["blocks_to_contain"]), _yes(r["preempted"]),
-                      _yes(r["attack_succeeded"]), f"{r['funds_lost']:,.0f}", str(r["false_pauses"]))
+                      _yes(r["attack_succeeded"]), f"{r['funds_lost']:,.0f}", str(r["false_pauses"]),
+                      str(r["high_findings"]) if r["benign"] else "-")
     median = board["median_blocks_to_contain"]
     table.caption = (f"detected {board['detected_pct']}% · contained {board['contained_pct']}% · median blocks to contain "
                      f"{'-' if median is None else f'{median:g}'} · false pauses {board['false_pauses']} · "
-                     f"lost {_dusd(board['funds_lost'])} of {_dusd(board['funds_at_risk'])} at risk")
+                     f"lost {_money(board['funds_lost'], unit)} of {_money(board['funds_at_risk'], unit)} at risk")
     return table

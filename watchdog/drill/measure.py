@@ -8,7 +8,8 @@ Definitions (also in the README):
 - blocks to contain: pause block minus the block of the first attack transaction (0 when the pause landed
   first: pre-empted);
 - contained: a pause landed and no step where the attacker takes value succeeded after it;
-- funds: the vault's dUSD when the attack phase began (at risk), what left it during the attack (lost), the rest (saved).
+- funds: what the attack put at risk when its phase began (the demo vault's dUSD, the victims a Harbor scenario
+  names), what left during the attack (lost), the rest (saved), in the world's quote asset.
 """
 
 from __future__ import annotations
@@ -22,7 +23,6 @@ from watchdog.drill.watch import Seen
 from watchdog.scenarios import Step
 
 PAUSE_LEVEL = Severity.HIGH
-UNIT = 10**18  # dUSD has 18 decimals
 
 
 @dataclass(frozen=True)
@@ -52,16 +52,12 @@ class Recording:
     block_times: dict[int, float] = field(default_factory=dict)
 
 
-def _dusd(wei: int) -> float:
-    return round(wei / UNIT, 2)
-
-
 def _head_at(rec: Recording, at: float) -> int:
     mined = [n for n, t in rec.block_times.items() if t <= at]
     return max(mined, default=rec.phase_block)
 
 
-def measure(rec: Recording) -> dict[str, Any]:
+def measure(rec: Recording, unit: str = "dUSD", decimals: int = 18) -> dict[str, Any]:
     attack = [s for s in rec.steps if s.attack and s.block is not None]
     first = attack[0] if attack else None
     detections = sorted((f for f in rec.findings if f.severity >= PAUSE_LEVEL and f.at >= rec.phase_start), key=lambda f: f.at)
@@ -99,9 +95,9 @@ def measure(rec: Recording) -> dict[str, Any]:
         "blocks_to_contain": blocks,
         "preempted": preempted,
         "attack_succeeded": any(s.succeeded for s in payoffs) if payoffs else None,
-        "funds_at_risk": _dusd(rec.funds_before),
-        "funds_lost": _dusd(lost),
-        "funds_saved": _dusd(rec.funds_before - lost),
+        "funds_at_risk": round(rec.funds_before / 10**decimals, 2),
+        "funds_lost": round(lost / 10**decimals, 2),
+        "funds_saved": round((rec.funds_before - lost) / 10**decimals, 2),
         "contained": contained,
         "benign": rec.benign,
         "response": rec.respond,
@@ -111,11 +107,12 @@ def measure(rec: Recording) -> dict[str, Any]:
         "rules": sorted({f.rule_id for f in detections}),
         "false_pauses": false_pauses,
         "critical_findings": sum(1 for f in rec.findings if f.severity >= Severity.CRITICAL),
+        "high_findings": sum(1 for f in rec.findings if f.severity >= Severity.HIGH),
         "findings": len(rec.findings),
         "pauses": [{"contract": p.contract, "tx": p.tx_hash, "block": p.block, "rule": p.trigger_rule} for p in rec.pauses],
         "would_pause": rec.would_pause,
         "attack_txs": [s.as_dict() for s in rec.steps if s.tx_hash],
-        "unit": "dUSD",
+        "unit": unit,
     }
 
 

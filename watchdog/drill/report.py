@@ -37,7 +37,7 @@ def write_report(out: Path, scenario: Scenario, result: dict[str, Any], store_ur
     finally:
         store.close()
     if report is not None:
-        report["impact"]["losses"] = f"{result['funds_lost']:,.2f} dUSD (drill measurement)"
+        report["impact"]["losses"] = f"{result['funds_lost']:,.2f} {result['unit']} (drill measurement)"
     document = {"drill": result, "scenario": {"name": scenario.name, "title": scenario.title, "summary": scenario.summary},
                 "timeline": [_step(s) for s in recording.steps], "postmortem": report}
     json_path, md_path = out / "report.json", out / "report.md"
@@ -71,9 +71,9 @@ def _markdown(scenario: Scenario, r: dict[str, Any], recording: Recording) -> st
         ("pre-empted (pause landed before the attack)", _yes(r["preempted"])),
         ("contained", _yes(r["contained"]) if not r["benign"] else None),
         ("attack succeeded", _yes(r["attack_succeeded"])),
-        ("funds at risk", f"{r['funds_at_risk']:,.2f} dUSD"),
-        ("funds lost", f"{r['funds_lost']:,.2f} dUSD"),
-        ("funds saved", f"{r['funds_saved']:,.2f} dUSD"),
+        ("funds at risk", f"{r['funds_at_risk']:,.2f} {r['unit']}"),
+        ("funds lost", f"{r['funds_lost']:,.2f} {r['unit']}"),
+        ("funds saved", f"{r['funds_saved']:,.2f} {r['unit']}"),
         ("false pauses", r["false_pauses"]),
         ("critical findings", r["critical_findings"]),
     ]

@@ -17,7 +17,6 @@ from pathlib import Path
 from typing import Any, Callable
 
 from watchdog.devnet import Anvil
-from watchdog.devnet.cache import world_on_anvil
 from watchdog.devnet.world import World
 from watchdog.drill.clock import BlockClock
 from watchdog.drill.measure import Pause, Recording, measure
@@ -25,13 +24,11 @@ from watchdog.drill.phase import AttackPhase
 from watchdog.drill.report import write_report
 from watchdog.drill.watch import Watchdog
 from watchdog.errors import WatchdogError
-from watchdog.scenarios import ImmediatePlayer, Scenario, State, catalogue, play_traffic
-from watchdog.scenarios.demo import push_feed, update_twap
+from watchdog.scenarios import Books, Scenario, State, catalogue, play_traffic
 from watchdog.store import incidents
 from watchdog.store.responder import ActionStatus
 
 Emit = Callable[[str, dict[str, Any]], None]
-WORLD = "demo"
 RUN_FILES = ("watchdog.db", "watchdog.db-wal", "watchdog.db-shm", "watchdog.log", "anvil.log", "report.md", "report.json")
 
 
@@ -43,19 +40,20 @@ class DrillOptions:
     traffic_rounds: int = 2  # rounds of benign background traffic before the attack
     volatile_rounds: int = 6  # rounds of the benign-volatile scenario
     use_cache: bool = True  # load the deployed world from the state cache
+    world: str = "demo"  # the test world (watchdog.scenarios.catalogue): demo (1) or harbor (2)
 
 
 def _quiet(kind: str, data: dict[str, Any]) -> None:
     pass
 
 
-def drills() -> dict[str, Scenario]:
-    """The scenarios `watchdog drill` offers: the demo world's (the world every drill deploys)."""
-    return catalogue(WORLD).drills()
+def drills(world: str = "demo") -> dict[str, Scenario]:
+    """The scenarios `watchdog drill` offers on a test world."""
+    return catalogue(world).drills()
 
 
-def scenario(name: str) -> Scenario:
-    offered = drills()
+def scenario(name: str, world: str = "demo") -> Scenario:
+    offered = drills(world)
     try:
         return offered[name]
     except KeyError:
@@ -65,26 +63,24 @@ def scenario(name: str) -> Scenario:
 
 def run_drill(name: str, options: DrillOptions, emit: Emit = _quiet) -> dict[str, Any]:
     """Run the drill `name`; the measurements (see watchdog.drill.measure) plus the report paths."""
-    chosen = scenario(name)
+    chosen, books = scenario(name, options.world), catalogue(options.world).books
     out = Path(options.out_dir) / chosen.name
     out.mkdir(parents=True, exist_ok=True)
     for leftover in RUN_FILES:  # a drill starts from nothing: no checkpoint, finding or action of an earlier run
         (out / leftover).unlink(missing_ok=True)
     with _logged_to(out / "watchdog.log"), Anvil(log_path=out / "anvil.log") as anvil:
         emit("start", {"scenario": chosen})
-        world = world_on_anvil(anvil, out / "world", use_cache=options.use_cache)
-        keeper = ImmediatePlayer(world)  # a cached world may be hours old: the keeper publishes before anything starts
-        push_feed(keeper)
-        update_twap(keeper)
+        world = catalogue(options.world).load(anvil, out / "world", options.use_cache)
+        catalogue(options.world).freshen(world)  # a cached world may be hours old: the keepers publish first
         state = chosen.setup(world)
         emit("devnet", {"url": anvil.url, "block": anvil.block_number(), "world": world})
-        watchdog = Watchdog(anvil, world, out, start_block=anvil.block_number() + 1, mempool=chosen.mempool,
+        watchdog = Watchdog(anvil, world, out, protocol=chosen.world, start_block=anvil.block_number() + 1, mempool=chosen.mempool,
                             respond=options.respond, on_finding=lambda seen: emit("finding", {"finding": seen}))
         try:
             recording = _run(chosen, options, anvil, world, watchdog, state, emit)
         finally:
             watchdog.stop()
-    result = measure(recording)
+    result = measure(recording, books.unit, books.decimals)
     paths = write_report(out, chosen, result, watchdog.store_url, recording)
     result["report"] = {"markdown": str(paths[0]), "json": str(paths[1])}
     emit("report", {"result": result, "paths": paths})
@@ -96,12 +92,12 @@ def _run(chosen: Scenario, options: DrillOptions, anvil: Anvil, world: World, wa
     watchdog.start()
     emit("watchdog", {"mempool": chosen.mempool, "respond": options.respond})
     rounds = options.volatile_rounds if chosen.volatile else options.traffic_rounds
-    traffic = play_traffic(catalogue(WORLD).traffic, world, rounds=rounds, volatile=chosen.volatile)
+    traffic = play_traffic(catalogue(chosen.world).traffic, world, rounds=rounds, volatile=chosen.volatile)
     emit("traffic", {"txs": {kind: len(hashes) for kind, hashes in traffic.txs.items()}, "block": anvil.block_number()})
     _wait(lambda: watchdog.caught_up(anvil.block_number()), 60)
-    vault = world.contract("dUSD").functions.balanceOf(world.addresses["CollateralVault"])
+    at_risk = _funds(world, state, catalogue(chosen.world).books)
     recording = Recording(chosen.name, chosen.benign, options.respond, time.time(), anvil.block_number(),
-                          funds_before=vault.call())
+                          funds_before=at_risk())
     ready = _Ready(watchdog)
     clock = BlockClock(anvil, options.block_time, ready=ready, on_block=ready.mined)
     phase = AttackPhase(world, anvil, clock, emit, watchdog)
@@ -124,11 +120,20 @@ def _run(chosen: Scenario, options: DrillOptions, anvil: Anvil, world: World, wa
     recording.steps = phase.steps
     recording.findings = watchdog.findings()
     recording.block_times = dict(clock.mined)
-    recording.funds_after = vault.call()
+    recording.funds_after = at_risk()
     recording.pauses = pauses.mined()
     recording.would_pause = _dry_runs(watchdog)
     emit("settled", {"block": anvil.block_number()})
     return recording
+
+
+def _funds(world: World, state: State, books: Books) -> Callable[[], int]:
+    """What the attack puts at risk, in the quote asset's units: the victims a scenario names (Harbor's plays),
+    else the world's protocols."""
+    victims = state.get("victims")
+    if victims:
+        return lambda: sum(world.usd_of(world.addresses.get(v, v)) for v in victims)
+    return lambda: books.at_risk(world)
 
 
 class _Ready:

@@ -114,14 +114,14 @@ class _Recorded:
 
 
 def drill_settings(anvil: Anvil, world: World, workdir: Path, *, start_block: int, mempool: bool, respond: bool,
-                   rules_interval: float = 0.3) -> Settings:
-    """The configuration a protocol team would write for the demo world, tuned for a local chain."""
+                   rules_interval: float = 0.3, protocol: str = "demo") -> Settings:
+    """The configuration a protocol team would write for a test world, tuned for a local chain."""
     pause = {"type": "pause", "targets": ["affected"], "dry_run": not respond}
     raw: dict[str, Any] = {
         "networks": {NETWORK: {"chain_id": anvil.chain_id, "rpc_urls": [anvil.url], "ws_url": anvil.ws_url,
                                "confirmations": 0, "poll_interval": 0.25, "start_block": start_block,
                                "mempool": mempool}},
-        "protocols": {"demo": {"manifest": str(world.manifest_path)}},
+        "protocols": {protocol: {"manifest": str(world.manifest_path)}},
         "store": {"url": "sqlite:///watchdog.db"},
         "metrics": {"enabled": False},
         "schedule": {"rules_interval": rules_interval},
@@ -136,9 +136,10 @@ class Watchdog:
     """Start, observe and stop the daemon + responder for one drill."""
 
     def __init__(self, anvil: Anvil, world: World, workdir: Path, *, start_block: int, mempool: bool = True,
-                 respond: bool = True, on_finding: Callable[[Seen], None] | None = None) -> None:
+                 respond: bool = True, on_finding: Callable[[Seen], None] | None = None, protocol: str = "demo") -> None:
         os.environ[KEY_ENV] = world.accounts.responder.key
-        self.settings = drill_settings(anvil, world, workdir, start_block=start_block, mempool=mempool, respond=respond)
+        self.settings = drill_settings(anvil, world, workdir, start_block=start_block, mempool=mempool, respond=respond,
+                                       protocol=protocol)
         self.store_url = self.settings.store_url()
         self.start_block = start_block
         self.judged = Judged()

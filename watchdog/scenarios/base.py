@@ -96,11 +96,14 @@ class Scenario:
 @dataclass(frozen=True)
 class Books:
     """How a world counts what an attack took: the attacker's holdings by token, the value of a change in them at
-    the world's prices now (in its quote asset), and the funds at risk in the protocol."""
+    the world's prices now (in its quote asset), and the funds at risk in the protocols; `unit` names the quote
+    asset and `decimals` its decimals."""
 
-    holdings: Callable[[World], dict[str, int]]
-    value: Callable[[World, dict[str, int]], int]
-    at_risk: Callable[[World], int]
+    holdings: Callable[[Any], dict[str, int]]
+    value: Callable[[Any, dict[str, int]], int]
+    at_risk: Callable[[Any], int]
+    unit: str = "dUSD"
+    decimals: int = 18
 
     def gain(self, world: World, before: dict[str, int]) -> int:
         after = self.holdings(world)
@@ -109,13 +112,16 @@ class Books:
 
 @dataclass(frozen=True)
 class Catalogue:
-    """The scenarios of one test world, how it counts an attack's take, and the honest traffic drills play before
-    an attack."""
+    """The scenarios of one test world, how it counts an attack's take, the honest traffic drills play before an
+    attack, how a drill gets the world onto a fresh anvil (`load(anvil, out_dir, use_cache)`) and brings its
+    oracles up to date before anything starts (`freshen(world)`: a cached world may be hours old)."""
 
     world: str
     scenarios: Mapping[str, Scenario]
     books: Books
     traffic: Scenario
+    load: Callable[[Any, Any, bool], Any]
+    freshen: Callable[[Any], None]
 
     def drills(self) -> dict[str, Scenario]:
         return {name: s for name, s in self.scenarios.items() if s.drill}

@@ -1,16 +1,18 @@
-"""Every test world's scenarios, by world name. A new world registers its Catalogue here."""
+"""Every test world's scenarios, by world name (worlds are also numbered: 1 is the demo world, 2 is Harbor)."""
 
 from __future__ import annotations
 
 from watchdog.errors import WatchdogError
-from watchdog.scenarios import demo
+from watchdog.scenarios import demo, harbor
 from watchdog.scenarios.base import Catalogue
 
-CATALOGUES: dict[str, Catalogue] = {c.world: c for c in (demo.CATALOGUE,)}
+CATALOGUES: dict[str, Catalogue] = {c.world: c for c in (demo.CATALOGUE, harbor.CATALOGUE)}
+NUMBERS = {"1": "demo", "2": "harbor"}
 
 
 def catalogue(world: str = "demo") -> Catalogue:
     try:
-        return CATALOGUES[world]
+        return CATALOGUES[NUMBERS.get(world, world)]
     except KeyError:
-        raise WatchdogError(f"no test world named {world!r}: choose one of {', '.join(CATALOGUES)}") from None
+        raise WatchdogError(f"no test world named {world!r}: choose one of {', '.join(CATALOGUES)} "
+                            f"(or {', '.join(NUMBERS)})") from None

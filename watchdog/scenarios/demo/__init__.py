@@ -3,7 +3,12 @@ honest traffic. The order of CATALOGUE is the order `watchdog drill --list` and 
 
 from __future__ import annotations
 
+from pathlib import Path
+
+from watchdog.devnet import Anvil
+from watchdog.devnet.cache import world_on_anvil
 from watchdog.devnet.world import E18, World
+from watchdog.scenarios.player import ImmediatePlayer
 from watchdog.scenarios.base import Books, Catalogue
 from watchdog.scenarios.demo.attacks import (ADMIN_KEY, FLASH_LOAN_DRAIN, FLASH_LOAN_SPOT, MALICIOUS_UPGRADE,
                                              MEMPOOL_PREEMPT, ORACLE_DIVERGENCE, ORACLE_SWAP, SLOW_DRAIN,
@@ -27,11 +32,23 @@ def _pool(world: World) -> int:
     return world.contract("CollateralVault").functions.poolAssets().call()
 
 
-BOOKS = Books(holdings=_holdings, value=_value, at_risk=_pool)
+def _load(anvil: Anvil, out_dir: Path, use_cache: bool) -> World:
+    return world_on_anvil(anvil, out_dir, use_cache=use_cache)
+
+
+def _freshen(world: World) -> None:
+    """The keeper publishes the feed and pokes the TWAP (a cached world may be hours old)."""
+    keeper = ImmediatePlayer(world)
+    push_feed(keeper)
+    update_twap(keeper)
+
+
+BOOKS = Books(holdings=_holdings, value=_value, at_risk=_pool, unit="dUSD", decimals=18)
 
 CATALOGUE = Catalogue("demo", {s.name: s for s in (
     FLASH_LOAN_SPOT, TWAP_MULTIBLOCK, STALE_ORACLE, ORACLE_DIVERGENCE, ADMIN_KEY, MALICIOUS_UPGRADE, SLOW_DRAIN,
-    MEMPOOL_PREEMPT, BENIGN_VOLATILE, FLASH_LOAN_DRAIN, ORACLE_SWAP, BENIGN_TRAFFIC)}, BOOKS, traffic=BENIGN_TRAFFIC)
+    MEMPOOL_PREEMPT, BENIGN_VOLATILE, FLASH_LOAN_DRAIN, ORACLE_SWAP, BENIGN_TRAFFIC)}, BOOKS, traffic=BENIGN_TRAFFIC,
+    load=_load, freshen=_freshen)
 
 __all__ = ["ADMIN_KEY", "BENIGN_TRAFFIC", "BENIGN_VOLATILE", "BOOKS", "CATALOGUE", "FLASH_LOAN_DRAIN",
            "FLASH_LOAN_SPOT", "MALICIOUS_UPGRADE", "MEMPOOL_PREEMPT", "ORACLE_DIVERGENCE", "ORACLE_SWAP", "SLOW_DRAIN",
