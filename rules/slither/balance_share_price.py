@@ -4,6 +4,7 @@ inflation), with no virtual shares and no dead shares."""
 from __future__ import annotations
 
 from slither.core.declarations import Contract, Function
+from slither.core.variables.state_variable import StateVariable
 from slither.detectors.abstract_detector import AbstractDetector, DetectorClassification
 from slither.slithir.operations import Binary, BinaryType, InternalCall
 from slither.slithir.variables import Constant
@@ -58,7 +59,9 @@ class BalanceSharePrice(AbstractDetector):
         offsets = _offset_sums(function, balances + supply)
         for node, divisor, others in ir.divisions(function):
             supply_side = [o for o in others if ir.depends(o, supply, function)]
-            if not supply_side or not ir.depends(divisor, balances, function):
+            # A storage total is internal accounting (dependencies are flow-insensitive: it may be updated from
+            # a balance difference later in the function).
+            if not supply_side or isinstance(divisor, StateVariable) or not ir.depends(divisor, balances, function):
                 continue
             if ir.depends(divisor, offsets, function) or any(ir.depends(o, offsets, function) for o in supply_side):
                 continue

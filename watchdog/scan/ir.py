@@ -382,3 +382,63 @@ def returns_dependent_on(function: Function, sources: list[Variable]) -> bool:
         for node in function.nodes
         for op in node.irs
     )
+
+
+SWAP_VERBS = {"swap", "exact", "exchange", "trade", "sell"}
+# Quotes of the pool's current state: a minimum computed from them moves with the pool it protects against.
+SPOT_QUOTES = {
+    "getAmountsOut", "getAmountOut", "getAmountsIn", "getAmountIn", "quote", "get_dy", "get_dy_underlying",
+    "getReserves", "slot0", "quoteExactInputSingle", "quoteExactInput", "querySwap", "queryBatchSwap",
+    "calc_token_amount", "previewSwap",
+}
+
+
+def _is_min_output(name: str) -> bool:
+    parts = set(words(name))
+    return name == "limit" or ("min" in parts and bool(parts & {"out", "dy", "return", "amount", "received", "output"})) or "minimum" in parts
+
+
+def swap_arguments(function: Function) -> Iterator[tuple[Node, HighLevelCall, object | None, object | None]]:
+    """(node, call, minimum-output argument, deadline argument) for each call to a router or pool swap, found by
+    the callee's parameter names (amountOutMin, min_dy, limit, deadline...) or those of its struct argument
+    (amountOutMinimum and deadline in exactInputSingle's params)."""
+    for node in function.nodes:
+        for op in node.irs:
+            if not isinstance(op, HighLevelCall) or not isinstance(op.function, Function):
+                continue
+            if not SWAP_VERBS & set(words(str(op.function_name))):
+                continue
+            minimum = deadline = None
+            for param, arg in zip(op.function.parameters, op.arguments):
+                if _is_min_output(param.name):
+                    minimum = arg
+                elif param.name.lower().strip("_") == "deadline":
+                    deadline = arg
+                else:
+                    fields = _struct_fields(function, arg)
+                    minimum = next((v for k, v in fields.items() if _is_min_output(k)), minimum)
+                    deadline = fields.get("deadline", deadline)
+            if minimum is not None or deadline is not None:
+                yield node, op, minimum, deadline
+
+
+def _struct_fields(function: Function, value: object) -> dict[str, object]:
+    """Field name -> value of a struct built in the function (`Params({...})`), when `value` is one."""
+    from slither.slithir.operations import NewStructure
+
+    for node in function.nodes:
+        for op in node.irs:
+            if isinstance(op, NewStructure) and op.lvalue == value:
+                names = [e.name for e in op.structure.elems_ordered]
+                return dict(zip(names, op.arguments))
+    return {}
+
+
+def is_zero(value: object, function: Function) -> bool:
+    """The literal 0, or a local only ever assigned the literal 0."""
+    from slither.slithir.operations import Assignment
+
+    if isinstance(value, Constant):
+        return value.value == 0
+    assigned = [op.rvalue for node in function.nodes for op in node.irs if isinstance(op, Assignment) and op.lvalue == value]
+    return bool(assigned) and all(isinstance(v, Constant) and v.value == 0 for v in assigned)
