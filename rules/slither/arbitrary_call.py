@@ -41,7 +41,9 @@ class ArbitraryCall(AbstractDetector):
                     continue
                 node = _chosen_call(function, function.parameters, depth=3)
                 if node is not None:
-                    info = [function, " lets its caller choose both the target and the calldata of ", node, "\n"]
+                    # An inherited function is reported on the contract: its own file may be a library's.
+                    where = [function] if function.contract_declarer == contract else [contract, ".", function]
+                    info = [*where, " lets its caller choose both the target and the calldata of ", node, "\n"]
                     results.append(self.generate_result(info))
         return results
 
