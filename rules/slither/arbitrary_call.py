@@ -27,8 +27,8 @@ class ArbitraryCall(AbstractDetector):
     BUG_CLASS = "arbitrary call: caller-chosen target and calldata"
     EXAMPLE = "function execute(address target, bytes calldata data) external { target.call(data); }  // contract holds approvals"
     REFERENCES = (
-        "https://github.com/pentagonxyz/slitherin/blob/main/docs/arbitrary_call.md",
-        "https://github.com/Decurity/semgrep-smart-contracts/blob/master/solidity/security/arbitrary-low-level-call.sol",
+        "https://github.com/Decurity/semgrep-smart-contracts/blob/master/solidity/security/arbitrary-low-level-call.yaml",
+        "https://github.com/crytic/slither/wiki/Detector-Documentation#arbitrary-from-in-transferfrom",
     )
 
     def _detect(self) -> list:

@@ -23,6 +23,11 @@ class L2SequencerUnchecked(AbstractDetector):
     WIKI_DESCRIPTION = "On a rollup, prices stop updating while the sequencer is down and look valid when it comes back; the sequencer-uptime feed and a grace period must gate their use."
     WIKI_EXPLOIT_SCENARIO = "After a sequencer outage, positions are liquidated at prices that were stale for hours before users could react."
     WIKI_RECOMMENDATION = "Read the sequencer-uptime feed: require answer == 0 (up) and block.timestamp - startedAt > GRACE_PERIOD."
+    BUG_CLASS = "oracle: L2 sequencer downtime"
+    EXAMPLE = "feed.latestRoundData() on Arbitrum with no sequencer-uptime feed and grace period"
+    REFERENCES = (
+        "https://docs.chain.link/data-feeds/l2-sequencer-feeds",
+    )
 
     def _detect(self) -> list:
         results = []

@@ -36,6 +36,8 @@ class ReadOnlyReentrancy(AbstractDetector):
     REFERENCES = (
         "https://chainsecurity.com/heartbreaks-curve-lp-oracles/",
         "https://forum.balancer.fi/t/reentrancy-vulnerability-scope-expanded/4345",
+        "https://github.com/Decurity/semgrep-smart-contracts/blob/master/solidity/security/curve-readonly-reentrancy.yaml",
+        "https://github.com/Decurity/semgrep-smart-contracts/blob/master/solidity/security/balancer-readonly-reentrancy-getrate.yaml",
     )
 
     def _detect(self) -> list:

@@ -25,6 +25,11 @@ class SingleOracleLiquidation(AbstractDetector):
     WIKI_DESCRIPTION = "Liquidations rely on one price source; when it is manipulated, broken or stale, healthy accounts are liquidated (or bad debt is left unliquidated)."
     WIKI_EXPLOIT_SCENARIO = "A single feed reports a wrong price for one block; a bot liquidates healthy positions at a discount."
     WIKI_RECOMMENDATION = "Cross-check a second source and bound the deviation between them, or fall back to another source when the primary fails."
+    BUG_CLASS = "oracle: single point of failure in liquidations"
+    EXAMPLE = "function liquidate(address u) external { uint p = feed.latestAnswer(); ... }  // no second source"
+    REFERENCES = (
+        "https://docs.chain.link/data-feeds/selecting-data-feeds#risk-mitigation",
+    )
 
     def _detect(self) -> list:
         results = []

@@ -29,7 +29,7 @@ class SingleStepOwnership(AbstractDetector):
     EXAMPLE = "function transferOwnership(address o) external onlyOwner { owner = o; }"
     REFERENCES = (
         "https://docs.openzeppelin.com/contracts/5.x/api/access#Ownable2Step",
-        "https://github.com/Cyfrin/aderyn/tree/dev/aderyn_core/src/detect",
+        "https://github.com/Decurity/semgrep-smart-contracts/blob/master/solidity/security/use-ownable2step.yaml",
     )
 
     def _detect(self) -> list:

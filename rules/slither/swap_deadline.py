@@ -21,7 +21,6 @@ class SwapDeadlineNow(AbstractDetector):
     EXAMPLE = "router.swapExactTokensForTokens(amount, minOut, path, to, block.timestamp);"
     REFERENCES = (
         "https://docs.uniswap.org/contracts/v2/reference/smart-contracts/router-02#swapexacttokensfortokens",
-        "https://github.com/Cyfrin/aderyn/tree/dev/aderyn_core/src/detect",
     )
 
     def _detect(self) -> list:

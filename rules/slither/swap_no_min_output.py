@@ -22,7 +22,7 @@ class SwapWithoutMinOutput(AbstractDetector):
     EXAMPLE = "router.swapExactTokensForTokens(amount, 0, path, address(this), deadline);  // in a public harvest()"
     REFERENCES = (
         "https://docs.uniswap.org/contracts/v2/guides/smart-contract-integration/trading-from-a-smart-contract#safety-considerations",
-        "https://github.com/Decurity/semgrep-smart-contracts/tree/master/solidity/security",
+        "https://github.com/Decurity/semgrep-smart-contracts/blob/master/solidity/security/no-slippage-check.yaml",
     )
 
     def _detect(self) -> list:

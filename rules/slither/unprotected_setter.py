@@ -20,8 +20,9 @@ class UnprotectedSetter(AbstractDetector):
     BUG_CLASS = "access control: unprotected critical setter"
     EXAMPLE = "function setOracle(address o) external { oracle = IOracle(o); }  // no onlyOwner"
     REFERENCES = (
-        "https://swcregistry.io/docs/SWC-105",
-        "https://github.com/crytic/slither/wiki/Detector-Documentation#unprotected-upgradeable-contract",
+        "https://docs.openzeppelin.com/contracts/5.x/access-control",
+        "https://github.com/Decurity/semgrep-smart-contracts/blob/master/solidity/security/sense-missing-oracle-access-control.yaml",
+        "https://github.com/Decurity/semgrep-smart-contracts/blob/master/solidity/security/oracle-price-update-not-restricted.yaml",
     )
 
     def _detect(self) -> list:

@@ -29,7 +29,7 @@ class UnsafeDowncast(AbstractDetector):
     EXAMPLE = "positions[user].debt = uint128(amount);  // truncates above 2**128"
     REFERENCES = (
         "https://docs.openzeppelin.com/contracts/5.x/api/utils#SafeCast",
-        "https://github.com/Decurity/semgrep-smart-contracts/blob/master/solidity/security/unsafe-downcast.sol",
+        "https://docs.soliditylang.org/en/latest/types.html#explicit-conversions",
     )
 
     def _detect(self) -> list:
