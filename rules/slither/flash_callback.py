@@ -46,7 +46,7 @@ class FlashCallbackUnvalidated(AbstractDetector):
         results = []
         for contract in self.compilation_unit.contracts_derived:
             for function in contract.functions_entry_points:
-                if function.name not in CALLBACKS or function.is_shadowed:
+                if function.name not in CALLBACKS or function.is_shadowed or not function.is_implemented:
                     continue
                 missing = self._missing(function, contract, CALLBACKS[function.name])
                 if missing:

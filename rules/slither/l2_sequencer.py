@@ -54,7 +54,9 @@ class L2SequencerUnchecked(AbstractDetector):
 
     @staticmethod
     def _is_uptime_check(function, call) -> bool:
-        """answer (status) and startedAt (grace period) of the same read both gate execution."""
+        """answer (status) and a timestamp of the same read (startedAt, or updatedAt where the feed reports
+        the status change there) both gate execution."""
         components = ir.unpacked(function, call)
         scope = ir.reachable(function)
-        return all(i in components and ir.checked(components[i], scope) for i in (1, 2))
+        status = 1 in components and ir.checked(components[1], scope)
+        return status and any(i in components and ir.checked(components[i], scope) for i in (2, 3))

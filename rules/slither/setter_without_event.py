@@ -26,10 +26,21 @@ class SetterWithoutEvent(AbstractDetector):
 
     def _detect(self) -> list:
         results = []
-        for _, function in ir.declared_functions(self.compilation_unit):
-            writes = ir.critical_setter_writes(function)
-            if writes and not ir.emits(function):
+        setters = {f: w for _, f in ir.declared_functions(self.compilation_unit) if (w := ir.critical_setter_writes(f))}
+        announced = self._announced_by_callers({f.name for f in setters})
+        for function, writes in setters.items():
+            if not ir.emits(function) and function.name not in announced:
                 names = ", ".join(f"{v.name} ({kind})" for v, kind in writes)
                 info = [function, f" changes {names} without emitting an event\n"]
                 results.append(self.generate_result(info))
         return results
+
+    def _announced_by_callers(self, names: set[str]) -> set[str]:
+        """Setters that some function calls externally after emitting an event: a configurator that announces
+        the change and applies it on the target contract (which then needs no event of its own)."""
+        return {
+            str(call.function_name)
+            for _, caller in ir.declared_functions(self.compilation_unit)
+            for _, call in ir.high_level_calls(caller, names)
+            if ir.emits(caller)
+        }

@@ -81,7 +81,7 @@ class SpotPriceValuation(AbstractDetector):
         def depends(variable) -> bool:
             if isinstance(variable, StateVariable):
                 return False  # a storage total is accounting, even when updated from a balance difference
-            return any(variable == s or ir.is_dependent(variable, s, function) for s in sources)
+            return any(variable == s or ir.dependent(variable, s, function) for s in sources)
 
         for node in function.nodes:
             for op in node.irs:

@@ -65,10 +65,19 @@ def conditional_nodes(functions: Iterable[Function]) -> Iterator[Node]:
                 yield node
 
 
+def dependent(value: object, source: object, context: Function) -> bool:
+    """slither's is_dependent, False where slither computed no dependencies (functions it did not analyse,
+    such as some reached only through a base contract's modifier)."""
+    try:
+        return is_dependent(value, source, context)
+    except KeyError:
+        return False
+
+
 def _derived(value: object, source: object, node: Node) -> bool:
     if value is None:
         return False
-    if value == source or is_dependent(value, source, node.function):
+    if value == source or dependent(value, source, node.function):
         return True
     # OpenZeppelin's Context: _msgSender() is msg.sender.
     return source == MSG_SENDER and str(value) == "_msgSender()"
@@ -158,7 +167,7 @@ def checked_flow(source: Variable, function: Function, contract: Contract, depth
 
 def _returned_indexes(function: Function, source: Variable) -> set[int]:
     """Which of the function's return values carry `source` (named returns, or `return` statements)."""
-    indexes = {i for i, ret in enumerate(function.returns) if ret == source or is_dependent(ret, source, function)}
+    indexes = {i for i, ret in enumerate(function.returns) if ret == source or dependent(ret, source, function)}
     for node in function.nodes:
         for op in node.irs:
             if isinstance(op, Return):
@@ -200,7 +209,7 @@ def access_controlled(function: Function) -> bool:
 
 def depends(value: object, sources: Iterable[object], function: Function) -> bool:
     """Whether `value` is one of `sources` or computed from one of them (within `function`)."""
-    return value is not None and any(value == s or is_dependent(value, s, function) for s in sources if s is not None)
+    return value is not None and any(value == s or dependent(value, s, function) for s in sources if s is not None)
 
 
 def is_this(value: object, function: Function) -> bool:
