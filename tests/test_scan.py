@@ -183,8 +183,15 @@ def test_plain_slither_lists_our_detectors() -> None:
 
 
 def test_list_detectors_from_the_cli() -> None:
+    """Each of our detectors with its bug class, a one-line example and references; slither's one line each."""
     proc = run_cli("--list-detectors")
-    assert proc.returncode == 0 and "wd-flash-callback" in proc.stdout and "reentrancy-eth" in proc.stdout
+    assert proc.returncode == 0 and "reentrancy-eth" in proc.stdout
+    for detector in plugin.detectors():
+        entry = proc.stdout.split(detector.ARGUMENT, 1)[1].split("\nwd-", 1)[0]
+        assert f"class:      {detector.BUG_CLASS}" in entry and f"example:    {detector.EXAMPLE}" in entry
+        assert detector.REFERENCES and all(f"reference:  {ref}" in entry for ref in detector.REFERENCES)
+        assert all(ref.startswith("https://") for ref in detector.REFERENCES)
+        assert detector.WIKI and detector.WIKI_TITLE and detector.WIKI_RECOMMENDATION  # slither's own metadata kept
 
 
 # --- hostile and broken input: one clear line, exit code 2, never a hang ---
@@ -216,6 +223,15 @@ def test_import_loop_terminates(tmp_path: Path) -> None:
     (tmp_path / "nested" / "back").symlink_to(tmp_path)  # a folder loop on disk as well
     report = scan_path(tmp_path, ScanOptions(use_cache=False, include=["wd-*"]))
     assert report.findings == [] and sorted(report.compilers[next(iter(report.compilers))]) == ["A.sol", "B.sol"]
+
+
+def test_double_slash_in_an_import_path_is_no_comment(tmp_path: Path) -> None:
+    """`import {A} from "./lib//A.sol";` (as in Aave V3) is an import, not an import cut short by a comment."""
+    (tmp_path / "lib").mkdir()
+    (tmp_path / "lib" / "A.sol").write_text("pragma solidity ^0.8.0;\ncontract A {}\n")
+    (tmp_path / "B.sol").write_text('pragma solidity ^0.8.0;\nimport {A} from "./lib//A.sol"; // a comment\ncontract B is A {}\n')
+    report = scan_path(tmp_path / "B.sol", ScanOptions(use_cache=False, include=["wd-*"]))
+    assert report.findings == [] and report.compilers[next(iter(report.compilers))] == ["B.sol"]
 
 
 def test_huge_source_is_refused_before_compiling(tmp_path: Path) -> None:

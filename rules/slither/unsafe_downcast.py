@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from slither.core.declarations import Function, SolidityVariableComposed
 from slither.detectors.abstract_detector import AbstractDetector, DetectorClassification
-from slither.slithir.operations import Binary, BinaryType, TypeConversion
+from slither.slithir.operations import Binary, BinaryType, InternalCall, Length, TypeConversion
 from slither.slithir.variables import Constant
 
 from watchdog.scan import ir
@@ -38,7 +38,7 @@ class UnsafeDowncast(AbstractDetector):
             if contract.is_library and not function.state_variables_written:
                 continue  # SafeCast-style helpers check, or are meant to wrap; libraries that write storage do not
             for node, conversion in _stored_downcasts(function):
-                if not ir.checked_flow(conversion.variable, function, contract):
+                if not _upper_bounded(conversion.variable, function, contract):
                     info = [function, f" stores {conversion.variable} as {conversion.type} without a bound check at ", node, "\n"]
                     results.append(self.generate_result(info))
         return results
@@ -59,6 +59,43 @@ def _stored_downcasts(function: Function):
             if ir.depends(op.variable, CLOCKS, function) or _bounded(function, op.variable):
                 continue
             yield node, op
+
+
+UPPER_BOUNDS = {BinaryType.LESS: 0, BinaryType.LESS_EQUAL: 0, BinaryType.GREATER: 1, BinaryType.GREATER_EQUAL: 1}
+
+
+def _upper_bounded(value, function: Function, contract, depth: int = 2) -> bool:
+    """A condition caps the value from above (`x <= max`, `max > x`) in the function, its modifiers or the
+    internal helpers it is passed to; `x > 0` is no bound. An array length counts as capped when a condition
+    caps a length of the same array (a modifier given `signers.length` while `args.signers.length` is cast)."""
+    roots = _length_roots(function, value)
+
+    def same(candidate, where: Function) -> bool:
+        return ir.depends(candidate, [value], where) or bool(roots and roots & _length_roots(where, candidate))
+
+    for f in ir.reachable(function):
+        for node in ir.conditional_nodes([f]):
+            for op in node.irs:
+                side = UPPER_BOUNDS.get(op.type) if isinstance(op, Binary) else None
+                if side is not None and same((op.variable_left, op.variable_right)[side], f):
+                    return True
+    if depth == 0:
+        return False
+    for node in function.nodes:
+        for op in node.irs:
+            callee = getattr(op, "function", None)
+            if isinstance(op, InternalCall) and isinstance(callee, Function):
+                for param, arg in zip(callee.parameters, op.arguments):
+                    if same(arg, function) and _upper_bounded(param, callee, contract, depth - 1):
+                        return True
+    return False
+
+
+def _length_roots(function: Function, value) -> set:
+    """The parameters an array length is computed from, when `value` is an array length."""
+    if not any(isinstance(op, Length) and op.lvalue == value for node in function.nodes for op in node.irs):
+        return set()
+    return {p for p in function.parameters if ir.depends(value, [p], function)}
 
 
 def _bounded(function: Function, value) -> bool:
