@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import sys
 
 from watchdog import toolchain
 
@@ -16,6 +17,7 @@ def _benchmark():
     spec = importlib.util.spec_from_file_location("scan_precision", BENCHMARK)
     assert spec and spec.loader
     module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up there
     spec.loader.exec_module(module)
     return module
 

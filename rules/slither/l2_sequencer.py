@@ -54,9 +54,10 @@ class L2SequencerUnchecked(AbstractDetector):
 
     @staticmethod
     def _is_uptime_check(function, call) -> bool:
-        """answer (status) and a timestamp of the same read (startedAt, or updatedAt where the feed reports
-        the status change there) both gate execution."""
+        """answer (status) and startedAt (grace period) of the same read both gate execution; on a feed named
+        as the sequencer's, updatedAt may carry the status change instead (Aave's sequencer oracle)."""
         components = ir.unpacked(function, call)
         scope = ir.reachable(function)
+        stamps = (2, 3) if ir.name_has(ir.destination_name(call), ("sequencer", "uptime")) else (2,)
         status = 1 in components and ir.checked(components[1], scope)
-        return status and any(i in components and ir.checked(components[i], scope) for i in (2, 3))
+        return status and any(i in components and ir.checked(components[i], scope) for i in stamps)
