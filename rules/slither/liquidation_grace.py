@@ -36,7 +36,9 @@ class LiquidationWithoutGracePeriod(AbstractDetector):
             resumed = {v for f in unpausers for g in ir.reachable(f) for v in g.state_variables_written}
             stamped = {v for f in unpausers for g in ir.reachable(f) for v in g.state_variables_written if ir.depends(v, [ir.BLOCK_TIMESTAMP], g)}
             for function in contract.functions_entry_points:
-                if "liquidat" not in function.name.lower() or not ir.is_entry(function):
+                # A liquidation only a privileged contract may call (a vault's leg of the market's liquidation)
+                # is gated where it is triggered.
+                if "liquidat" not in function.name.lower() or not ir.is_entry(function) or ir.access_controlled(function):
                     continue
                 scope = ir.reachable(function)
                 if not _pausable(scope, resumed) or any(ir.checked(v, scope) for v in stamped):
