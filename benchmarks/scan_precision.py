@@ -107,10 +107,13 @@ def plain_slither(target: Path, project: Path) -> tuple[float, str | None]:
     watchdog groups them; slither's own folder mode only compiles a folder's top-level files), compiled by
     crytic-compile with its full output (bytecode and source maps) through the same solc-js shim."""
     found = sources.load(target, max_source_bytes=MAX_SOURCE_BYTES)
+    _link_packages(found, project)
     seconds, errors = 0.0, []
     for index, group in enumerate(found.groups):
         data = group.standard_json(found.sources, found.remappings)
         data["settings"].pop("outputSelection")  # crytic-compile asks for everything, as slither usually does
+        # With code generation, the optimizer (on in these projects' own builds) avoids "stack too deep".
+        data["settings"]["optimizer"] = {"enabled": True, "runs": 200}
         request = project / f".plain-{target.name}-{index}.json"
         request.write_text(json.dumps(data))
         report = request.with_suffix(".out.json")
@@ -126,6 +129,20 @@ def plain_slither(target: Path, project: Path) -> tuple[float, str | None]:
         if not result.get("success"):
             errors.append(result.get("error") or (proc.stderr.strip().splitlines() or ["no report"])[-1])
     return seconds, "; ".join(errors) or None
+
+
+def _link_packages(found: sources.SourceSet, project: Path) -> None:
+    """crytic-compile looks every source unit up on disk from the working folder: make npm imports
+    (`@scope/package/...`) resolvable there, as links to the packages the scanner resolved them to."""
+    for unit, source in found.sources.items():
+        parts = unit.split("/")
+        if (project / unit).exists() or unit.startswith(".") or len(parts) < 3:
+            continue
+        depth = 2 if parts[0].startswith("@") else 1
+        link = project.joinpath(*parts[:depth])
+        if not link.exists():
+            link.parent.mkdir(parents=True, exist_ok=True)
+            link.symlink_to(source.path.parents[len(parts) - 1 - depth])
 
 
 def measure(codebase: Codebase, work: Path, timing: bool) -> tuple[dict, list[ScanFinding]]:

@@ -36,20 +36,22 @@ class BalanceSharePrice(AbstractDetector):
 
     def _detect(self) -> list:
         results = []
+        getters: dict = {}  # contract -> its functions returning balanceOf(this); None with dead shares
         for contract, function in ir.declared_functions(self.compilation_unit):
-            if self._dead_shares(contract):
+            if contract not in getters:
+                getters[contract] = None if self._dead_shares(contract) else _balance_getters(contract)
+            if getters[contract] is None:
                 continue
-            node = self._balance_priced_division(contract, function)
+            node = self._balance_priced_division(function, getters[contract])
             if node is not None:
                 info = [function, " prices shares against the contract's own token balance at ", node, " with no virtual or dead shares\n"]
                 results.append(self.generate_result(info))
         return results
 
     @staticmethod
-    def _balance_priced_division(contract: Contract, function: Function):
+    def _balance_priced_division(function: Function, getters: list[Function]):
         """The first division by a value computed from balanceOf(this) whose other operand is computed from
         the share supply, where neither side has a constant (virtual) offset added."""
-        getters = [f for f in contract.functions if (reads := ir.self_balance_reads(f)) and ir.returns_dependent_on(f, [op.lvalue for op in reads])]
         balances = [op.lvalue for op in ir.self_balance_reads(function)] + ir.values_from_calls(function, set(), getters)
         supply = ir.values_from_calls(function, SUPPLY_READS) + [
             v for v in function.state_variables_read if v.name.lower().lstrip("_") in SUPPLY_STATE
@@ -82,6 +84,13 @@ class BalanceSharePrice(AbstractDetector):
                         if ir.constant_address(op.arguments[0], function):
                             return True
         return False
+
+
+def _balance_getters(contract: Contract) -> list[Function]:
+    return [
+        f for f in contract.functions
+        if (reads := ir.self_balance_reads(f)) and ir.returns_dependent_on(f, [op.lvalue for op in reads])
+    ]
 
 
 def _offset_sums(function: Function, values: list) -> set:
