@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from slither.core.declarations import Contract, Function
+from slither.core.declarations import Function
 from slither.detectors.abstract_detector import AbstractDetector, DetectorClassification
 
 from watchdog.scan import ir

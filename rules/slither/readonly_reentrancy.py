@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from slither.core.declarations import Contract, Function
 from slither.detectors.abstract_detector import AbstractDetector, DetectorClassification
-from slither.slithir.operations import HighLevelCall, InternalCall, LibraryCall
+from slither.slithir.operations import Binary, HighLevelCall, InternalCall, LibraryCall
 
 from watchdog.scan import ir
 
@@ -88,8 +88,6 @@ def _destination_words(call: HighLevelCall) -> list[str]:
 
 
 def _used_in_math(function: Function, call: HighLevelCall) -> bool:
-    from slither.slithir.operations import Binary
-
     values = [call.lvalue, *ir.unpacked(function, call).values()]
     return any(
         isinstance(op, Binary) and any(ir.depends(v, values, function) for v in (op.variable_left, op.variable_right))

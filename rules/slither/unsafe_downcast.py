@@ -39,7 +39,7 @@ class UnsafeDowncast(AbstractDetector):
                 continue  # SafeCast-style helpers check, or are meant to wrap; libraries that write storage do not
             for node, conversion in _stored_downcasts(function):
                 if not _upper_bounded(conversion.variable, function, contract):
-                    info = [function, f" stores {conversion.variable} as {conversion.type} without a bound check at ", node, "\n"]
+                    info = [function, f" stores a {conversion.variable.type} as {conversion.type} with no bound check at ", node, "\n"]
                     results.append(self.generate_result(info))
         return results
 

@@ -12,6 +12,7 @@ from slither.core.declarations.function_contract import FunctionContract
 from slither.core.solidity_types import ElementaryType, MappingType, UserDefinedType
 from slither.core.variables.variable import Variable
 from slither.slithir.operations import (
+    Assignment,
     Binary,
     BinaryType,
     Condition,
@@ -19,6 +20,7 @@ from slither.slithir.operations import (
     HighLevelCall,
     Index,
     InternalCall,
+    NewStructure,
     Return,
     SolidityCall,
     TypeConversion,
@@ -355,7 +357,8 @@ def critical_setter_writes(function: Function) -> list[tuple[Variable, str]]:
     return [(v, kind) for v in written if (kind := critical_kind(v))]
 
 
-MUL_DIV = {"mulDiv", "mulDivDown", "mulDivUp", "fullMulDiv", "mulDivRoundingUp", "mulWadDown", "mulWadUp", "divWadDown", "divWadUp"}
+# Full-precision a * b / c helpers (OpenZeppelin's Math, solmate, Uniswap's FullMath).
+MUL_DIV_CALLS = {"mulDiv", "mulDivDown", "mulDivUp", "fullMulDiv", "mulDivRoundingUp"}
 
 
 def divisions(function: Function) -> Iterator[tuple[Node, object, list]]:
@@ -364,7 +367,7 @@ def divisions(function: Function) -> Iterator[tuple[Node, object, list]]:
         for op in node.irs:
             if isinstance(op, Binary) and op.type == BinaryType.DIVISION:
                 yield node, op.variable_right, [op.variable_left]
-            elif isinstance(op, (HighLevelCall, InternalCall)) and str(op.function_name) in {"mulDiv", "mulDivDown", "mulDivUp", "fullMulDiv", "mulDivRoundingUp"}:
+            elif isinstance(op, (HighLevelCall, InternalCall)) and str(op.function_name) in MUL_DIV_CALLS:
                 args = list(op.arguments)
                 if len(args) >= 3:
                     yield node, args[2], args[:2]
@@ -433,8 +436,6 @@ def swap_arguments(function: Function) -> Iterator[tuple[Node, HighLevelCall, ob
 
 def _struct_fields(function: Function, value: object) -> dict[str, object]:
     """Field name -> value of a struct built in the function (`Params({...})`), when `value` is one."""
-    from slither.slithir.operations import NewStructure
-
     for node in function.nodes:
         for op in node.irs:
             if isinstance(op, NewStructure) and op.lvalue == value:
@@ -445,8 +446,6 @@ def _struct_fields(function: Function, value: object) -> dict[str, object]:
 
 def is_zero(value: object, function: Function) -> bool:
     """The literal 0, or a local only ever assigned the literal 0."""
-    from slither.slithir.operations import Assignment
-
     if isinstance(value, Constant):
         return value.value == 0
     assigned = [op.rvalue for node in function.nodes for op in node.irs if isinstance(op, Assignment) and op.lvalue == value]
