@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from slither.core.declarations import Contract, Function
 from slither.detectors.abstract_detector import AbstractDetector, DetectorClassification
-from slither.slithir.operations import HighLevelCall, InternalCall, LibraryCall, LowLevelCall
+from slither.slithir.operations import Binary, BinaryType, HighLevelCall, Index, InternalCall, LibraryCall, LowLevelCall
 
 from watchdog.scan import ir
 
@@ -58,11 +58,30 @@ class ArbitraryCall(AbstractDetector):
         )
 
 
+def _allow_listed(value, function: Function) -> bool:
+    """A condition restricts the value to known ones: a lookup (`allowed[target]`), a comparison with something
+    that is not a literal (`target == router`), or a check helper (`isTrusted(target)`). `target != address(0)`
+    restricts nothing."""
+    for node in ir.conditional_nodes([function]):
+        for op in node.irs:
+            if isinstance(op, Index) and ir.depends(op.variable_right, [value], function):
+                return True
+            if isinstance(op, Binary) and op.type in (BinaryType.EQUAL, BinaryType.NOT_EQUAL):
+                sides = (op.variable_left, op.variable_right)
+                for side, other in (sides, sides[::-1]):
+                    if ir.depends(side, [value], function) and not ir.constant_address(other, function):
+                        return True
+            if isinstance(op, (InternalCall, HighLevelCall)) and str(op.function_name) not in ir.VALUE_MOVES:
+                if any(ir.depends(arg, [value], function) for arg in op.arguments):
+                    return True
+    return False
+
+
 def _chosen_call(function: Function, sources: list, depth: int):
     """The node of a low-level call (or Address.functionCall) whose target and data both come from `sources`,
     in the function or in the internal/library helpers they are passed to. A value that a condition checks
     (an allow-list of targets or selectors) is no longer the caller's free choice."""
-    sources = [s for s in sources if not ir.checked(s, [function])]
+    sources = [s for s in sources if not _allow_listed(s, function)]
     for node in function.nodes:
         for op in node.irs:
             if isinstance(op, LowLevelCall) and op.arguments:
