@@ -21,15 +21,29 @@ from watchdog.scan.scanner import ScanError, ScanOptions, ScanReport, scan_path
 from watchdog.scan.sources import ScanInputError
 
 FIXTURES = Path(__file__).parent / "fixtures" / "scan"
-OUR_DETECTORS = {
-    "chainlink": "wd-chainlink-unchecked",
-    "spot_price": "wd-spot-price",
-    "sequencer": "wd-l2-sequencer",
-    "pause": "wd-pause-bypass",
-    "initializer": "wd-unprotected-initializer",
-    "flash_callback": "wd-flash-callback",
-    "single_oracle": "wd-single-oracle-liquidation",
+# Each detector and the fixture pair (folder with Vulnerable.sol and its Fixed.sol twin) written for it.
+PAIRS = {
+    "wd-chainlink-unchecked": "chainlink",
+    "wd-spot-price": "spot_price",
+    "wd-l2-sequencer": "sequencer",
+    "wd-pause-bypass": "pause",
+    "wd-unprotected-initializer": "initializer",
+    "wd-flash-callback": "flash_callback",
+    "wd-single-oracle-liquidation": "single_oracle",
+    "wd-balance-share-price": "share_price",
+    "wd-unprotected-setter": "setter",
+    "wd-setter-no-event": "setter",
+    "wd-swap-no-min-output": "swap",
+    "wd-swap-deadline": "swap",
+    "wd-arbitrary-call": "arbitrary_call",
+    "wd-readonly-reentrancy": "readonly_reentrancy",
+    "wd-erc4626-rounding": "erc4626_rounding",
+    "wd-fee-on-transfer": "fee_on_transfer",
+    "wd-single-step-ownership": "ownership",
+    "wd-liquidation-no-grace": "liquidation_grace",
+    "wd-unsafe-downcast": "downcast",
 }
+OUR_DETECTORS = set(PAIRS)
 
 
 @pytest.fixture(scope="module")
@@ -44,12 +58,13 @@ def fixtures_report(cache_dir: Path) -> ScanReport:
 
 
 def test_plugin_provides_every_detector() -> None:
-    assert {d.ARGUMENT for d in plugin.detectors()} == set(OUR_DETECTORS.values())
+    assert {d.ARGUMENT for d in plugin.detectors()} == OUR_DETECTORS
 
 
-@pytest.mark.parametrize("pair", sorted(OUR_DETECTORS))
-def test_detector_flags_vulnerable_and_is_silent_on_fixed(fixtures_report: ScanReport, pair: str) -> None:
-    detector = OUR_DETECTORS[pair]
+@pytest.mark.parametrize("detector", sorted(PAIRS))
+def test_detector_flags_vulnerable_and_is_silent_on_fixed(fixtures_report: ScanReport, detector: str) -> None:
+    """Each detector flags its vulnerable fixture, and nothing else: not its fixed twin, not other pairs."""
+    pair = PAIRS[detector]
     hits = [f for f in fixtures_report.findings if f.detector == detector]
     assert {f.file for f in hits} == {f"{pair}/Vulnerable.sol"}, [f.description for f in hits]
     assert all(f.contract and f.start_line > 1 for f in hits)
@@ -87,7 +102,7 @@ def test_include_and_exclude_select_detectors(cache_dir: Path) -> None:
     only = scan_path(FIXTURES / "pause" / "Vulnerable.sol", ScanOptions(cache_dir=cache_dir, include=["wd-pause-bypass"]))
     assert {f.detector for f in only.findings} == {"wd-pause-bypass"}
     chosen = {d.ARGUMENT for d in select(["wd-*"], ["wd-pause-bypass", "wd-l2-*"])}
-    assert chosen == set(OUR_DETECTORS.values()) - {"wd-pause-bypass", "wd-l2-sequencer"}
+    assert chosen == OUR_DETECTORS - {"wd-pause-bypass", "wd-l2-sequencer"}
     with pytest.raises(ScanInputError, match="no detector matches 'wd-nope'"):
         scan_path(FIXTURES / "pause", ScanOptions(cache_dir=cache_dir, include=["wd-nope"], use_cache=False))
 
@@ -103,7 +118,7 @@ def test_sarif_output_is_valid_and_names_our_detectors(tmp_path: Path, cache_dir
     sarif = json.loads(out.read_text())
     check_sarif(sarif)
     run = sarif["runs"][0]
-    assert set(OUR_DETECTORS.values()) <= {rule["id"] for rule in run["tool"]["driver"]["rules"]}
+    assert OUR_DETECTORS <= {rule["id"] for rule in run["tool"]["driver"]["rules"]}
     # URIs are relative to the working directory, where CI checkouts and editors resolve them.
     flagged = {(r["ruleId"], (Path.cwd() / r["locations"][0]["physicalLocation"]["artifactLocation"]["uri"]).resolve()) for r in run["results"]}
     assert ("wd-flash-callback", (FIXTURES / "flash_callback" / "Vulnerable.sol").resolve()) in flagged
@@ -163,13 +178,20 @@ def test_plain_slither_lists_our_detectors() -> None:
         capture_output=True, text=True, timeout=300, env={**toolchain.tool_env(), "COLUMNS": "250"},
     )
     assert proc.returncode == 0
-    for detector in OUR_DETECTORS.values():
+    for detector in OUR_DETECTORS:
         assert detector in proc.stdout
 
 
 def test_list_detectors_from_the_cli() -> None:
+    """Each of our detectors with its bug class, a one-line example and references; slither's one line each."""
     proc = run_cli("--list-detectors")
-    assert proc.returncode == 0 and "wd-flash-callback" in proc.stdout and "reentrancy-eth" in proc.stdout
+    assert proc.returncode == 0 and "reentrancy-eth" in proc.stdout
+    for detector in plugin.detectors():
+        entry = proc.stdout.split(detector.ARGUMENT, 1)[1].split("\nwd-", 1)[0]
+        assert f"class:      {detector.BUG_CLASS}" in entry and f"example:    {detector.EXAMPLE}" in entry
+        assert detector.REFERENCES and all(f"reference:  {ref}" in entry for ref in detector.REFERENCES)
+        assert all(ref.startswith("https://") for ref in detector.REFERENCES)
+        assert detector.WIKI and detector.WIKI_TITLE and detector.WIKI_RECOMMENDATION  # slither's own metadata kept
 
 
 # --- hostile and broken input: one clear line, exit code 2, never a hang ---
@@ -203,6 +225,15 @@ def test_import_loop_terminates(tmp_path: Path) -> None:
     assert report.findings == [] and sorted(report.compilers[next(iter(report.compilers))]) == ["A.sol", "B.sol"]
 
 
+def test_double_slash_in_an_import_path_is_no_comment(tmp_path: Path) -> None:
+    """`import {A} from "./lib//A.sol";` (as in Aave V3) is an import, not an import cut short by a comment."""
+    (tmp_path / "lib").mkdir()
+    (tmp_path / "lib" / "A.sol").write_text("pragma solidity ^0.8.0;\ncontract A {}\n")
+    (tmp_path / "B.sol").write_text('pragma solidity ^0.8.0;\nimport {A} from "./lib//A.sol"; // a comment\ncontract B is A {}\n')
+    report = scan_path(tmp_path / "B.sol", ScanOptions(use_cache=False, include=["wd-*"]))
+    assert report.findings == [] and report.compilers[next(iter(report.compilers))] == ["B.sol"]
+
+
 def test_huge_source_is_refused_before_compiling(tmp_path: Path) -> None:
     padding = "// " + "x" * 1000 + "\n"
     (tmp_path / "Huge.sol").write_text("pragma solidity ^0.8.0;\ncontract Huge {}\n" + padding * 2200)
@@ -211,7 +242,7 @@ def test_huge_source_is_refused_before_compiling(tmp_path: Path) -> None:
 
 
 def test_unsupported_pragma_names_the_fix(tmp_path: Path) -> None:
-    (tmp_path / "Old.sol").write_text("pragma solidity ^0.5.0;\ncontract Old {}\n")
+    (tmp_path / "Old.sol").write_text("pragma solidity ^0.4.0;\ncontract Old {}\n")
     line = _one_line_error(run_cli(str(tmp_path / "Old.sol"), "--no-cache"))
     assert "no installed solc-js release satisfies" in line and "npm alias" in line
 
@@ -266,7 +297,7 @@ def test_scan_of_the_project_contracts_when_they_build(tmp_path: Path, cache_dir
     assert proc.returncode == 0, proc.stderr
     sarif = json.loads(out.read_text())
     check_sarif(sarif)
-    assert set(OUR_DETECTORS.values()) <= {rule["id"] for rule in sarif["runs"][0]["tool"]["driver"]["rules"]}
+    assert OUR_DETECTORS <= {rule["id"] for rule in sarif["runs"][0]["tool"]["driver"]["rules"]}
     uris = {r["locations"][0]["physicalLocation"]["artifactLocation"]["uri"] for r in sarif["runs"][0]["results"]}
     assert uris and all((Path.cwd() / uri).resolve().is_relative_to((contracts / "src").resolve()) for uri in uris)
 

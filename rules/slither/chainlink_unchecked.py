@@ -24,6 +24,12 @@ class ChainlinkUnchecked(AbstractDetector):
     WIKI_DESCRIPTION = "A price read from a Chainlink feed is used without rejecting stale rounds, non-positive answers or unfinished rounds."
     WIKI_EXPLOIT_SCENARIO = "The feed stops updating during a crash; the protocol keeps lending against the old, higher price."
     WIKI_RECOMMENDATION = "Require answer > 0, block.timestamp - updatedAt <= a heartbeat bound, and answeredInRound >= roundId."
+    BUG_CLASS = "oracle: unchecked Chainlink answer"
+    EXAMPLE = "(, int256 answer,,,) = feed.latestRoundData(); return uint256(answer);  // no staleness, no > 0"
+    REFERENCES = (
+        "https://docs.chain.link/data-feeds/api-reference#latestrounddata",
+        "https://docs.chain.link/data-feeds/developer-responsibilities",
+    )
 
     def _detect(self) -> list:
         results = []

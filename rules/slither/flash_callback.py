@@ -35,12 +35,18 @@ class FlashCallbackUnvalidated(AbstractDetector):
     WIKI_DESCRIPTION = "A flash-loan callback acts on its arguments without checking that the lender called it and that this contract started the loan."
     WIKI_EXPLOIT_SCENARIO = "Anyone calls executeOperation()/uniswapV2Call() directly, or starts a loan naming this contract as receiver, and makes it approve or send its funds."
     WIKI_RECOMMENDATION = "require(msg.sender == lender) and require(initiator == address(this)) (or the protocol's equivalent) at the top of every callback."
+    BUG_CLASS = "flash loans: unvalidated callback"
+    EXAMPLE = "function executeOperation(...) external returns (bool) { ... }  // no msg.sender == pool, no initiator == this"
+    REFERENCES = (
+        "https://eips.ethereum.org/EIPS/eip-3156",
+        "https://github.com/Decurity/semgrep-smart-contracts/blob/master/solidity/security/uniswap-callback-not-protected.yaml",
+    )
 
     def _detect(self) -> list:
         results = []
         for contract in self.compilation_unit.contracts_derived:
             for function in contract.functions_entry_points:
-                if function.name not in CALLBACKS or function.is_shadowed:
+                if function.name not in CALLBACKS or function.is_shadowed or not function.is_implemented:
                     continue
                 missing = self._missing(function, contract, CALLBACKS[function.name])
                 if missing:

@@ -23,6 +23,11 @@ class L2SequencerUnchecked(AbstractDetector):
     WIKI_DESCRIPTION = "On a rollup, prices stop updating while the sequencer is down and look valid when it comes back; the sequencer-uptime feed and a grace period must gate their use."
     WIKI_EXPLOIT_SCENARIO = "After a sequencer outage, positions are liquidated at prices that were stale for hours before users could react."
     WIKI_RECOMMENDATION = "Read the sequencer-uptime feed: require answer == 0 (up) and block.timestamp - startedAt > GRACE_PERIOD."
+    BUG_CLASS = "oracle: L2 sequencer downtime"
+    EXAMPLE = "feed.latestRoundData() on Arbitrum with no sequencer-uptime feed and grace period"
+    REFERENCES = (
+        "https://docs.chain.link/data-feeds/l2-sequencer-feeds",
+    )
 
     def _detect(self) -> list:
         results = []
@@ -49,7 +54,10 @@ class L2SequencerUnchecked(AbstractDetector):
 
     @staticmethod
     def _is_uptime_check(function, call) -> bool:
-        """answer (status) and startedAt (grace period) of the same read both gate execution."""
+        """answer (status) and startedAt (grace period) of the same read both gate execution; on a feed named
+        as the sequencer's, updatedAt may carry the status change instead (Aave's sequencer oracle)."""
         components = ir.unpacked(function, call)
         scope = ir.reachable(function)
-        return all(i in components and ir.checked(components[i], scope) for i in (1, 2))
+        stamps = (2, 3) if ir.name_has(ir.destination_name(call), ("sequencer", "uptime")) else (2,)
+        status = 1 in components and ir.checked(components[1], scope)
+        return status and any(i in components and ir.checked(components[i], scope) for i in stamps)

@@ -23,6 +23,11 @@ class PauseBypass(AbstractDetector):
     WIKI_DESCRIPTION = "The contract can be paused, but an external function that moves funds does not check the pause, so an emergency pause does not stop it."
     WIKI_EXPLOIT_SCENARIO = "The guardian pauses during an exploit; the attacker keeps draining through withdraw(), which has no whenNotPaused."
     WIKI_RECOMMENDATION = "Add whenNotPaused (or _requireNotPaused()) to every user path that moves value; keep only access-controlled rescue paths unpaused."
+    BUG_CLASS = "emergency response: pause bypass"
+    EXAMPLE = "function withdraw(uint256 a) external { ... }  // in a Pausable contract, no whenNotPaused"
+    REFERENCES = (
+        "https://docs.openzeppelin.com/contracts/5.x/api/utils#Pausable",
+    )
 
     def _detect(self) -> list:
         results = []

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from slither.core.variables.state_variable import StateVariable
 from slither.detectors.abstract_detector import AbstractDetector, DetectorClassification
 from slither.slithir.operations import Binary, BinaryType, HighLevelCall, InternalCall
 
@@ -26,6 +27,12 @@ class SpotPriceValuation(AbstractDetector):
     WIKI_DESCRIPTION = "A value is computed from an AMM's current reserves, slot0 or token balances, which one swap (or a flash loan) moves within the same transaction."
     WIKI_EXPLOIT_SCENARIO = "An attacker flash-borrows, swaps to inflate the pool price, borrows against the inflated collateral value, and swaps back."
     WIKI_RECOMMENDATION = "Use a TWAP over a window long enough to be costly to move, or a Chainlink feed with checks."
+    BUG_CLASS = "oracle: manipulable spot price"
+    EXAMPLE = "(uint112 r0, uint112 r1,) = pair.getReserves(); price = r1 * 1e18 / r0;"
+    REFERENCES = (
+        "https://docs.uniswap.org/concepts/protocol/oracle",
+        "https://github.com/Decurity/semgrep-smart-contracts/blob/master/solidity/security/oracle-uses-curve-spot-price.yaml",
+    )
 
     def _detect(self) -> list:
         results = []
@@ -72,7 +79,9 @@ class SpotPriceValuation(AbstractDetector):
         sources = [s for s in sources if s is not None]
 
         def depends(variable) -> bool:
-            return any(variable == s or ir.is_dependent(variable, s, function) for s in sources)
+            if isinstance(variable, StateVariable):
+                return False  # a storage total is accounting, even when updated from a balance difference
+            return any(variable == s or ir.dependent(variable, s, function) for s in sources)
 
         for node in function.nodes:
             for op in node.irs:

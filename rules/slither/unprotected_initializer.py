@@ -21,6 +21,12 @@ class UnprotectedInitializer(AbstractDetector):
     WIKI_DESCRIPTION = "An external initializer has no one-time guard and no caller check: whoever calls it first (or again) sets owners, oracles or parameters."
     WIKI_EXPLOIT_SCENARIO = "An attacker calls initialize() on the proxy or the implementation and makes itself owner."
     WIKI_RECOMMENDATION = "Use OpenZeppelin's `initializer` modifier (and _disableInitializers() in the constructor), or a caller check plus a one-time flag."
+    BUG_CLASS = "access control: unprotected initializer"
+    EXAMPLE = "function initialize(address o) external { owner = o; }  // no initializer modifier"
+    REFERENCES = (
+        "https://docs.openzeppelin.com/upgrades-plugins/writing-upgradeable#initializers",
+        "https://github.com/crytic/slither/wiki/Detector-Documentation#unprotected-upgradeable-contract",
+    )
 
     def _detect(self) -> list:
         results = []

@@ -22,10 +22,9 @@ def _split(values: list[str]) -> list[str]:
 
 
 def _list_detectors() -> None:
-    from watchdog.scan.analyze import all_detector_classes
+    from watchdog.scan.catalog import listing
 
-    for d in all_detector_classes():
-        print(f"{d.ARGUMENT:34} {d.IMPACT.name.lower():13} {d.HELP}")
+    sys.stdout.write(listing())
 
 
 @app.command()

@@ -1,4 +1,4 @@
-"""Chainlink's own price feed contracts on a devnet, compiled from the `@chainlink/contracts` npm sources.
+"""Chainlink's own price feed contracts on a devnet, compiled from the `@chainlink/contracts` npm sources (0.8.0).
 
 A feed is a FluxAggregator (the on-chain aggregator of Chainlink's Flux Monitor feeds: oracles `submit` answers,
 it emits `NewRound` and `AnswerUpdated`) read through a proxy, as protocols read it:
@@ -32,7 +32,7 @@ from watchdog.devnet.artifacts import Artifact
 from watchdog.devnet.txs import connect, deploy, send
 from watchdog.errors import ToolchainError
 
-PACKAGE = "@chainlink/contracts"
+PACKAGE = "chainlink-contracts-0.8"  # @chainlink/contracts 0.8.0: the last release with the v0.6 proxy and aggregator
 STATE_DIR = toolchain.PROJECT_ROOT / "anvil" / "state"
 # Contract name -> its source in the package; the folder (v0.6, v0.7) is one compiler release.
 SOURCES = {

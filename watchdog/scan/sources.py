@@ -26,7 +26,12 @@ HARDHAT_CONFIGS = ("hardhat.config.js", "hardhat.config.ts", "hardhat.config.cjs
 
 _IMPORT = re.compile(r"""^\s*import\s+(?:[^'";]*?\bfrom\s+)?["']([^"']+)["']""", re.MULTILINE)
 _PRAGMA = re.compile(r"pragma\s+solidity\s+([^;]+);")
-_COMMENT = re.compile(r"//[^\n]*|/\*.*?\*/", re.DOTALL)
+# String literals are matched first so that `//` inside an import path ('../contracts//IERC20.sol') is no comment.
+_STRING_OR_COMMENT = re.compile(r"""("(?:\\.|[^"\\\n])*"|'(?:\\.|[^'\\\n])*')|//[^\n]*|/\*.*?\*/""", re.DOTALL)
+
+
+def strip_comments(text: str) -> str:
+    return _STRING_OR_COMMENT.sub(lambda m: m.group(1) or "", text)
 
 
 class ScanInputError(WatchdogError):
@@ -209,7 +214,7 @@ def load(target: Path, *, max_source_bytes: int = MAX_SOURCE_BYTES) -> SourceSet
         if unit in sources:
             continue
         content = _read(path, budget, max_source_bytes)
-        bare = _COMMENT.sub("", content)
+        bare = strip_comments(content)
         entry = SourceFile(unit, path, content, pragmas=[m.group(1).strip() for m in _PRAGMA.finditer(bare)])
         sources[unit] = entry
         for match in _IMPORT.finditer(bare):
