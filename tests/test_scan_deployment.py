@@ -207,3 +207,32 @@ def test_daemon_stays_quiet_on_a_benign_deployment(chain: tuple[World, Anvil], t
     deploy_raw(node, world.accounts.trader1.address, init + encode(["address"], [feed]).hex())
     daemon.run_once()
     assert stored(daemon) == []
+
+
+def test_a_suspicious_deployment_gets_a_full_source_scan_in_the_background(chain: tuple[World, Anvil], tmp_path: Path) -> None:
+    """The daemon's deployment scans: the source is found in the local forge build, slither and watchdog's detectors
+    run on it, and their findings join the stored finding's evidence."""
+    from watchdog.config import parse_settings
+    from watchdog.daemon.deployments import DeploymentScans
+    from watchdog.store import FindingRecord, Store, ledger
+
+    world, node = chain
+    attacker = deploy_flash_loan_attacker(world)
+    deployment = next(r for r in (wait_receipt(node, h) for h in _txs_of_latest(node))
+                      if (r["contractAddress"] or "").lower() == attacker.lower())
+    [finding] = engine_on_block(node, world, int(deployment["blockNumber"], 16), [deployment["transactionHash"]])
+    store = Store(f"sqlite:///{tmp_path / 'wd.db'}")
+    with store.session() as s:
+        [record] = ledger.store_findings(s, [finding])
+    settings = parse_settings({"networks": {"devnet": {"chain_id": node.chain_id, "rpc_urls": [node.url]}},
+                               "scan": {"artifacts": [str(toolchain.PROJECT_ROOT / "contracts" / "out")]}}, "test", tmp_path)
+    scans = DeploymentScans(settings, store)
+    scans([record], [])
+    scans.wait(600)
+    scans.close()
+    with store.session() as s:
+        scanned = s.get(FindingRecord, record.id).evidence["source_scan"]
+    assert scanned["source"].startswith(attacker.lower()) and "FlashLoanSpotAttacker" in scanned["source"]
+    detectors = {f["detector"] for f in scanned["findings"]}
+    assert detectors and all(f["location"].startswith("src/drill/FlashLoanSpotAttacker.sol") or f["contract"] for f in scanned["findings"])
+    assert any(d.startswith("wd-") for d in detectors)  # watchdog's own detectors ran beside slither's

@@ -113,6 +113,20 @@ class ScheduleConfig(Strict):
     rules_interval: float = Field(60.0, gt=0)   # seconds between scheduled rule runs (oracle heartbeats...)
 
 
+class ScanConfig(Strict):
+    """Source scans of new deployments: when the source of a contract the suspicious-deployment rule reports can be
+    found, slither and watchdog's detectors run on it in the background and their findings join the finding's
+    evidence."""
+
+    deployments: bool = True
+    artifacts: list[str] = Field(default_factory=list)  # forge `out/` folders
+    sourcify: str | None = None                         # a Sourcify-format folder (full_match/<chain>/<address>/)
+    explorer_api: str | None = None                     # an Etherscan-compatible API
+    explorer_key_env: str | None = None                 # the environment variable holding its key
+    timeout: float = Field(300.0, gt=0)                 # seconds per scan
+    max_memory_mb: int = Field(4096, ge=256)
+
+
 class AbiConfig(Strict):
     """Extra ABIs for decoding events of contracts outside the manifests (any emitter)."""
 
@@ -129,6 +143,7 @@ class Settings(Strict):
     logging: LoggingConfig = Field(default_factory=LoggingConfig)
     schedule: ScheduleConfig = Field(default_factory=ScheduleConfig)
     abis: AbiConfig = Field(default_factory=AbiConfig)
+    scan: ScanConfig = Field(default_factory=ScanConfig)
     # The responder's sections (models in watchdog.config.response; `response()` gives them as one).
     playbooks: list[Playbook] = Field(default_factory=list)
     notifiers: dict[str, NotifierConfig] = Field(default_factory=dict)

@@ -23,6 +23,7 @@ from watchdog.chain.capabilities import CAPABILITIES, Probe, probe_or_explain
 from watchdog.chain.rpc import RpcClient
 from watchdog.chain.ws import Subscriber
 from watchdog.config import Settings, deployments
+from watchdog.daemon.deployments import DeploymentScans
 from watchdog.daemon.handlers import HandlerFactory, rule_engine
 from watchdog.detect import Engine
 from watchdog.errors import ConfigError, RpcError
@@ -62,6 +63,7 @@ class Daemon:
         self.stopping = threading.Event()
         self.scheduler = BackgroundScheduler(daemon=True)
         self.server: MetricsServer | None = None
+        self.deployment_scans: DeploymentScans | None = None
         self._threads: list[threading.Thread] = []
         self.networks: dict[str, NetworkRuntime] = {}
         self.deployments = deployments(settings)  # the manifests, read once, for detection and response alike
@@ -138,6 +140,9 @@ class Daemon:
     def start(self) -> None:
         self.check_chains()
         self._check_capabilities()
+        if self.settings.scan.deployments:  # live only: a replay or a backfill does not scan what it finds
+            self.deployment_scans = DeploymentScans(self.settings, self.store)
+            self.add_sink(self.deployment_scans)
         for name, runtime in self.networks.items():
             net = self.settings.networks[name]
             self._spawn(f"follow-{name}", runtime.follower.run)
@@ -205,6 +210,8 @@ class Daemon:
             runtime.rpc.close()
         if self.server is not None:
             self.server.stop()
+        if self.deployment_scans is not None:
+            self.deployment_scans.close()
         self.store.close()
         log.info("stopped")
 

@@ -162,3 +162,11 @@ def findings_by_block(session: Session) -> list[FindingRecord]:
 
 def block_record(session: Session, network: str, number: int) -> BlockRecord | None:
     return session.exec(select(BlockRecord).where(BlockRecord.network == network, BlockRecord.number == number)).first()
+
+
+def add_evidence(session: Session, finding_id: int, key: str, value: Any) -> None:
+    """Add to a stored finding's evidence (what was learned after it was made: a source scan)."""
+    row = session.get(FindingRecord, finding_id)
+    if row is not None:
+        row.evidence = {**(row.evidence or {}), key: value}
+        session.add(row)
