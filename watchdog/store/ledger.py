@@ -162,3 +162,10 @@ def findings_by_block(session: Session) -> list[FindingRecord]:
 
 def block_record(session: Session, network: str, number: int) -> BlockRecord | None:
     return session.exec(select(BlockRecord).where(BlockRecord.network == network, BlockRecord.number == number)).first()
+
+
+def findings_of_tx(session: Session, tx_hash: str) -> list[FindingRecord]:
+    """The active findings about one transaction."""
+    return list(session.exec(select(FindingRecord).where(FindingRecord.tx_hash == tx_hash.lower(),
+                                                         FindingRecord.status == FindingStatus.ACTIVE)
+                             .order_by(col(FindingRecord.id))))
