@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from watchdog.chain.abi import encode_call
@@ -28,9 +29,29 @@ def send_as(rpc: RpcClient, sender: str, to: str, data: str, gas: int = 5_000_00
         return Sent(None, False, exc.message, [])
     finally:
         rpc.call("anvil_stopImpersonatingAccount", [sender])
-    receipt = rpc.call("eth_getTransactionReceipt", [tx_hash])
+    receipt = mined(rpc, tx_hash)
     ok = receipt is not None and receipt["status"] == "0x1"
-    return Sent(tx_hash, ok, None if ok else "reverted", receipt.get("logs") or [] if receipt else [])
+    return Sent(tx_hash, ok, None if ok else why(rpc, sender, to, data, gas), receipt.get("logs") or [] if receipt else [])
+
+
+def mined(rpc: RpcClient, tx_hash: str, timeout: float = 30.0) -> dict[str, Any] | None:
+    """The receipt, once the fork has mined the transaction (automine answers before the block is sealed)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        receipt = rpc.call("eth_getTransactionReceipt", [tx_hash])
+        if receipt is not None or time.monotonic() > deadline:
+            return receipt
+        time.sleep(0.01)
+
+
+def why(rpc: RpcClient, sender: str, to: str, data: str, gas: int) -> str:
+    """The revert reason, from the same call simulated on the state the reverted transaction left unchanged."""
+    try:
+        rpc.call("eth_call", [{"from": sender, "to": to, "data": data, "gas": hex(gas)}, "latest"])
+    except RpcAnswerError as exc:
+        return f"reverted: {exc.message} {exc.data or ''}".strip()
+    return "reverted"
+
 
 
 def word(rpc: RpcClient, to: str, signature: str, args: list[Any] | None = None, block: int | str = "latest") -> Any:
