@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Callable
 
 from watchdog.chain.rpc import RpcClient
 from watchdog.errors import WatchdogError
@@ -98,3 +98,24 @@ def _num(value: float | None) -> str:
 
 def _pct(value: float | None) -> str:
     return "-" if value is None else f"{value:.1%}"
+
+
+def of_findings(rpc_url: str, manifest: Manifest | None) -> Callable[[list[Any]], list[dict[str, Any]]]:
+    """For an incident report: the forensics of every mined transaction its findings name, with its Markdown."""
+
+    def run(findings: list[Any]) -> list[dict[str, Any]]:
+        out = []
+        client = RpcClient(rpc_url)
+        try:
+            for tx in dict.fromkeys(f.tx_hash for f in findings if f.tx_hash and not f.pending):
+                try:
+                    report = investigate(tx, client, manifest, findings)
+                except WatchdogError as exc:
+                    out.append({"tx": tx, "error": str(exc)})
+                    continue
+                out.append({**report, "markdown": markdown_lines(report)})
+        finally:
+            client.close()
+        return out
+
+    return run

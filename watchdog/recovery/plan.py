@@ -76,6 +76,7 @@ def recover(store: Store, incident_id: int, rpc_url: str, manifest: Manifest,
     }
     if ready:
         plan["unpause"] = draft_unpause(store, rpc_url, manifest, incident, paused, plan)
+    plan["markdown"] = markdown_lines(plan)
     if record:
         IncidentBook(store).note(incident_id, "recovery", plan["verdict"], plan=plan)
         store.audit("operator", "recovery_plan", str(incident_id), ready=ready, replay_succeeded=replayed["succeeded"])
