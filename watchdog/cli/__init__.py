@@ -10,7 +10,7 @@ from watchdog.cli.app import app
 from watchdog.errors import WatchdogError
 
 # Importing a command module registers its commands on `app`.
-from watchdog.cli import bench, demo, devnet, doctor, drill, forensics, incidents, proposals, recover, replay, rules, run, scan  # noqa: E402,F401
+from watchdog.cli import bench, demo, devnet, doctor, drill, forensics, incidents, proposals, recover, replay, rules, run, scan, ui  # noqa: E402,F401
 
 __all__ = ["app", "main"]
 

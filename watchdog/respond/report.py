@@ -9,6 +9,7 @@ from typing import Any, Callable
 
 
 from watchdog.errors import WatchdogError
+from watchdog.forensics.rootcause import root_cause
 from watchdog.respond.evidence import funds_at_risk
 from watchdog.respond.incidents import aware
 from watchdog.respond.stages import timeline as stage_timeline
@@ -125,7 +126,8 @@ def postmortem(store: Store, incident_id: int, forensics: Callable[[list[Any]], 
                        "resolution": iso(incident.resolved_at)},
         "wall_detection_to_mitigation_seconds": ((aware(incident.contained_at) - wall_detection).total_seconds()
                                                  if incident.contained_at else None),
-        "root_cause": incident.root_cause or "to be written by the responders",
+        "root_cause": incident.root_cause or (f"from the rules' evidence: {root_cause(findings)}" if findings
+                                              else "to be written by the responders"),
         "what_went_well": well,
         "what_went_wrong": wrong,
         "where_we_got_lucky": [],
