@@ -27,7 +27,9 @@ test: setup test-contracts test-python
 test-contracts: setup
 	cd contracts && $(FORGE) test
 
+# The page's tests drive Debian's chromium (headless); root installs it on first use.
 test-python: setup
+	@command -v chromium >/dev/null || { apt-get update -qq && apt-get install -y -qq chromium; }
 	$(BIN)/python -m pytest
 
 clean:

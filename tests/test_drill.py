@@ -177,3 +177,17 @@ def test_measurements_follow_chain_order_and_the_finding_that_came_first() -> No
     attack.succeeded = True
     r = measure(rec)
     assert r["preempted"] is False and r["blocks_to_contain"] == 0 and r["funds_lost"] == 60 and r["attack_succeeded"]
+
+
+@pytest.mark.parametrize("name", ["flash-loan-spot", "admin-key"])
+def test_reports_carry_forensics_and_a_recovery_plan_that_keeps_the_pause(drills, name: str) -> None:
+    document = json.loads(Path(drills[name]["report"]["json"]).read_text())
+    forensics, plan = document["forensics"], document["recovery"]
+    assert forensics and all("call_tree" in f for f in forensics)
+    # no fix was applied in the drill: some check fails, the attack replayed on a fork still pays, nothing drafted
+    assert plan["checks"] and not all(c["holds"] for c in plan["checks"])
+    assert plan["replay"]["succeeded"] and not plan["ready"] and plan["unpause"] == []
+    assert document["postmortem"]["recovery"]["verdict"] == plan["verdict"]
+    if name == "flash-loan-spot":
+        paid = [f for f in forensics if (f["attacker_gain"] or 0) > 0]
+        assert paid and any(s["name"] == "WETH-dUSD" and s["max_move"] > 0.5 for f in paid for s in f["sources_moved"])

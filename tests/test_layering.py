@@ -17,8 +17,8 @@ LAYERS = [
     {"chain", "store"},
     {"manifest", "config"},
     {"detect", "rules", "pipeline"},
-    {"respond", "scan", "manifests", "rules.slither"},
-    {"devnet", "scenarios", "daemon"},
+    {"respond", "scan", "manifests", "rules.slither", "forensics"},
+    {"devnet", "scenarios", "daemon", "recovery"},
     {"drill"},
     {"cli", "ui", "__main__"},
 ]

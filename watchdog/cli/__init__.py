@@ -10,7 +10,9 @@ from watchdog.cli.app import app
 from watchdog.errors import WatchdogError
 
 # Importing a command module registers its commands on `app`.
-from watchdog.cli import bench, demo, devnet, doctor, drill, incidents, manifest, proposals, replay, rules, run, scan  # noqa: E402,F401
+from watchdog.cli import (  # noqa: E402,F401
+    bench, demo, devnet, doctor, drill, forensics, incidents, manifest, proposals, recover, replay, rules, run, scan, ui,
+)
 
 __all__ = ["app", "main"]
 

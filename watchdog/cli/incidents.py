@@ -11,6 +11,8 @@ from rich.table import Table
 
 from watchdog.cli.app import app
 from watchdog.config import load_settings
+from watchdog.forensics import of_findings
+from watchdog.manifest import load_manifest
 from watchdog.respond.incidents import resolve
 from watchdog.respond.notify import Notice, Notifications
 from watchdog.respond.report import iso, markdown, postmortem
@@ -83,11 +85,15 @@ def report(
     config: Path = CONFIG_OPTION,
     fmt: str = typer.Option("markdown", "--format", help="markdown or json."),
     out: Path = typer.Option(None, "--out", help="Write to this file instead of stdout."),
+    rpc: str = typer.Option(None, "--rpc", envvar="WATCHDOG_RPC", help="A tracing node: adds each attack transaction's forensics."),
+    manifest: Path = typer.Option(None, "--manifest", help="Names contracts and prices flows in the forensics."),
 ) -> None:
-    """The post-mortem: summary, impact, UTC timeline, root cause, lessons, action items, time to detection."""
+    """The post-mortem: summary, impact, UTC timeline, attack stages, root cause, lessons, action items, time to
+    detection; with --rpc, the forensics of the attack transactions."""
     if fmt not in ("markdown", "json"):
         raise typer.BadParameter("use markdown or json", param_hint="--format")
-    data = postmortem(open_store(store, config), incident_id)
+    data = postmortem(open_store(store, config), incident_id,
+                      of_findings(rpc, load_manifest(manifest) if manifest else None) if rpc else None)
     text = markdown(data) if fmt == "markdown" else json.dumps(data, indent=2) + "\n"
     if out:
         out.write_text(text)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
+from typing import Any
 
 import typer
 from rich.console import Console
@@ -39,6 +40,18 @@ def _settings(config: Path | None, manifest: Path | None, rpc: list[str], ws: st
     return settings
 
 
+def serve_page(daemon: Any, host: str, port: int) -> Any:
+    """The web page on the daemon's store, beside its /metrics."""
+    from watchdog.cli.ui import TOKEN_ENV, write_token
+    from watchdog.ui import UiServer, create_app
+
+    manifests = [d.manifest for d in daemon.deployments.values()]
+    page = create_app(daemon.store, token=write_token(TOKEN_ENV), manifest=manifests[0] if len(manifests) == 1 else None)
+    server = UiServer(page, host, port).start()
+    logging.getLogger("watchdog").info("web page on %s", server.url)
+    return server
+
+
 @app.command()
 def run(
     config: Path = typer.Option(None, "--config", "-c", help="TOML config (default: ./watchdog.toml)."),
@@ -52,6 +65,8 @@ def run(
     check: bool = typer.Option(False, "--check", help="Validate the configuration and exit."),
     json_logs: bool = typer.Option(None, "--json-logs/--text-logs", help="One JSON object per log line (overrides logging.json)."),
     metrics_port: int = typer.Option(None, help="Port of /metrics and /health (overrides metrics.port; 0 = any free port)."),
+    ui_port: int = typer.Option(None, "--ui-port", help="Also serve the web page on this port, beside /metrics "
+                                "(writes need the token in WATCHDOG_UI_TOKEN; unset: read-only)."),
 ) -> None:
     """Run the watchdog: follow the chain, detect, store findings and hand them to the responder."""
     from watchdog.daemon import Daemon, load_factory, rule_engine, setup_logging
@@ -79,10 +94,13 @@ def run(
         responder = daemon.responder_sink()
         daemon.add_sink(responder)
         responder.start()  # resume what a previous run left open (never a second transaction)
+        page = serve_page(daemon, settings.metrics.host, ui_port) if ui_port is not None else None
         try:
             daemon.run()
         finally:
             responder.close()
+            if page is not None:
+                page.stop()
     except WatchdogError as exc:
         raise _fail(exc) from None
 

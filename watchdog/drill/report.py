@@ -10,6 +10,9 @@ from typing import Any
 
 from watchdog.finding import Severity
 from watchdog.drill.measure import PAUSE_LEVEL, Recording
+from watchdog.forensics import of_findings
+from watchdog.manifest import Manifest
+from watchdog.recovery import recover
 from watchdog.respond.report import markdown, postmortem
 from watchdog.scenarios import Scenario
 from watchdog.store import Store, ledger
@@ -28,18 +31,36 @@ def _incident(store: Store, recording: Recording) -> int | None:
     return None
 
 
-def write_report(out: Path, scenario: Scenario, result: dict[str, Any], store_url: str,
-                 recording: Recording) -> tuple[Path, Path]:
+def sections(store_url: str, rpc_url: str, manifest: Manifest, recording: Recording) -> dict[str, Any]:
+    """While the drill's chain still runs: the forensics of the attack transactions and the recovery plan of the
+    incident (its checks, and the attack replayed on a fork with the pause lifted)."""
     store = Store(store_url)
+    try:
+        incident = _incident(store, recording)
+        if incident is None:
+            return {"forensics": [], "recovery": None}
+        with store.session() as s:
+            findings = ledger.findings(s, incident_id=incident)
+        return {"forensics": of_findings(rpc_url, manifest)(findings), "recovery": recover(store, incident, rpc_url, manifest)}
+    finally:
+        store.close()
+
+
+def write_report(out: Path, scenario: Scenario, result: dict[str, Any], store_url: str,
+                 recording: Recording, extra: dict[str, Any] | None = None) -> tuple[Path, Path]:
+    store = Store(store_url)
+    extra = extra or {"forensics": [], "recovery": None}
     try:
         incident = _incident(store, recording)
         report = postmortem(store, incident) if incident is not None else None
     finally:
         store.close()
     if report is not None:
+        report["forensics"] = extra["forensics"]
         report["impact"]["losses"] = f"{result['funds_lost']:,.2f} {result['unit']} (drill measurement)"
     document = {"drill": result, "scenario": {"name": scenario.name, "title": scenario.title, "summary": scenario.summary},
-                "timeline": [_step(s) for s in recording.steps], "postmortem": report}
+                "timeline": [_step(s) for s in recording.steps], "postmortem": report,
+                "forensics": extra["forensics"], "recovery": extra["recovery"]}
     json_path, md_path = out / "report.json", out / "report.md"
     json_path.write_text(json.dumps(document, indent=2, default=str) + "\n")
     md_path.write_text(_markdown(scenario, result, recording) + ("\n" + markdown(report) if report else ""))

@@ -21,7 +21,7 @@ from watchdog.devnet.world import World
 from watchdog.drill.clock import BlockClock
 from watchdog.drill.measure import Pause, Recording, measure
 from watchdog.drill.phase import AttackPhase
-from watchdog.drill.report import write_report
+from watchdog.drill.report import sections, write_report
 from watchdog.drill.watch import Watchdog
 from watchdog.errors import WatchdogError
 from watchdog.scenarios import Books, Scenario, State, catalogue, play_traffic
@@ -80,8 +80,9 @@ def run_drill(name: str, options: DrillOptions, emit: Emit = _quiet) -> dict[str
             recording = _run(chosen, options, anvil, world, watchdog, state, emit)
         finally:
             watchdog.stop()
+        extra = sections(watchdog.store_url, anvil.url, world.manifest, recording)
     result = measure(recording, books.unit, books.decimals)
-    paths = write_report(out, chosen, result, watchdog.store_url, recording)
+    paths = write_report(out, chosen, result, watchdog.store_url, recording, extra)
     result["report"] = {"markdown": str(paths[0]), "json": str(paths[1])}
     emit("report", {"result": result, "paths": paths})
     return result

@@ -16,6 +16,7 @@ from typing import Any
 
 from watchdog.errors import WatchdogError
 from watchdog.finding import Severity
+from watchdog.respond.stages import stage_of, timeline
 from watchdog.store import FindingRecord, Store, incidents, ledger, utcnow
 from watchdog.store.responder import Incident, IncidentEvent, IncidentStatus
 
@@ -68,6 +69,9 @@ class IncidentBook:
             escalated = not opened and Severity(record.severity) > Severity(incident.severity)
             if escalated:
                 incident.severity, incident.title = record.severity, record.title
+            chained = self._chained(s, incident, record)
+            if chained and not opened:
+                escalated = True
             incident.addresses = sorted(set(incident.addresses) | cluster)
             incident.last_seen = now
             # the start is the first block of a finding worth an incident: context found later cannot move it
@@ -86,6 +90,24 @@ class IncidentBook:
             s.refresh(incident)
         record.incident_id = incident.id
         return Attached(incident, opened, escalated)
+
+    def _chained(self, s: Session, incident: Incident, record: FindingRecord) -> list[str]:
+        """When the finding adds an attack stage to an incident that already has another, the stages chain: the
+        incident goes one severity up (to critical at three stages) and the timeline says so. The chain, else []."""
+        stage = stage_of(record)
+        if stage is None or incident.id is None:
+            return []
+        before = [row["stage"] for row in timeline([f for f in ledger.findings(s, incident_id=incident.id) if f.id != record.id])]
+        if stage in before or not before:
+            return []
+        chain = [row["stage"] for row in timeline([*ledger.findings(s, incident_id=incident.id), record])]
+        levels = list(Severity)
+        floor = Severity.CRITICAL if len(chain) >= 3 else levels[min(levels.index(Severity(incident.severity)) + 1, len(levels) - 1)]
+        if Severity(incident.severity) < floor:
+            incident.severity = floor.value
+        s.add(event(incident.id, "stage", f"attack stages chained: {' -> '.join(chain)}; severity {incident.severity}",
+                    stages=chain, finding_id=record.id))
+        return chain
 
     def _match(self, s: Session, record: FindingRecord, cluster: set[str], now: datetime) -> Incident | None:
         for incident in incidents.active_incidents(s, record.network):

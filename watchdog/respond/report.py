@@ -5,12 +5,14 @@ action items with owner and deadline, time to detection, with every tx hash and 
 from __future__ import annotations
 
 from datetime import datetime, timezone
-from typing import Any
+from typing import Any, Callable
 
 
 from watchdog.errors import WatchdogError
+from watchdog.forensics.rootcause import root_cause
 from watchdog.respond.evidence import funds_at_risk
 from watchdog.respond.incidents import aware
+from watchdog.respond.stages import timeline as stage_timeline
 from watchdog.store import Store, actions, incidents, ledger, proposals
 from watchdog.store.responder import ActionStatus, Incident, IncidentEvent
 
@@ -68,7 +70,9 @@ def block_of(event: IncidentEvent | None) -> int | None:
     return None if event is None else (event.detail or {}).get("chain_block")
 
 
-def postmortem(store: Store, incident_id: int) -> dict[str, Any]:
+def postmortem(store: Store, incident_id: int, forensics: Callable[[list[Any]], list[dict[str, Any]]] | None = None) -> dict[str, Any]:
+    """The post-mortem; `forensics(findings)` (e.g. watchdog.forensics over a node) adds each attack transaction's
+    forensics."""
     with store.session() as s:
         incident = s.get(Incident, incident_id)
         if incident is None:
@@ -122,7 +126,8 @@ def postmortem(store: Store, incident_id: int) -> dict[str, Any]:
                        "resolution": iso(incident.resolved_at)},
         "wall_detection_to_mitigation_seconds": ((aware(incident.contained_at) - wall_detection).total_seconds()
                                                  if incident.contained_at else None),
-        "root_cause": incident.root_cause or "to be written by the responders",
+        "root_cause": incident.root_cause or (f"from the rules' evidence: {root_cause(findings)}" if findings
+                                              else "to be written by the responders"),
         "what_went_well": well,
         "what_went_wrong": wrong,
         "where_we_got_lucky": [],
@@ -141,6 +146,9 @@ def postmortem(store: Store, incident_id: int) -> dict[str, Any]:
         "addresses": sorted({a for f in findings for a in f.addresses}),
         "events": [{"at": iso(moment), "wall_at": iso(e.at), "block": block_of(e), "kind": e.kind, "message": e.message}
                    for e, moment in zip(events, clock.lines())],
+        "stages": stage_timeline(findings),
+        "recovery": next((e.detail.get("plan") for e in reversed(events) if e.kind == "recovery"), None),
+        "forensics": forensics(findings) if forensics is not None else [],
     }
 
 
@@ -185,6 +193,9 @@ def markdown(report: dict[str, Any]) -> str:
         "",
     ]
     lines += [f"- {e['at']} `{e['kind']}` {e['message']}" for e in report["events"]]
+    if report["stages"]:
+        lines += ["", "## Attack stages", "", "| stage | first block | rules | findings |", "|---|---|---|---|"]
+        lines += [f"| {x['stage']} | {x['first_block']} | {', '.join(x['rules'])} | {x['findings']} |" for x in report["stages"]]
     lines += ["", "## Root cause", "", report["root_cause"], ""]
     for title, key in (("What went well", "what_went_well"), ("What went wrong", "what_went_wrong"),
                        ("Where we got lucky", "where_we_got_lucky")):
@@ -200,4 +211,10 @@ def markdown(report: dict[str, Any]) -> str:
         lines += ["", "## Safe proposals", ""]
         lines += [f"- #{p['id']} Safe `{p['safe']}` nonce {p['nonce']} safeTxHash `{p['safe_tx_hash']}`: {p['status']}"
                   + (f" in `{p['exec_tx_hash']}`" if p["exec_tx_hash"] else "") for p in report["proposals"]]
+    if report["forensics"]:
+        lines += ["", "## Forensics", ""]
+        for item in report["forensics"]:
+            lines += item.get("markdown") or [f"- `{item.get('tx')}`: {item.get('error')}"]
+    if report["recovery"]:
+        lines += ["", "## Recovery", ""] + report["recovery"].get("markdown", [report["recovery"].get("verdict", "")])
     return "\n".join(lines) + "\n"

@@ -2,9 +2,9 @@
 proposals). Other modules open a session (`with store.session() as s:`) and call the query functions of
 `ledger`, `rulestate`, `incidents`, `actions` and `proposals` with it."""
 
-from watchdog.store import actions, incidents, ledger, proposals, responder, rulestate
+from watchdog.store import actions, audit, incidents, ledger, proposals, responder, rulestate
 from watchdog.store.db import DEFAULT_URL, Store
 from watchdog.store.models import AuditEntry, BlockRecord, Checkpoint, FindingRecord, FindingStatus, RuleState, utcnow
 
 __all__ = ["DEFAULT_URL", "AuditEntry", "BlockRecord", "Checkpoint", "FindingRecord", "FindingStatus", "RuleState",
-           "Store", "actions", "incidents", "ledger", "proposals", "responder", "rulestate", "utcnow"]
+           "Store", "actions", "audit", "incidents", "ledger", "proposals", "responder", "rulestate", "utcnow"]

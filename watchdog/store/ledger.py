@@ -170,3 +170,10 @@ def add_evidence(session: Session, finding_id: int, key: str, value: Any) -> Non
     if row is not None:
         row.evidence = {**(row.evidence or {}), key: value}
         session.add(row)
+
+
+def findings_of_tx(session: Session, tx_hash: str) -> list[FindingRecord]:
+    """The active findings about one transaction."""
+    return list(session.exec(select(FindingRecord).where(FindingRecord.tx_hash == tx_hash.lower(),
+                                                         FindingRecord.status == FindingStatus.ACTIVE)
+                             .order_by(col(FindingRecord.id))))
