@@ -6,7 +6,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from functools import cached_property, lru_cache
-from typing import Any, Callable, Iterable
+from typing import TYPE_CHECKING, Any, Callable, Iterable
 
 from watchdog.chain.events import Block, CallFrame, ChainReader, Log, PendingTx, Tx
 from watchdog.chain.rpc import RpcUnavailable
@@ -16,6 +16,10 @@ from watchdog.detect.registry import ProtocolRegistry, Watched
 from watchdog.detect.rule import Rule, Trigger
 from watchdog.detect.state import RuleStateView
 from watchdog.finding import Finding, Severity
+
+if TYPE_CHECKING:
+    from watchdog.detect.model import ProtocolModel
+    from watchdog.detect.model.keeper import ModelKeeper
 
 log = logging.getLogger(__name__)
 
@@ -137,12 +141,13 @@ class Scope:
     def __init__(self, reader: ChainReader, registry: ProtocolRegistry, block: Block | None,
                  pending: PendingTx | None = None, block_logs: list[Log] | None = None,
                  txs: dict[str, Tx] | None = None, static: dict | None = None,
-                 remote: Callable[[str], ChainReads] | None = None) -> None:
+                 remote: Callable[[str], ChainReads] | None = None, model: ModelKeeper | None = None) -> None:
         self.reader, self.registry, self.block, self.pending = reader, registry, block, pending
         self.block_logs = block_logs or []
         self.txs = txs or {}
         self.reads = ChainReads(reader, static if static is not None else {}, known_decimals=self._manifest_decimals)
         self._remote_factory = remote
+        self.keeper = model
         self._remote: dict[str, ChainReads] = {}
         self._traces: dict[str, CallFrame | None] = {}
         self._tx_logs: dict[str, list[Log]] = {}
@@ -305,6 +310,12 @@ class Context:
         return _decode_output(types, self.scope.reads.raw(frame.to, frame.input, self.before if block is None else block))
 
     # -- reads ---------------------------------------------------------------------------------------
+    @property
+    def model(self) -> "ProtocolModel | None":
+        """The protocol model (watchdog.detect.model): what each protocol consumes, holds and owes; None when the
+        engine keeps none (a bare test scope)."""
+        return self.scope.keeper.current(self.scope) if self.scope.keeper is not None else None
+
     def read(self, to: str, signature: str, args: Iterable[Any] = (), block: int | str | None = None) -> tuple[Any, ...] | None:
         """eth_call `to` with `signature` like `balanceOf(address)(uint256)`; decoded tuple, None on revert."""
         return self.scope.reads.call(to, signature, tuple(args), self.at if block is None else block)

@@ -26,6 +26,7 @@ from watchdog.detect.context import Context, Scope
 from watchdog.detect.reads import ChainReads
 from watchdog.finding import Finding, Severity
 from watchdog.detect.loader import discover
+from watchdog.detect.model.keeper import ModelKeeper
 from watchdog.detect.registry import ProtocolRegistry
 from watchdog.detect.rule import HANDLERS, Rule, Trigger
 from watchdog.detect.state import RuleStateView, StateCache
@@ -116,6 +117,7 @@ class Engine:
         self.registry = manifest if isinstance(manifest, ProtocolRegistry) else ProtocolRegistry(manifest)
         self.store = store
         self.state = StateCache(store, network)
+        self.model = ModelKeeper(self.registry, self.state)
         self.allowlist = {a.lower() for a in allowlist}
         classes = discover([Path(d) for d in rule_dirs], builtin=builtin, classes=rule_classes)
         families, checks = _split_settings(dict(rules or {}), classes)
@@ -156,6 +158,7 @@ class Engine:
         if callable(prefetch) and bundle.txs:
             prefetch(list(bundle.txs))  # one batch instead of a receipt request per transaction
         scope = self._scope(bundle.reader, bundle.block, block_logs=bundle.logs, txs=bundle.txs)
+        self.model.keep(scope)
         findings: list[Finding] = []
         for rule in self._with(Trigger.BLOCK):
             findings += self._run(rule, Trigger.BLOCK, scope, None, bundle.logs)
@@ -191,7 +194,7 @@ class Engine:
 
     # -- internals -----------------------------------------------------------------------------------
     def _scope(self, reader: ChainReader, block: Block | None, **event: Any) -> Scope:
-        return Scope(reader, self.registry, block, static=self._static, remote=self._remote_reads, **event)
+        return Scope(reader, self.registry, block, static=self._static, remote=self._remote_reads, model=self.model, **event)
 
     def _remote_reads(self, url: str) -> ChainReads:
         return ChainReads(self._remote(url), self._remote_static.setdefault(url, {}), strict=False)

@@ -79,26 +79,3 @@ def manifest_name(manifest: Manifest, address: str) -> str | None:
 
 def _shown(value: Any) -> Any:
     return "0x" + value.hex() if isinstance(value, bytes) else value
-
-
-def pausable(manifest: Manifest) -> list[ContractEntry]:
-    return [c for c in manifest.contracts if c.pause is not None]
-
-
-def select_targets(manifest: Manifest, names: list[str], addresses: list[str]) -> list[ContractEntry]:
-    """Manifest entries to pause: explicit names, "all", or "affected" (pausable contracts among the
-    finding's addresses; all pausable ones when the finding names none, e.g. an oracle finding)."""
-    chosen: dict[str, ContractEntry] = {}
-    wanted = {a.lower() for a in addresses}
-    for name in names:
-        if name == "all":
-            chosen.update({c.name: c for c in pausable(manifest)})
-        elif name == "affected":
-            hit = [c for c in pausable(manifest) if c.address.lower() in wanted]
-            chosen.update({c.name: c for c in (hit or pausable(manifest))})
-        else:
-            try:
-                chosen[name] = manifest.by_name(name)
-            except KeyError:
-                raise ConfigError(f"playbook target {name!r} is not a contract of the manifest: use a manifest name, 'affected' or 'all'") from None
-    return list(chosen.values())

@@ -24,7 +24,8 @@ from watchdog.respond.evidence import incident_evidence
 from watchdog.respond.executor import Executor, Outcome
 from watchdog.respond.incidents import IncidentBook
 from watchdog.respond.notify import Notice, Notifications
-from watchdog.respond.plan import pause_plans, select_targets
+from watchdog.respond.isolation import Target, blast_radius, load_model, select_targets
+from watchdog.respond.plan import TxPlan, pause_plans
 from watchdog.respond.playbooks import triggered
 from watchdog.respond.rpc import CallReverted, Rpc
 from watchdog.respond.safe import SafeProposals
@@ -158,8 +159,7 @@ class Responder:
     # ------------------------------------------------------------------ actions
     def _pause(self, action: PlaybookAction, record: FindingRecord, incident: Incident, dry: bool, result: Handled) -> None:
         reason = f"watchdog incident #{incident.id}: {record.rule_id}"
-        for plan in (p for entry in select_targets(self.manifest, action.targets, record.addresses)
-                     for p in pause_plans(self.manifest, entry, reason)):
+        for _, plan in self._plans(action, record, incident, reason, "pause"):
             if dry:
                 result.dry_run.append(self._preview(plan, incident))
                 continue
@@ -170,6 +170,19 @@ class Responder:
                 self.incidents.note(incident.id, "pause", f"pause of {plan.contract} sent in {outcome.tx_hash}",
                                     action_id=outcome.action_id, tx_hash=outcome.tx_hash, preemptive=record.pending)
                 self._publish(incident, "action", f"pausing {plan.contract} ({plan.target}): tx {outcome.tx_hash}")
+
+    def _plans(self, action: PlaybookAction, record: FindingRecord, incident: Incident, reason: str,
+               kind: str) -> list[tuple[Any, TxPlan]]:
+        """The pause calls of exactly what the finding affects (see watchdog.respond.isolation), the blast radius
+        noted on the incident first so signers see why each contract is paused and what it holds."""
+        model = load_model(self.store, self.network)
+        targets = select_targets(self.manifest, action.targets, record.addresses, model)
+        if targets:
+            radius = blast_radius(targets, model, self.rpc.client, self.network)
+            names = ", ".join(f"{r['contract']} ({r['why']})" for r in radius)
+            self.incidents.note(incident.id, "isolation", f"{record.rule_id} affects {names}", blast_radius=radius,
+                                learned=model is not None)
+        return [(t.entry, p) for t in targets for p in t.plans(self.manifest, reason, kind)]
 
     def _preview(self, plan: Any, incident: Incident) -> str:
         """Dry run: read the state and simulate, send nothing."""
@@ -195,8 +208,7 @@ class Responder:
         if self.proposals is None:
             raise WatchdogError("a playbook proposes to the Safe but the manifest has no `safe`: add it or drop the propose action")
         reason = f"watchdog incident #{incident.id}: {record.rule_id}"
-        for entry, plan in ((e, p) for e in select_targets(self.manifest, action.targets, record.addresses)
-                            for p in pause_plans(self.manifest, e, reason, kind="propose")):
+        for entry, plan in self._plans(action, record, incident, reason, "propose"):
             if dry:
                 message = f"dry-run: would propose {plan.decoded.get('function')} on {entry.name} to Safe {self.proposals.safe}"
                 self.incidents.note(incident.id, "dry_run", message)
