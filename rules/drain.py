@@ -1,5 +1,11 @@
 """drain: a watched vault, market or lending pool loses more than a share of a token balance (or of its native
-coin) in one transaction or one block, or far more than its usual outflow in one transaction."""
+coin) in one transaction or one block, or far more than its usual outflow in one transaction.
+
+An outflow the holder owed is no loss, however large: judged on the protocol model, a transaction that settles a
+position of its sender or receiver (a deposit withdrawn, shares redeemed at an unchanged share price, a loan
+taken, a trade closed) while every price the holder reads agrees with the other sources of its asset, or that
+paid the holder as much in return at honest prices, is not reported. Cash leaving through an owner's call, against
+a price off its peers or stale, at a falling share price, or to an address with no position, is."""
 
 from __future__ import annotations
 
@@ -8,11 +14,16 @@ from typing import Iterable
 from watchdog.chain.events import CallFrame
 from watchdog.detect import Check, Context, Rule, Severity
 from watchdog.detect.context import Transfer
+from watchdog.detect.model import ProtocolModel
+from watchdog.detect.model.books import changed_positions, positions, share_price
+from watchdog.detect.model.graph import Holder
+from watchdog.detect.model.prices import honest_price, outlier, read_prices
 from watchdog.detect.registry import FUND_ROLES
 from watchdog.detect.stats import ewma, remember, values
 
 NATIVE = "0x" + "ee" * 20  # the usual stand-in address for the chain's native coin (ETH)
 SHARE = ("max_fraction", "critical_fraction", "min_value")
+OWED = ("divergence", "paid_back", "share_drop")
 
 
 def net_flows(moves: Iterable[Transfer], holders: set[str]) -> dict[tuple[str, str], int]:
@@ -57,14 +68,18 @@ class Drain(Rule):
         "alpha": 0.2,               # EWMA weight of the newest outflow
         "min_value": 10_000.0,      # quote units: smaller losses stay low severity
         "native_asset": "WETH",     # watched token priced like the native coin (for the value floor)
+        "divergence": 0.25,         # a price the holder reads this far off its peers: nothing paid at it is owed
+        "paid_back": 0.8,           # value returned in the same transaction, as a share of the value taken
+        "share_drop": 0.01,         # a share price falling this much: the outflow took from the other holders
     }
     checks = {
-        "tx": Check("Token balance drained in one transaction", Severity.HIGH, SHARE,
+        "tx": Check("Token balance drained in one transaction", Severity.HIGH, (*SHARE, *OWED),
                     "One transaction took max_fraction or more of a holder's balance of a token (critical from "
-                    "critical_fraction); low when worth less than min_value."),
+                    "critical_fraction) that the holder did not owe (see the rule's description); low when worth "
+                    "less than min_value; medium while pending, unless an owner sent it."),
         "block": Check("Token balance drained over one block", Severity.HIGH, SHARE,
                        "Several transactions of one block, each under max_fraction, together took more."),
-        "native-tx": Check("Native coin drained in one transaction", Severity.HIGH, (*SHARE, "native_asset"),
+        "native-tx": Check("Native coin drained in one transaction", Severity.HIGH, (*SHARE, *OWED, "native_asset"),
                            "The call trace of one transaction took max_fraction or more of a holder's native coin."),
         "native-block": Check("Native coin drained over one block", Severity.HIGH, (*SHARE, "native_asset"),
                               "A holder's native coin fell by max_fraction or more over a block and no single "
@@ -99,6 +114,8 @@ class Drain(Rule):
             check = "native-tx" if token == NATIVE else "tx"
             finding = self._judge(ctx, check, holder, token, outflow, start, self._usual(ctx, values(past)))
             if finding is not None:
+                finding = self._unless_owed(ctx, finding, holder, token, flows)
+            if finding is not None:
                 yield finding
             if unusual and not ctx.pending:
                 history, new = remember(history, ctx.block.number, ctx.block.hash, ctx.tx.hash, float(outflow), 200)
@@ -113,6 +130,121 @@ class Drain(Rule):
             yield from self._block(ctx, holders)
         if ctx.enabled("native-block"):
             yield from self._native_block(ctx, holders)
+
+    # -- what the holder owed ------------------------------------------------------------------------------
+    def _unless_owed(self, ctx: Context, finding, holder: str, token: str, flows: dict[tuple[str, str], int]):
+        """The finding, unless the model shows the outflow settled what the holder owed (None). A pending
+        transaction's result cannot be read yet: pushing a price the holder reads, it stands; paid back, it is
+        dropped; from an account that holds a position with the holder, it is medium until it lands."""
+        model = ctx.model
+        found = model.holders.get(holder) if model else None
+        if found is None:
+            return finding
+        privileged = ctx.tx.sender in found.owners or ctx.tx.to in found.owners
+        if ctx.pending:
+            limit = ctx.params_of("tx")["divergence"]
+            read = {s for use in found.uses for s in model.reads(use.source)}
+            if privileged or finding.severity < Severity.HIGH or any(
+                    self._pushed_inside(ctx, model, address, limit) for address in read):
+                return finding
+            paid = self._paid_back(ctx, model, found, flows)
+            if paid is not None and paid >= ctx.params_of("tx")["paid_back"]:
+                return None
+            if self._accounts_with_positions(ctx, model, found, token, ctx.before):
+                finding.severity = Severity.MEDIUM
+                finding.evidence["judgement"] = "pending, from an account with a position: judged once it lands"
+            return finding
+        reason, why_not = self._owed(ctx, model, found, token, flows, privileged)
+        if reason:
+            return None
+        finding.evidence["judgement"] = why_not
+        finding.description += f" Not owed: {why_not}."
+        return finding
+
+    @staticmethod
+    def _accounts(ctx: Context, holder: Holder, token: str) -> list[str]:
+        """The transaction's sender and the receivers of `token` from the holder."""
+        recipients = {m.recipient for m in ctx.transfers() if m.sender == holder.address and m.token == token}
+        return sorted({ctx.tx.sender, *recipients})
+
+    def _accounts_with_positions(self, ctx: Context, model: ProtocolModel, holder: Holder, token: str,
+                                 block: int | str) -> list[str]:
+        abi = ctx.registry.manifest.abi_of(ctx.registry.get(holder.address).entry)
+        return [a for a in self._accounts(ctx, holder, token)
+                if any(any(v for v in answer if isinstance(v, int)) for answer in
+                       positions(ctx.scope.reads, abi, holder, a, sorted(model.tokens), block).values())]
+
+    def _owed(self, ctx: Context, model: ProtocolModel, holder: Holder, token: str,
+              flows: dict[tuple[str, str], int], privileged: bool) -> tuple[str | None, str]:
+        """(why the outflow was owed, None) or (None, why it was not)."""
+        p = ctx.params_of("tx")
+        reads = ctx.scope.reads
+        before, after = share_price(reads, model, holder, ctx.before), share_price(reads, model, holder, ctx.at)
+        if before and after is not None and after < before * (1 - p["share_drop"]):
+            return None, f"its share price fell from {before:.6g} to {after:.6g}"
+        if privileged:
+            if before and after is not None:
+                return "the books did not change: the share price held", ""
+            return None, "it left through an owner's call"
+        read = {s for use in holder.uses for s in model.reads(use.source)}
+        prices = read_prices(model, reads, ctx.at, read)
+        for address in sorted(read):
+            off = outlier(model, model.sources[address], prices)
+            if off is not None and abs(off.gap) >= p["divergence"]:
+                return None, f"the holder reads a price off its peers: {off.describe}"
+            problem = self._late(ctx, model, address) or self._pushed_inside(ctx, model, address, p["divergence"])
+            if problem:
+                return None, problem
+        paid = self._paid_back(ctx, model, holder, flows)
+        if paid is not None and paid >= p["paid_back"]:
+            return f"the holder was paid {paid:.0%} of it back at honest prices", ""
+        abi = ctx.registry.manifest.abi_of(ctx.registry.get(holder.address).entry)
+        tokens = sorted(model.tokens)
+        for account in self._accounts(ctx, holder, token):
+            changed = changed_positions(positions(reads, abi, holder, account, tokens, ctx.before),
+                                        positions(reads, abi, holder, account, tokens, ctx.at))
+            if changed:
+                return f"it settles a position of {account} ({', '.join(changed)})", ""
+        return None, "the receiver holds no position with it"
+
+    @staticmethod
+    def _late(ctx: Context, model: ProtocolModel, address: str) -> str | None:
+        source = model.sources[address]
+        if source.kind != "feed" or not source.heartbeat:
+            return None
+        data = ctx.feed_round(address)
+        if data is None or ctx.now - data.updated_at <= source.heartbeat:
+            return None
+        return f"the holder reads {source.name}, {ctx.now - data.updated_at}s old against a learned heartbeat of {source.heartbeat}s"
+
+    @staticmethod
+    def _pushed_inside(ctx: Context, model: ProtocolModel, address: str, limit: float) -> str | None:
+        """A pool the holder reads that this very transaction moved `limit` away from where it started (and maybe
+        back): whatever the holder paid at that price was not owed."""
+        source = model.sources[address]
+        if source.kind != "pair" or ctx.registry.get(address) is None:
+            return None
+        path = ctx.price_path(address, source.base)
+        if not path or not path.before:
+            return None
+        peak = max(path.prices, key=lambda price: abs(price / path.before - 1))
+        if abs(peak / path.before - 1) < limit:
+            return None
+        return f"the holder reads {source.name}, pushed {peak / path.before - 1:+.0%} inside this transaction"
+
+    @staticmethod
+    def _paid_back(ctx: Context, model: ProtocolModel, holder: Holder, flows: dict[tuple[str, str], int]) -> float | None:
+        """Value that came into the holder in the transaction over value that left, at honest prices (the median
+        of each asset's independent sources before the block)."""
+        prices = read_prices(model, ctx.scope.reads, ctx.before)
+        taken = returned = 0.0
+        for (who, token), net in flows.items():
+            price = honest_price(model, prices, token) if who == holder.address else None
+            if price is None or token == NATIVE:
+                continue
+            amount = abs(net) / 10 ** ctx.decimals(token) * price
+            taken, returned = (taken + amount, returned) if net > 0 else (taken, returned + amount)
+        return returned / taken if taken else None
 
     @staticmethod
     def _poorer(ctx: Context, holders: set[str]) -> set[str]:

@@ -1,11 +1,16 @@
 """oracle-health: Chainlink-style feeds that are stale beyond their heartbeat (checked on a schedule, and in every
 block where the protocol acts, when a stale price may just have been consumed), answer <= 0, report an
 incomplete round, jump or move abruptly, cannot be read, or diverge from another source for the same asset
-(another feed, a watched AMM pool, or the same feed on another network)."""
+(another feed, a watched AMM pool, or the same feed on another network).
+
+Without manifest hints the protocol model supplies both: a feed's heartbeat learned from its own rounds, and the
+other sources of its asset. A stale feed is alarming when its asset moved elsewhere meanwhile (its price is wrong,
+and usable); late with the market flat it is a liveness problem, reported at medium."""
 
 from __future__ import annotations
 
 from watchdog.detect import Check, Context, Rule, Severity
+from watchdog.detect.model.prices import outlier, peers, read_prices
 from watchdog.detect.reads import FeedRound
 from watchdog.detect.registry import Watched
 
@@ -20,8 +25,9 @@ class OracleHealth(Rule):
     references = ("Published oracle-monitoring heuristics: answer <= 0; >= 25 % abrupt change; >= 10 % "
                   "discrepancy with a reference source",)
     params = {
-        "heartbeat": 3600,          # seconds, when the manifest entry has no `heartbeat`
+        "heartbeat": 3600,          # seconds, when the manifest has no `heartbeat` and none was learned yet
         "grace": 0.1,               # tolerated lateness as a share of the heartbeat
+        "stale_move": 0.05,         # a stale feed this far off its asset's other sources is alarming
         "notable_move": 0.10,       # a move this large is reported as information
         "jump_threshold": 0.25,     # a move this large between two answers is alarming
         "divergence": 0.10,         # vs another source: reported
@@ -30,9 +36,11 @@ class OracleHealth(Rule):
         "cooldown": 600,            # seconds before the same check on the same feed is reported again
     }
     checks = {
-        "stale": Check("Feed stale beyond its heartbeat", Severity.HIGH, ("heartbeat", "grace"),
-                       "No new answer for longer than the heartbeat (the manifest's, else the parameter) plus the "
-                       "grace; checked on the schedule and in every block where the protocol acts."),
+        "stale": Check("Feed stale beyond its heartbeat", Severity.HIGH, ("heartbeat", "grace", "stale_move"),
+                       "No new answer for longer than the heartbeat (the manifest's, else the one learned from the "
+                       "feed's rounds, else the parameter) plus the grace; checked on the schedule, in every block "
+                       "where the protocol acts and where another source of the asset moves. Medium when the other "
+                       "sources of its asset say the answer is still within stale_move."),
         "non-positive": Check("Feed answer not positive", Severity.CRITICAL, (), "The latest answer is <= 0."),
         "incomplete-round": Check("Feed answer from an incomplete round", Severity.HIGH, (),
                                   "answeredInRound < roundId: the answer was carried over from an older round."),
@@ -57,10 +65,14 @@ class OracleHealth(Rule):
         emitters = ctx.feed_emitters()
         updated = {emitters[e.address].address for e in ctx.logs if e.address in emitters}
         acted = ctx.enabled("stale") and ctx.core_in_logs()
+        model = ctx.model if ctx.enabled("stale") else None
+        emitting = {e.address for e in ctx.logs}
         for feed in ctx.registry.role("oracle_feed"):
+            source = model.sources.get(feed.address) if model else None
+            market_moved = source is not None and any(p.address in emitting for p in peers(model, source))
             if feed.address in updated:
                 yield from self._feed(ctx, feed, updated=True)
-            elif acted:  # the protocol acted in this block: a stale price may have been consumed just now
+            elif acted or market_moved:  # a stale price may have been consumed just now, or just became wrong
                 data = ctx.feed_round(feed.address)
                 if data is not None:
                     yield from self._stale(ctx, feed, data)
@@ -85,11 +97,42 @@ class OracleHealth(Rule):
 
     def _stale(self, ctx: Context, feed: Watched, data: FeedRound):
         p = ctx.params_of("stale")
-        heartbeat = int(feed.extra.get("heartbeat", p["heartbeat"]))
+        heartbeat, basis = self._heartbeat(ctx, feed, p["heartbeat"])
         age = ctx.now - data.updated_at
-        if age > heartbeat * (1 + p["grace"]):
-            yield self._report(ctx, feed, "stale", f"last update {age}s ago, heartbeat {heartbeat}s",
-                               {**_facts(feed, data), "age": age, "heartbeat": heartbeat})
+        if age <= heartbeat * (1 + p["grace"]):
+            return
+        facts = {**_facts(feed, data), "age": age, "heartbeat": heartbeat, "heartbeat_from": basis}
+        off = self._off_market(ctx, feed)
+        what = f"last update {age}s ago, heartbeat {heartbeat}s ({basis})"
+        if off is None:
+            yield self._report(ctx, feed, "stale", what, facts)  # nothing to compare with: assume the worst
+        elif abs(off.gap) >= p["stale_move"]:
+            yield self._report(ctx, feed, "stale", f"{what}; meanwhile {off.describe}",
+                               {**facts, "market_price": off.reference, "gap": off.gap, "witnesses": off.witnesses},
+                               key="moved")
+        else:
+            yield self._report(ctx, feed, "stale", f"{what}; the other sources of its asset agree with it ({off.describe})",
+                               {**facts, "market_price": off.reference, "gap": off.gap, "witnesses": off.witnesses},
+                               severity=Severity.MEDIUM)
+
+    @staticmethod
+    def _heartbeat(ctx: Context, feed: Watched, default: int) -> tuple[int, str]:
+        if "heartbeat" in feed.extra:
+            return int(feed.extra["heartbeat"]), "manifest"
+        model = ctx.model
+        learned = model.sources.get(feed.address) if model else None
+        if learned is not None and learned.heartbeat:
+            return int(learned.heartbeat), "learned from its rounds"
+        return int(default), "default"
+
+    @staticmethod
+    def _off_market(ctx: Context, feed: Watched):
+        """The feed against the other sources of its asset now (None when the model knows none)."""
+        model = ctx.model
+        source = model.sources.get(feed.address) if model else None
+        if source is None or not peers(model, source):
+            return None
+        return outlier(model, source, read_prices(model, ctx.scope.reads, ctx.at, {feed.address}))
 
     def _jump(self, ctx: Context, feed: Watched, data: FeedRound):
         if not ctx.enabled("jump", "move"):
@@ -119,7 +162,8 @@ class OracleHealth(Rule):
 
     @staticmethod
     def _references(ctx: Context, feed: Watched, remote_feeds: dict) -> list[tuple[str, float | None]]:
-        """(name, price) of every other source for the feed's asset: manifest references, the remote twin."""
+        """(name, price) of every other source for the feed's asset: manifest references (else the median of the
+        sources the model knows for it), the remote twin."""
         refs = feed.extra.get("reference") or []
         asset = ctx.registry.resolve(str(feed.extra.get("asset", "")))
         out = []
@@ -127,6 +171,10 @@ class OracleHealth(Rule):
             other = ctx.registry.resolve(ref)
             if other is not None:
                 out.append((other.name, ctx.source_price(other, asset.address if asset else None)))
+        if not refs:
+            off = OracleHealth._off_market(ctx, feed)
+            if off is not None:
+                out.append((f"the median of {', '.join(off.witnesses)}", off.reference))
         remote = remote_feeds.get(feed.name)
         if remote:  # the same asset's feed on another network, at its latest block
             out.append((f"{feed.name}@{remote['rpc']}", ctx.remote(remote["rpc"]).feed_price(remote["address"])))

@@ -1,9 +1,13 @@
 """price-manipulation: a watched AMM price pushed past a threshold and back (inside one tx, or sandwich-shaped
-across one block), a protocol consuming a price far from its reference, or a TWAP pushed over several blocks."""
+across one block), a protocol consuming a price far from its reference, a TWAP pushed over several blocks, and,
+from the protocol model, a source a protocol consumes that stands off the other sources of its asset or was
+pushed while nothing else moved (in the block of the push, or before a pending push lands)."""
 
 from __future__ import annotations
 
 from watchdog.detect import Check, Context, Rule, Severity
+from watchdog.detect.model import ProtocolModel
+from watchdog.detect.model.prices import corroborated, outlier, read_prices
 from watchdog.detect.stats import values
 
 SHAPE = ("move_threshold", "return_ratio")
@@ -36,6 +40,8 @@ class PriceManipulation(Rule):
         "consumed_jump": 0.25,       # consumed price vs the same read before the block (no reference configured)
         "twap_threshold": 0.20,      # cumulative one-directional push over the window
         "twap_blocks": 3,            # consecutive pushing blocks
+        "divergence": 0.25,          # a consumed source this far off its peers
+        "push_threshold": 0.30,      # a consumed pool or feed moving this much in one block, alone
     }
     checks = {
         "round-trip": Check("Pool price pushed and back in one transaction", Severity.HIGH, SHAPE,
@@ -52,6 +58,15 @@ class PriceManipulation(Rule):
                            ("twap_threshold", "twap_blocks"),
                            "twap_blocks consecutive blocks moved a pool's price the same way, twap_threshold in all; "
                            "high when a watched TWAP oracle averages that pool."),
+        "source-outlier": Check("Consumed price source off its peers", Severity.HIGH, ("divergence",),
+                                "In a block where a price moved, a source some protocol consumes (directly or through "
+                                "an adapter or TWAP) is `divergence` or more off the other sources of its asset: the "
+                                "median of three or more, the other one of two. Once per episode; on a pending "
+                                "transaction that also calls a consumer, before it lands."),
+        "source-push": Check("Consumed price source pushed alone", Severity.HIGH, ("push_threshold",),
+                             "A pool or feed some protocol consumes moved push_threshold or more in one block (or one "
+                             "pending transaction) while no other source of its asset moved half as much the same "
+                             "way: flagged in the block of the push, before a TWAP catches up or anyone acts on it."),
     }
     needs = {"trace": "the prices the protocol read inside a transaction (consumed-price)"}
     events = ("Sync(uint112 reserve0, uint112 reserve1)",)
@@ -62,13 +77,97 @@ class PriceManipulation(Rule):
         if ctx.enabled("consumed-price"):
             yield from self._consumed(ctx)
 
-    on_pending = on_tx
+    def on_pending(self, ctx: Context):
+        yield from self.on_tx(ctx)
+        if ctx.enabled("source-outlier", "source-push"):
+            yield from self._pending_sources(ctx)
 
     def on_block(self, ctx: Context):
         if ctx.enabled("sandwich"):
             yield from self._sandwich(ctx)
         if ctx.enabled("twap-push"):
             yield from self._twap_push(ctx)
+        if ctx.enabled("source-outlier", "source-push"):
+            yield from self._block_sources(ctx)
+
+    # -- consumed sources, from the protocol model ---------------------------------------------------------
+    def _block_sources(self, ctx: Context):
+        model = ctx.model
+        if model is None:
+            return
+        consumed = model.consumed()
+        moved = {e.address for e in ctx.logs} | {t.to for t in ctx.txs.values() if t.to}
+        moved |= {ctx.feed_emitters()[a].address for a in list(moved) if a in ctx.feed_emitters()}
+        relevant = {a for a in consumed if model.reads(a) & moved}
+        relevant |= {read for change in ctx.source_changes if change.after for read in model.reads(change.after)}
+        if not relevant:
+            return  # nothing any protocol reads moved in this block
+        before = read_prices(model, ctx.scope.reads, ctx.before, relevant)
+        after = read_prices(model, ctx.scope.reads, ctx.at, relevant)
+        yield from self._judge_sources(ctx, model, relevant, before, after)
+
+    def _pending_sources(self, ctx: Context):
+        """A pending transaction that moves a pool some protocol reads and calls one of its consumers."""
+        model = ctx.model
+        if model is None:
+            return
+        known = {}
+        for address in model.consumed():
+            source = model.sources.get(address)
+            if source is not None and source.kind == "pair" and ctx.registry.get(address) is not None:
+                path = ctx.price_path(address, source.base)
+                if path:
+                    known[address] = path.prices[-1]
+        touched = ctx.touched() if known else set()
+        relevant = {a for a in known if model.consumers(a) & touched}
+        if not relevant:
+            return
+        before = read_prices(model, ctx.scope.reads, "latest", relevant)
+        after = read_prices(model, ctx.scope.reads, "latest", relevant, known=known)
+        yield from self._judge_sources(ctx, model, relevant, before, after)
+
+    def _judge_sources(self, ctx: Context, model: ProtocolModel, relevant: set[str], before: dict[str, float],
+                       after: dict[str, float]):
+        limit = ctx.params_of("source-outlier")["divergence"]
+        push = ctx.params_of("source-push")["push_threshold"]
+        for address in sorted(relevant):
+            source = model.sources[address]
+            consumers = sorted(model.holders[h].name for h in model.consumers(address))
+            actor = [ctx.tx.sender] if ctx.tx else []
+            found = outlier(model, source, after)
+            was = ctx.state.get(f"outlier:{address}", False) if not ctx.pending else False
+            if found is not None and ctx.enabled("source-outlier") and abs(found.gap) >= limit and not was:
+                yield ctx.finding(
+                    check="source-outlier", title=f"{source.name} is {found.gap:+.0%} off the other sources of its asset",
+                    description=f"{found.describe}; read by {', '.join(consumers)}.",
+                    addresses=[address, *actor],
+                    evidence={"source": source.name, "price": found.price, "reference": found.reference,
+                              "gap": found.gap, "witnesses": found.witnesses, "consumers": consumers},
+                    labels={"actor": ctx.tx.sender} if ctx.tx else {}, key=address,
+                )
+            if not ctx.pending and found is not None:
+                if abs(found.gap) >= limit:
+                    ctx.state.set(f"outlier:{address}", True)
+                elif was and abs(found.gap) < limit / 2:
+                    ctx.state.set(f"outlier:{address}", False)  # back in line: the next episode is news again
+            if source.kind == "derived" or not ctx.enabled("source-push"):
+                continue
+            start, end = before.get(address), after.get(address)
+            if not start or not end:
+                continue
+            move = end / start - 1
+            if abs(move) < push or corroborated(model, source, before, after, move):
+                continue
+            yield ctx.finding(
+                check="source-push", title=f"{source.name} pushed {move:+.0%} with no other source of its asset following",
+                description=(f"{source.name} went from {start:.6g} to {end:.6g} "
+                             + ("in this pending transaction" if ctx.pending else f"in block {ctx.block.number}")
+                             + f"; nothing else that prices its asset moved half as much; read by {', '.join(consumers)}."),
+                addresses=[address, *actor],
+                evidence={"source": source.name, "price_before": start, "price_after": end, "move": move,
+                          "consumers": consumers},
+                labels={"actor": ctx.tx.sender} if ctx.tx else {}, key=address,
+            )
 
     # -- within one transaction ----------------------------------------------------------------------
     def _round_trip(self, ctx: Context):

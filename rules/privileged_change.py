@@ -8,6 +8,7 @@ from __future__ import annotations
 import re
 
 from watchdog.detect import Check, Context, Rule, Severity
+from watchdog.detect.model.prices import outlier, read_prices
 
 IMPLEMENTATION_SLOT = 0x360894A13BA1A3210667C828492DB98DCA3E2076CC3735A920A3CA505D382BBC
 ADMIN_SLOT = 0xB53127684A568B3173AE13B9F8A6016E243E63B6E8EE1178D6A717850B5D6103
@@ -38,6 +39,9 @@ ROUTINE = {"Transfer", "Approval", "Sync", "Swap", "Mint", "Burn", "AnswerUpdate
 # Kinds that hand over the protocol: a compromised Safe looks like governance, so these never weigh less.
 SOVEREIGN = {"ownership", "admin", "implementation", "oracle-source", "role-admin"}
 EXPECTED = ("expected",)
+# Who receives a hand-over: the event argument naming the new holder of the key.
+RECIPIENT = {"OwnershipTransferred": "newOwner", "OwnershipTransferStarted": "newOwner", "RoleGranted": "account",
+             "AdminChanged": "newAdmin"}
 LOWER = {Severity.CRITICAL: Severity.HIGH, Severity.HIGH: Severity.MEDIUM, Severity.MEDIUM: Severity.LOW,
          Severity.LOW: Severity.INFO, Severity.INFO: Severity.INFO}
 
@@ -54,12 +58,15 @@ class PrivilegedChange(Rule):
     params = {
         # [{"contract": "<manifest name>", "event": "SetFee", "args": {"fee": 30}, "sender": "0x..."}]: routine
         "expected": [],
+        "divergence": 0.25,  # a price source swapped in this far off the other sources of its asset is alarming
     }
     checks = {
         "ownership": Check("Ownership changed", Severity.HIGH, EXPECTED,
-                           "OwnershipTransferred (medium: OwnershipTransferStarted) on a watched contract."),
+                           "OwnershipTransferred (medium: OwnershipTransferStarted) on a watched contract; a hand-over "
+                           "of a core contract to an address outside the manifest is high even when only started."),
         "role": Check("Role granted or revoked", Severity.MEDIUM, EXPECTED,
-                      "RoleGranted / RoleRevoked; high when the default admin role is granted."),
+                      "RoleGranted / RoleRevoked; high when the default admin role is granted, or any role of a "
+                      "core contract to an address outside the manifest."),
         "role-admin": Check("Role admin changed", Severity.HIGH, EXPECTED, "RoleAdminChanged."),
         "implementation": Check("Implementation upgraded", Severity.HIGH, EXPECTED, "Upgraded / BeaconUpgraded."),
         "admin": Check("Proxy admin changed", Severity.HIGH, EXPECTED, "AdminChanged."),
@@ -68,6 +75,10 @@ class PrivilegedChange(Rule):
         "parameter": Check("Parameter changed", Severity.MEDIUM, EXPECTED,
                            "A change event naming a setting (`SetFee`, `LtvSet`, `MaxStalenessChanged`)."),
         "unpause": Check("Contract unpaused", Severity.MEDIUM, EXPECTED, "Unpaused."),
+        "source-replaced": Check("Price source replaced by an owner", Severity.MEDIUM, ("divergence", *EXPECTED),
+                                 "An owner's call made a watched contract read another price source (learned by "
+                                 "reading its views again, whatever it emitted); high when the new source is "
+                                 "`divergence` off the other sources of its asset or gives no price."),
         "silent-upgrade": Check("EIP-1967 slot changed without an event", Severity.CRITICAL, (),
                                 "The implementation or admin slot of a watched contract changed in a block with no "
                                 "Upgraded / AdminChanged event."),
@@ -102,6 +113,8 @@ class PrivilegedChange(Rule):
             expected = self._expected(ctx, watched.name, entry.event, entry.args or {})
             if governance is None:
                 governance = self._by_governance(ctx)
+            if self._handed_outside(ctx, watched.address, entry.event, entry.args or {}):
+                severity = max(severity, Severity.HIGH)  # preparation: a key of the protocol now held by a stranger
             if expected:
                 severity = Severity.INFO
             elif governance and kind not in SOVEREIGN:
@@ -126,6 +139,45 @@ class PrivilegedChange(Rule):
             yield from self._silent_upgrades(ctx)
         if ctx.enabled("oracle-source"):
             yield from self._aggregator_changes(ctx)
+        if ctx.enabled("source-replaced"):
+            yield from self._sources_replaced(ctx)
+
+    @staticmethod
+    def _handed_outside(ctx: Context, contract: str, event: str, args: dict) -> bool:
+        """A hand-over of a core contract's key to an address the manifest does not know."""
+        recipient = str(args.get(RECIPIENT.get(event, ""), "")).lower()
+        return (_is_address(recipient) and ctx.registry.is_core(contract) and ctx.registry.get(recipient) is None
+                and recipient != (ctx.registry.safe or "") and recipient != "0x" + "00" * 20)
+
+    def _sources_replaced(self, ctx: Context):
+        model = ctx.model
+        for change in ctx.source_changes:
+            holder = model.holders[change.holder] if model else None
+            if holder is None:
+                continue
+            new = model.sources.get(change.after) if change.after else None
+            prices = read_prices(model, ctx.scope.reads, ctx.at, {change.after}) if new else {}
+            off = outlier(model, new, prices) if new else None
+
+            def name(address: str | None) -> str:
+                return model.sources[address].name if address in model.sources else address or "nothing"
+
+            alarming = new is not None and (not prices.get(new.address)
+                                            or (off is not None and abs(off.gap) >= ctx.params_of("source-replaced")["divergence"]))
+            sender = next((t.sender for t in ctx.txs.values() if t.to == holder.address or t.to in holder.owners), None)
+            yield ctx.finding(
+                check="source-replaced", severity=Severity.HIGH if alarming else None,
+                title=f"{holder.name} now reads {name(change.after)}" + (f" for {change.key}" if change.key else ""),
+                description=(f"After a call by {sender or 'its owner'}, {holder.name}'s {change.via}"
+                             + (f"({change.key})" if change.key else "") + f" names {name(change.after)} instead of "
+                             f"{name(change.before)}" + (f"; {off.describe}" if off else "") + "."),
+                addresses=[a for a in (change.after or change.holder, sender) if a],  # what reads the new source
+                evidence={"contract": holder.name, "view": change.via, "key": change.key, "before": change.before,
+                          "after": change.after, "sender": sender, "gap": off.gap if off else None,
+                          "witnesses": off.witnesses if off else []},
+                labels={"actor": sender, "kind": "source-replaced"} if sender else {"kind": "source-replaced"},
+                key=f"{holder.address}:{change.key}:{change.via}:{change.after}",
+            )
 
     @staticmethod
     def _aggregator_changes(ctx: Context):

@@ -22,8 +22,9 @@ class SuspiciousDeployment(Rule):
     confidence = 0.6
     description = ("A contract was deployed whose bytecode implements flash-loan callbacks and names watched "
                    "contracts (in its code, immutables or constructor arguments): the preparation stage of an "
-                   "exploit. High when it names a core contract (market, vault, lending), since arbitrage bots "
-                   "usually name only pairs, routers and tokens.")
+                   "exploit. High when it names a core contract (market, vault, lending) and a price source that "
+                   "contract reads, since arbitrage bots name only pairs, routers and tokens, and leverage loopers "
+                   "and liquidators name the lender alone.")
     references = ("Attack stages seen in real exploits: preparation is a contract deployment with flash-loan "
                   "callbacks that names the victim",)
     params = {
@@ -35,7 +36,8 @@ class SuspiciousDeployment(Rule):
     checks = {
         "exploit-bytecode": Check("Contract deployed with exploit-like bytecode", Severity.MEDIUM, ("min_severity",),
                                   "A new contract's bytecode verdict reaches min_severity: flash-loan callbacks with "
-                                  "watched addresses (high when a core contract is named), escape hatches."),
+                                  "watched addresses (high when a core contract and a price source it reads are "
+                                  "named), escape hatches."),
         "watched-deployer": Check("Contract deployed by a watched deployer", Severity.INFO, ("watched_deployers",),
                                   "Every other contract created by a deployer or factory in watched_deployers (their "
                                   "transactions are traced for internal creations)."),
@@ -80,10 +82,22 @@ class SuspiciousDeployment(Rule):
 
     @staticmethod
     def _severity(ctx: Context, verdict: ScanVerdict) -> Severity:
-        """The bytecode verdict, high only when a core contract is named (arbitrage bots name pairs and routers)."""
-        if verdict.severity >= Severity.HIGH and not any(ctx.registry.is_core(a) for a in verdict.watched_references):
+        """The bytecode verdict, high only when a core contract is named (arbitrage bots name pairs and routers)
+        and, once the protocol model is known, a price source that contract reads along with it: wired to a
+        lender and to the very price it lends at is the shape of a manipulation. Leverage loopers and liquidators
+        name the lender alone; they stay at medium, the preparation of an incident, not a pause."""
+        named = set(verdict.watched_references)
+        core = [a for a in named if ctx.registry.is_core(a)]
+        if verdict.severity < Severity.HIGH:
+            return verdict.severity
+        if not core:
             return Severity.MEDIUM
-        return verdict.severity
+        model = ctx.model
+        if model is None:
+            return verdict.severity
+        reads = {source for holder in core if holder in model.holders
+                 for use in model.holders[holder].uses for source in model.reads(use.source)}
+        return verdict.severity if reads & named else Severity.MEDIUM
 
     def _creations(self, ctx: Context, deployers: set[str]):
         """(address, deployer, init code, runtime code or None, how) for each contract the transaction creates.

@@ -100,7 +100,8 @@ def test_a_failing_rule_is_counted_and_the_others_still_run(world, anvil, tmp_pa
     ({"a.py": "from watchdog.detect import Rule\nclass R(Rule):\n    id = 'idle'\n"}, {}, "handles no trigger"),
     ({}, {"oracle-health.stal": {"enabled": False}}, 'rules."oracle-health.stal": oracle-health has no check \'stal\''),
     ({}, {"drain.tx": {"warmup": 3}}, 'rules."drain.tx": unknown parameter(s) warmup; known: critical_fraction, '
-                                      'max_fraction, min_value (set it in [rules.drain] or in the table of a check'),
+                                      'divergence, max_fraction, min_value, paid_back, share_drop (set it in '
+                                      '[rules.drain] or in the table of a check'),
     ({}, {"drain.tx": {"max_fraction": "half"}}, 'rules."drain.tx".max_fraction: expected a number'),
     ({}, {"nope.tx": {"enabled": False}}, "unknown rule id(s) nope.tx"),
 ])

@@ -191,7 +191,7 @@ def test_rules_list_shows_each_check():
     rules = {r["id"]: r for r in json.loads(done.stdout)}
     stale = next(c for c in rules["oracle-health"]["checks"] if c["id"] == "oracle-health.stale")
     assert stale == {"id": "oracle-health.stale", "title": "Feed stale beyond its heartbeat", "severity": "high",
-                     "params": ["heartbeat", "grace"], "description": stale["description"]}
+                     "params": ["heartbeat", "grace", "stale_move"], "description": stale["description"]}
     assert {c["id"] for c in rules["drain"]["checks"]} == {
         "drain.tx", "drain.block", "drain.native-tx", "drain.native-block", "drain.unusual-outflow"}
     table = CliRunner().invoke(app, ["rules", "list"], env={"COLUMNS": "160"})

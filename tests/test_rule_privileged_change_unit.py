@@ -18,9 +18,9 @@ CHANGES = [  # (check, usual severity, event, arguments)
     ("ownership", Severity.HIGH, "OwnershipTransferred(address indexed previousOwner, address indexed newOwner)",
      (SAFE, ATTACKER)),
     ("ownership", Severity.MEDIUM, "OwnershipTransferStarted(address indexed previousOwner, address indexed newOwner)",
-     (SAFE, ATTACKER)),
+     (OTHER, SAFE)),
     ("role", Severity.MEDIUM, "RoleGranted(bytes32 indexed role, address indexed account, address indexed sender)",
-     (MINTER_ROLE, ATTACKER, SAFE)),
+     (MINTER_ROLE, SAFE, SAFE)),
     ("role", Severity.HIGH, "RoleGranted(bytes32 indexed role, address indexed account, address indexed sender)",
      (ADMIN_ROLE, ATTACKER, SAFE)),
     ("role", Severity.MEDIUM, "RoleRevoked(bytes32 indexed role, address indexed account, address indexed sender)",
@@ -53,6 +53,18 @@ def test_each_kind_of_change_has_its_check(check, severity, event, args):
     found = kit().run(made, logs=logs, trace=frame(ATTACKER, LENDING))
     assert [(f.rule_id, f.severity) for f in found] == [(f"privileged-change.{check}", severity)]
     assert found[0].evidence["sender"] == ATTACKER and found[0].evidence["by_governance"] is False
+
+
+@pytest.mark.parametrize(("event", "args"), [
+    ("OwnershipTransferStarted(address indexed previousOwner, address indexed newOwner)", (SAFE, ATTACKER)),
+    ("RoleGranted(bytes32 indexed role, address indexed account, address indexed sender)", (MINTER_ROLE, ATTACKER, SAFE)),
+])
+def test_a_key_of_a_core_contract_handed_to_a_stranger_is_high_before_any_funds_move(event, args):
+    made, logs = change(event, *args)
+    assert [f.severity for f in kit().run(made, logs=logs, trace=frame(ATTACKER, LENDING))] == [Severity.HIGH]
+    to_the_safe = change(event, *(SAFE if a == ATTACKER else a for a in args))
+    assert [f.severity for f in kit().run(to_the_safe[0], logs=to_the_safe[1], trace=frame(ATTACKER, LENDING))] == [
+        Severity.MEDIUM]
 
 
 def test_the_safes_parameter_change_weighs_less_but_its_hand_over_does_not():

@@ -1,10 +1,11 @@
 """suspicious-deployment, check by check, on the test kit (no node): a new contract with flash-loan callbacks that
-names a core contract is high, one that names only a pool is medium, one with neither is quiet; contracts made by
+names a core contract and a price source it reads is high, one that names the core contract alone or only a pool
+is medium, one with neither is quiet; contracts made by
 a watched deployer are always reported; creations inside a transaction and pending ones are found in the trace."""
 
 from __future__ import annotations
 
-from fixtures.detect.paper import ATTACKER, FEED, LENDING, POOL, manifest
+from fixtures.detect.paper import ADAPTER, ATTACKER, FEED, LENDING, POOL, manifest
 
 from watchdog.detect import Severity, selector
 from watchdog.detect.testing import RuleKit, address, frame, ids, pending, tx
@@ -29,11 +30,32 @@ def deploy(k: RuleKit, runtime: str, *, sender: str = ATTACKER, traced: bool = T
     return k.run(creation, trace=trace)
 
 
-def test_exploit_bytecode_naming_a_core_contract_is_high():
-    found = deploy(RuleKit(SuspiciousDeployment, manifest()), code(callback=True, names=LENDING))
+def lending_reads_the_adapter() -> RuleKit:
+    """The lending market's `oracle()` view names the spot adapter: the protocol model learns that it reads it."""
+    raw = manifest()
+    oracle_view = {"type": "function", "name": "oracle", "stateMutability": "view", "inputs": [],
+                   "outputs": [{"name": "", "type": "address"}]}
+    next(c for c in raw["contracts"] if c["address"] == LENDING)["abi"] = [oracle_view]
+    k = RuleKit(SuspiciousDeployment, raw)
+    k.chain.on_call(LENDING, "oracle()(address)", returns=ADAPTER)
+    k.chain.on_call(ADAPTER, "price()(uint256)", returns=2000 * 10**18)
+    return k
+
+
+def code_naming(*addresses: str) -> str:
+    return "0x63" + CALLBACK[2:] + "".join("73" + a[2:] for a in addresses) + "00"
+
+
+def test_exploit_bytecode_naming_a_core_contract_and_the_price_it_reads_is_high():
+    found = deploy(lending_reads_the_adapter(), code_naming(LENDING, ADAPTER))
     assert [(f.rule_id, f.severity, f.key) for f in found] == [("suspicious-deployment.exploit-bytecode", Severity.HIGH, NEW)]
     assert found[0].evidence["flash_callbacks"] == ["executeOperation"] and LENDING in found[0].evidence["watched_references"]
     assert found[0].labels["stage"] == "preparation"
+
+
+def test_a_looper_naming_the_lender_alone_is_the_medium_preparation_of_an_incident():
+    found = deploy(lending_reads_the_adapter(), code_naming(LENDING))
+    assert [(f.rule_id, f.severity) for f in found] == [("suspicious-deployment.exploit-bytecode", Severity.MEDIUM)]
 
 
 def test_callbacks_aimed_at_a_pool_only_are_medium_and_a_plain_integration_is_quiet():
@@ -72,8 +94,8 @@ def test_every_contract_of_a_watched_deployer_is_reported():
 
 def test_a_pending_creation_is_judged_from_its_simulated_code():
     creation = tx(ATTACKER, None, "0x6000")
-    trace = frame(ATTACKER, NEW, type="CREATE", input="0x6000", output=code(callback=True, names=LENDING))
-    found = RuleKit(SuspiciousDeployment, manifest()).run(pending(creation, trace))
+    trace = frame(ATTACKER, NEW, type="CREATE", input="0x6000", output=code_naming(LENDING, ADAPTER))
+    found = lending_reads_the_adapter().run(pending(creation, trace))
     assert [(f.rule_id, f.severity, f.pending) for f in found] == [("suspicious-deployment.exploit-bytecode", Severity.HIGH, True)]
 
 

@@ -19,7 +19,7 @@ from watchdog.finding import Finding, Severity
 
 if TYPE_CHECKING:
     from watchdog.detect.model import ProtocolModel
-    from watchdog.detect.model.keeper import ModelKeeper
+    from watchdog.detect.model.keeper import ModelKeeper, SourceChange
 
 log = logging.getLogger(__name__)
 
@@ -315,6 +315,11 @@ class Context:
         """The protocol model (watchdog.detect.model): what each protocol consumes, holds and owes; None when the
         engine keeps none (a bare test scope)."""
         return self.scope.keeper.current(self.scope) if self.scope.keeper is not None else None
+
+    @property
+    def source_changes(self) -> list["SourceChange"]:
+        """The price sources holders read differently since their owners called them in this block."""
+        return self.scope.keeper.changes if self.scope.keeper is not None and self.pending is None else []
 
     def read(self, to: str, signature: str, args: Iterable[Any] = (), block: int | str | None = None) -> tuple[Any, ...] | None:
         """eth_call `to` with `signature` like `balanceOf(address)(uint256)`; decoded tuple, None on revert."""

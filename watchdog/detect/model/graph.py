@@ -49,6 +49,7 @@ class Holder:
     claim_token: str | None = None   # the token that represents a claim on it (its own shares, an aToken...)
     accounting: str | None = None    # the token its books are kept in (cash, quote, settlement, asset)
     owners: list[str] = field(default_factory=list)  # owner()/admin() answers: privileged callers
+    ids: list[str] = field(default_factory=list)     # the market / series ids its lists name (bytes32 hex)
 
     def consumes(self) -> set[str]:
         return {use.source for use in self.uses}
@@ -74,6 +75,10 @@ class ProtocolModel:
             if current in self.sources:
                 stack.extend(self.sources[current].inputs)
         return out
+
+    def consumed(self) -> set[str]:
+        """Every source some holder reads, directly or through derived sources."""
+        return {read for holder in self.holders.values() for use in holder.consumes() for read in self.reads(use)}
 
     def consumers(self, source: str) -> set[str]:
         """The holders that consume `source`, directly or through derived sources."""

@@ -5,8 +5,10 @@ chain time, and for one holder at once when its owner calls it (a reconfiguratio
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Iterable
 
+from watchdog.chain.events import Tx
 from watchdog.chain.rpc import RpcUnavailable
 from watchdog.detect.model.graph import Holder, ProtocolModel
 from watchdog.detect.model.probe import Prober
@@ -27,6 +29,7 @@ class ModelKeeper:
         self.registry, self.state, self.refresh = registry, state, refresh
         self._model: ProtocolModel | None = None
         self._learned_time = 0
+        self.changes: list[SourceChange] = []  # of the block being judged
 
     def current(self, scope: "Scope") -> ProtocolModel:
         now = scope.block.timestamp if scope.block else 0
@@ -39,15 +42,25 @@ class ModelKeeper:
         assert self._model is not None
         return self._model
 
-    def keep(self, scope: "Scope") -> None:
-        """Learn or refresh the model at a block, before the rules run: the responder isolates by it even when no
-        rule asked. A probe that fails is logged and tried again at the next block; detection goes on."""
+    def keep(self, scope: "Scope") -> list[SourceChange]:
+        """Learn or refresh the model at a block, before the rules run (the responder isolates by it even when no
+        rule asked), and read again each holder its owners called in the block: what they changed of its price
+        sources is returned (and kept for the block's rules). A probe that fails is logged and tried again at the
+        next block; detection goes on."""
+        self.changes = []
         try:
-            self.current(scope)
+            model = self.current(scope)
+            if scope.block is not None and scope.pending is None:
+                for holder in _called_by_owners(model, scope.txs.values()):
+                    found = self.relearn(scope, holder)
+                    if found is not None:
+                        self.changes += source_changes(*found)
+            return self.changes
         except RpcUnavailable:
             raise  # the node is gone: the listener retries the whole block
         except Exception as exc:  # noqa: BLE001 - an unexpected contract must not stop detection
             log.warning("cannot learn the protocol model at block %s: %s", scope.block.number if scope.block else "?", exc)
+            return self.changes
 
     def relearn(self, scope: "Scope", holder: str) -> tuple[Holder, Holder] | None:
         """Read one holder's views again at the scope's block: (before, after), or None when it is not a holder."""
@@ -74,6 +87,37 @@ class ModelKeeper:
     def _save(self) -> None:
         assert self._model is not None
         self.state.set(STATE_RULE, STATE_KEY, {"model": self._model.to_json(), "time": self._learned_time})
+
+
+@dataclass(frozen=True)
+class SourceChange:
+    """A holder that reads another price source (or a new one) under a key after its owner called it."""
+
+    holder: str
+    key: str | None
+    via: str
+    before: str | None
+    after: str | None
+
+
+def source_changes(before: Holder, after: Holder) -> list[SourceChange]:
+    def by_key(holder: Holder) -> dict[tuple[str | None, str], str]:
+        return {(use.key, use.via): use.source for use in holder.uses}
+
+    old, new = by_key(before), by_key(after)
+    return [SourceChange(after.address, key, via, old.get((key, via)), new.get((key, via)))
+            for key, via in sorted(set(old) | set(new), key=str) if old.get((key, via)) != new.get((key, via))]
+
+
+def _called_by_owners(model: ProtocolModel, txs: Iterable[Tx]) -> list[str]:
+    """Holders called by one of their owners (or through an owner: a Safe, a timelock) in these transactions."""
+    out = []
+    for tx in txs:
+        for holder in model.holders.values():
+            if holder.address not in out and (tx.to == holder.address and tx.sender in holder.owners
+                                              or tx.to in holder.owners):
+                out.append(holder.address)
+    return out
 
 
 def _at(scope: "Scope") -> int | str:

@@ -52,6 +52,7 @@ class Prober:
         self.registry, self.reads, self.block = registry, reads, block
         self.model = ProtocolModel(learned_at=block if isinstance(block, int) else 0)
         self._kinds: dict[str, str] = {}
+        self._ids: list[str] = []  # the ids the last explored contract's lists named
 
     # -- the whole model ---------------------------------------------------------------------------------
     def learn(self) -> ProtocolModel:
@@ -72,7 +73,9 @@ class Prober:
         if self.kind(watched.address) == "token" or self._is_erc20(watched.address):
             holder.claim_token = watched.address  # it issues its own shares
             self.token(watched.address)
-        for via, key, named in self.explore(watched.address, self.registry.manifest.abi_of(watched.entry)):
+        found = self.explore(watched.address, self.registry.manifest.abi_of(watched.entry))
+        holder.ids = sorted(self._ids)
+        for via, key, named in found:
             kind = self.kind(named)
             if kind in ("feed", "pair", "derived"):
                 self.source(named)
@@ -81,7 +84,7 @@ class Prober:
                 self.token(named)
                 if ACCOUNTING.match(via) and holder.accounting is None:
                     holder.accounting = named
-            elif kind == "eoa" and OWNERSHIP.match(via):
+            elif OWNERSHIP.match(via) and kind in ("eoa", "other"):  # a key, or a Safe / timelock holding one
                 holder.owners.append(named)
         return holder
 
@@ -109,6 +112,7 @@ class Prober:
                         named.append((view.name, None, value))
                     elif kind == "bytes32":
                         ids.add(value)
+        self._ids = sorted("0x" + i.hex() if isinstance(i, bytes) else str(i) for i in ids)
         tokens = {a for _, _, a in named if self.kind(a) == "token"} | {w.address for w in self.registry.role("token")}
         for view in (v for v in all_views if len(v.inputs) == 1 and v.inputs[0] in ("address", "bytes32")):
             keys = sorted(tokens) if view.inputs[0] == "address" else sorted(ids)
