@@ -81,7 +81,7 @@ class Prober:
                 self.token(named)
                 if ACCOUNTING.match(via) and holder.accounting is None:
                     holder.accounting = named
-            elif kind == "eoa" and OWNERSHIP.match(via):
+            elif kind in ("eoa", "other") and OWNERSHIP.match(via):  # a key, or a Safe / timelock / guardian contract
                 holder.owners.append(named)
         return holder
 
