@@ -182,12 +182,12 @@ def _print(learned: Learned, groups: dict[str, list[str]], unconsumed: bool) -> 
 
 def _holders(learned: Learned, holders: list[str], quote: str | None) -> Table:
     model = learned.model
-    table = Table("holder", "role", "consumes (view, key)", "holds", "claim token", "owners", "dependants",
+    table = Table("holder", "role", "consumes (source: view that names it)", "holds", "claim token", "owners", "dependants",
                   f"at risk ({quote or '?'})", title="holders")
     for address in holders:
         holder = model.holders[address]
-        uses = [f"{_name(learned, u.source)} ({u.via}{', ' + _key(learned, u.key) if u.key else ''})" for u in holder.uses]
-        holds = [f"{_amount(learned, token, balance)} {_token(learned, token)}" for token, balance in holder.holds.items()]
+        uses = [f"{_name(learned, u.source)}: {u.via}({_key(learned, u.key) if u.key else ''})" for u in holder.uses]
+        holds = sorted(f"{_amount(learned, token, balance)} {_token(learned, token)}" for token, balance in holder.holds.items())
         risk = learned.at_risk.get(address)
         table.add_row(f"{holder.name}\n{_short(address)}", holder.role, "\n".join(uses) or "-", "\n".join(holds) or "-",
                       _token(learned, holder.claim_token) if holder.claim_token else "-",
@@ -223,10 +223,10 @@ def _name(learned: Learned, address: str) -> str:
 
 
 def _key(learned: Learned, key: str) -> str:
-    """A use's key: the token it prices as collateral, or the market id it is read under."""
+    """A use's key: the token it prices (collateral), or the id (a market's) it is read under."""
     if key in learned.model.tokens:
         return _token(learned, key)
-    return f"market {_short(key)}" if len(key) == 66 else _name(learned, key)
+    return _short(key) if len(key) == 66 else _name(learned, key)
 
 
 def _amount(learned: Learned, token: str, balance: int) -> str:
