@@ -15,8 +15,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from typer.testing import CliRunner
 
 from watchdog.chain.reader import BlockReader
+from watchdog.cli import app
 from watchdog.chain.rpc import RpcClient
 from watchdog.detect.model import ProtocolModel, Prober
 from watchdog.detect.reads import ChainReads
@@ -25,6 +27,7 @@ from watchdog.devnet import Anvil
 from watchdog.devnet import world2 as harbor
 from watchdog.devnet.world import World
 from watchdog.devnet.world2 import HarborWorld
+from watchdog.errors import ConfigError
 from watchdog.manifest import Manifest, load_manifest
 
 WATCHDOG = Path(sys.executable).parent / "watchdog"  # the console script of this environment
@@ -143,10 +146,6 @@ def test_protocol_show_prints_the_same_model(hw: HarborWorld) -> None:
     assert printed.quote == learned.quote and set(printed.sources) == set(learned.sources)
     assert printed.dependants(at(hw, "SavingsVault")) == {at(hw, "CreditPool")}
 
-    done = show("OptionsHouse", *args, "--json")  # one holder and what it reads
-    part = ProtocolModel.from_json(json.loads(done.stdout))
-    assert set(part.holders) == {at(hw, "OptionsHouse")} and set(part.sources) == {at(hw, "HbrTwap"), at(hw, "UniswapHbrUsd")}
-
     chart = show(*args, "--mermaid").stdout
     node = {name: key for key, name in re.findall(r'^\s*(n\d+)\(?\["(\w+) \(', chart, re.M)}
     assert chart.startswith("flowchart LR") and set(node) >= {"CreditPool", "OptionsHouse", "HbrTwap", "UniswapHbrUsd"}
@@ -154,23 +153,28 @@ def test_protocol_show_prints_the_same_model(hw: HarborWorld) -> None:
     assert f"{node['HbrTwap']} --> {node['UniswapHbrUsd']}" in chart
     assert f"{node['CreditPool']} -. holds claims .-> {node['SavingsVault']}" in chart
 
-    table = show("PerpExchange", *args).stdout
-    assert "PerpExchange" in table and "EthUsdFeed" in table and "BtcUsdFeed" in table and "CreditPool" not in table
-
-
-def test_protocol_show_names_what_is_wrong_in_one_line(hw: HarborWorld, tmp_path: Path) -> None:
-    args = ["--manifest", str(hw.manifest_path), "--rpc", hw.rpc_url]
     done = show("NoSuchThing", *args)
-    assert done.returncode == 2 and len(done.stderr.strip().splitlines()) == 1
-    assert "'NoSuchThing' is neither a protocol nor" in done.stderr and "Traceback" not in done.stderr
-    done = show("--manifest", str(hw.manifest_path))
-    assert done.returncode == 2 and "--rpc" in done.stderr
-    assert show("--help").returncode == 0
+    assert done.returncode == 2 and len(done.stderr.strip().splitlines()) == 1 and "Traceback" not in done.stderr
+    assert "'NoSuchThing' is neither a protocol nor" in done.stderr
+
+
+def test_protocol_show_selects_one_holder_or_a_sources_consumers(hw: HarborWorld) -> None:
+    args = ["protocol", "show", "--manifest", str(hw.manifest_path), "--rpc", hw.rpc_url]
+    runner = CliRunner(env={"COLUMNS": "200"})
+    part = ProtocolModel.from_json(json.loads(runner.invoke(app, [*args, "OptionsHouse", "--json"]).stdout))
+    assert set(part.holders) == {at(hw, "OptionsHouse")} and set(part.sources) == {at(hw, "HbrTwap"), at(hw, "UniswapHbrUsd")}
+    part = ProtocolModel.from_json(json.loads(runner.invoke(app, [*args, "UniswapHbrUsd", "--json"]).stdout))
+    assert set(part.holders) == {at(hw, "OptionsHouse")}  # the pool's consumer, through the TWAP
+    table = runner.invoke(app, [*args, "PerpExchange"]).stdout
+    assert "EthUsdFeed" in table and "BtcUsdFeed" in table and "CreditPool" not in table and "at risk (hUSD)" in table
+    assert runner.invoke(app, ["protocol", "show", "--help"]).exit_code == 0
+    missing = runner.invoke(app, ["protocol", "show", "--manifest", str(hw.manifest_path)])
+    assert isinstance(missing.exception, ConfigError) and "--rpc" in str(missing.exception)
 
 
 # --- the demo world without its hints ---
 
-def test_demo_world_without_hints_learns_the_same_sources(world: World, anvil: Anvil, tmp_path: Path) -> None:
+def test_demo_world_without_hints_learns_the_same_sources(world: World, anvil: Anvil) -> None:
     raw = json.loads(world.manifest_path.read_text())
     stripped = {k: v for k, v in raw.items() if k not in HINTS}
     stripped["contracts"] = [{k: v for k, v in c.items() if k not in HINTS} for c in raw["contracts"]]

@@ -187,7 +187,8 @@ def _holders(learned: Learned, holders: list[str], quote: str | None) -> Table:
     for address in holders:
         holder = model.holders[address]
         uses = [f"{_name(learned, u.source)}: {u.via}({_key(learned, u.key) if u.key else ''})" for u in holder.uses]
-        holds = sorted(f"{_amount(learned, token, balance)} {_token(learned, token)}" for token, balance in holder.holds.items())
+        holds = [f"{_amount(learned, token, balance)} {_token(learned, token)}"
+                 for token, balance in sorted(holder.holds.items(), key=lambda item: _token(learned, item[0]).lower())]
         risk = learned.at_risk.get(address)
         table.add_row(f"{holder.name}\n{_short(address)}", holder.role, "\n".join(uses) or "-", "\n".join(holds) or "-",
                       _token(learned, holder.claim_token) if holder.claim_token else "-",
@@ -201,8 +202,9 @@ def _sources(learned: Learned, sources: list[Source], title: str) -> Table:
     model = learned.model
     table = Table("source", "kind", "prices", "inputs", "consumed by", "heartbeat", "deviation", title=title)
     for source in sources:
-        prices = f"{_token(learned, source.base) if source.base else '?'}/{_token(learned, source.quote) if source.quote else '?'}"
-        heartbeat = f"{source.heartbeat:,} s" if source.heartbeat is not None else ("not learned yet" if source.kind == "feed" else "-")
+        prices = "/".join(_token(learned, t) if t else "?" for t in (source.base, source.quote))
+        heartbeat = (f"{source.heartbeat:,} s" if source.heartbeat is not None
+                     else "not learned yet" if source.kind == "feed" else "-")
         deviation = f"{source.deviation:.2%}" if source.deviation is not None else "-"
         table.add_row(f"{source.name}\n{_short(source.address)}", source.kind, prices,
                       "\n".join(_name(learned, a) for a in source.inputs) or "-",
