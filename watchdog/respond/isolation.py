@@ -74,12 +74,12 @@ def affected(manifest: Manifest, addresses: list[str], model: ProtocolModel | No
     named = [Target(by_address[a], "named by the finding") for a in wanted if a in by_address]
     if model is None:
         return named or [Target(c, "no protocol model yet: every pausable contract") for c in pausable(manifest)]
-    out = {t.entry.address: t for t in named}
+    out = {t.entry.address.lower(): t for t in named}  # the model speaks lowercase; a manifest may not
     for holder, why in model.affected(wanted).items():
         if holder in by_address:
-            keys = {k.lower() for a in wanted for k in model.consumer_keys(holder, a)}
             target = out.setdefault(holder, Target(by_address[holder], why))
-            target.keys |= keys
+            if holder not in wanted:  # a contract the finding names is paused whole, not market by market
+                target.keys |= {k.lower() for a in wanted for k in model.consumer_keys(holder, a)}
     return list(out.values())
 
 

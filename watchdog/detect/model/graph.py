@@ -91,13 +91,18 @@ class ProtocolModel:
 
     def dependants(self, holder: str) -> set[str]:
         """Holders exposed to `holder`: those holding its claim token (its shares as collateral), transitively."""
-        out, stack = set(), [holder]
+        return set(self._exposed(holder))
+
+    def _exposed(self, holder: str) -> dict[str, str]:
+        """Each holder exposed to `holder` -> the holder whose claim token it holds (`holder` or one exposed to it)."""
+        out: dict[str, str] = {}
+        stack = [holder]
         while stack:
             current = stack.pop()
             claim = self.holders[current].claim_token if current in self.holders else None
             for other in self.holders.values():
                 if other.address not in out and other.address != holder and claim and other.holds.get(claim):
-                    out.add(other.address)
+                    out[other.address] = current
                     stack.append(other.address)
         return out
 
@@ -112,8 +117,8 @@ class ProtocolModel:
         for address in addresses:
             if address in self.holders:
                 out.setdefault(address, "named by the finding")
-                for dependant in self.dependants(address):
-                    out.setdefault(dependant, f"holds {self.holders[address].name}'s claim token as collateral")
+                for dependant, creditor in self._exposed(address).items():
+                    out.setdefault(dependant, f"holds {self.holders[creditor].name}'s claim token as collateral")
             elif address in self.sources:
                 for consumer in self.consumers(address):
                     out.setdefault(consumer, f"consumes {self.sources[address].name}")
