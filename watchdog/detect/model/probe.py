@@ -252,7 +252,7 @@ class Prober:
         return None
 
     def _holdings(self) -> None:
-        tokens = set(self.model.tokens)
+        tokens = sorted(self.model.tokens)  # a stable order in the stored model
         for holder in self.model.holders.values():
             for token in tokens:
                 balance = (self.reads.call(token, "balanceOf(address)(uint256)", (holder.address,), self.block) or (0,))[0]
