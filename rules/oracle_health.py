@@ -174,7 +174,8 @@ class OracleHealth(Rule):
         if not refs:
             off = OracleHealth._off_market(ctx, feed)
             if off is not None:
-                out.append((f"the median of {', '.join(off.witnesses)}", off.reference))
+                name = off.witnesses[0] if len(off.witnesses) == 1 else f"the median of {', '.join(off.witnesses)} and it"
+                out.append((name, off.reference))
         remote = remote_feeds.get(feed.name)
         if remote:  # the same asset's feed on another network, at its latest block
             out.append((f"{feed.name}@{remote['rpc']}", ctx.remote(remote["rpc"]).feed_price(remote["address"])))

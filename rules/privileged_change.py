@@ -172,7 +172,8 @@ class PrivilegedChange(Rule):
                              + (f"({change.key})" if change.key else "") + f" names {name(change.after)} instead of "
                              f"{name(change.before)}" + (f"; {off.describe}" if off else "") + "."),
                 addresses=[a for a in (change.after or change.holder, sender) if a],  # what reads the new source
-                evidence={"contract": holder.name, "view": change.via, "key": change.key, "before": change.before,
+                evidence={"contract": holder.name, "kind": "source-replaced", "by_governance": sender == ctx.registry.safe,
+                          "view": change.via, "key": change.key, "before": change.before,
                           "after": change.after, "sender": sender, "gap": off.gap if off else None,
                           "witnesses": off.witnesses if off else []},
                 labels={"actor": sender, "kind": "source-replaced"} if sender else {"kind": "source-replaced"},

@@ -143,6 +143,14 @@ def test_a_named_contract_is_paused_whole_even_beside_a_source_it_reads() -> Non
     assert paused(["EthFeed"], model(), checksummed=True) == {"Perps": [ETH], "Lending": []}
 
 
+def test_a_market_and_the_vault_it_names_are_one_system() -> None:
+    linked = model()
+    linked.holders[A["Options"]].links = {A["Idle"]: "vault"}  # the options house keeps its collateral in Idle
+    assert paused(["HbrPool"], linked) == {"Options": sorted([OPT_CALLS, OPT_PUTS]), "Idle": []}
+    assert paused(["Idle"], linked) == {"Idle": [], "Options": sorted([OPT_CALLS, OPT_PUTS])}  # either way round
+    assert paused(["HbrPool"], model()) == {"Options": sorted([OPT_CALLS, OPT_PUTS])}  # unlinked: the vault stays open
+
+
 # --- without a model, and explicit targets ---
 
 def test_without_a_model_the_named_contracts_or_every_pausable_one() -> None:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from fixtures.detect.paper import ANSWER_UPDATED, FEED, KEEPER, LENDING, USD, USD8, USER, E, manifest, priced, transfer
+from fixtures.detect.paper import ANSWER_UPDATED, ETH, FEED, KEEPER, LENDING, USD, USD8, USER, E, manifest, priced, transfer
 
 from watchdog.chain.events import Block
 from watchdog.detect import Severity
@@ -130,3 +130,40 @@ def test_a_repeated_check_waits_for_its_cooldown():
     assert ids(k.run(tick(at(HOUR + 400)))) == ["oracle-health.stale"]
     assert k.run(tick(at(HOUR + 900))) == []                      # within 600 s
     assert ids(k.run(tick(at(HOUR + 1100)))) == ["oracle-health.stale"]
+
+
+# -- without hints: the heartbeat learned from the feed's rounds, the market from the other sources of its asset --
+
+ROUND_AT = "getRoundData(uint80)(uint80,int256,uint256,uint256,uint80)"
+
+
+def unhinted(pool_price: int) -> RuleKit:
+    """No heartbeat, asset or reference in the manifest. The feed published every ten minutes for twenty rounds,
+    the last at genesis; the pool now prices ETH at `pool_price`."""
+    paper = manifest()
+    for entry in paper["contracts"]:
+        for hint in ("heartbeat", "asset", "reference"):
+            entry.pop(hint, None)
+    k = RuleKit(OracleHealth, paper)
+    chain = priced(k.chain, reserves=(pool_price * 1_000 * E, 1_000 * E))
+    chain.feed(FEED, 2000 * USD8, GENESIS_TIME, round_id=20)
+    for n in range(1, 20):
+        at_round = GENESIS_TIME - (20 - n) * 600
+        chain.on_call(FEED, ROUND_AT, [n], returns=(n, 2000 * USD8, at_round, at_round, n))
+    chain.on_call(FEED, "description()(string)", returns="ETH / USD")
+    for token, symbol in ((USD, "USD"), (ETH, "ETH")):
+        chain.on_call(token, "symbol()(string)", returns=symbol)
+        chain.on_call(token, "totalSupply()(uint256)", returns=10**30)
+    return k
+
+
+def test_late_by_its_learned_heartbeat_a_feed_is_stale_and_how_alarming_depends_on_the_market():
+    flat = unhinted(2000).run(tick(at(1_000)))  # 600 s rounds: a 900 s heartbeat is learned (the default is 3600)
+    assert [(f.rule_id, f.severity) for f in flat] == [("oracle-health.stale", Severity.MEDIUM)]
+    assert flat[0].evidence["heartbeat"] == 900 and flat[0].evidence["heartbeat_from"] == "learned from its rounds"
+    moved = unhinted(2_300).run(tick(at(1_000)))  # meanwhile the pool says ETH is 15 % higher
+    by_id = {f.rule_id: f for f in moved}
+    assert by_id["oracle-health.stale"].severity == Severity.HIGH
+    assert by_id["oracle-health.stale"].evidence["gap"] == pytest.approx(2000 / 2300 - 1)
+    assert by_id["oracle-health.divergence"].evidence["divergence"] == pytest.approx(2000 / 2300 - 1)  # from the model
+    assert "oracle-health.stale" not in ids(unhinted(2_300).run(tick(at(800))))  # within its learned heartbeat

@@ -6,11 +6,11 @@ from __future__ import annotations
 
 import pytest
 
-from fixtures.detect.paper import (ADAPTER, ATTACKER, ETH, LENDING, OTHER, POOL, RESERVES, TWAP, USD, USER, E,
-                                   manifest, priced, sync, transfer)
+from fixtures.detect.paper import (ADAPTER, ATTACKER, ETH, FEED, LENDING, OTHER, POOL, RESERVES, TWAP, USD, USD8, USER,
+                                   E, manifest, priced, sync, transfer)
 
 from watchdog.detect import Severity
-from watchdog.detect.testing import RuleKit, block, frame, ids, pending, tx
+from watchdog.detect.testing import GENESIS_TIME, RuleKit, block, frame, ids, pending, tx
 from watchdog.rules.price_manipulation import PriceManipulation
 
 PRICE = "price()(uint256)"
@@ -166,3 +166,55 @@ def test_the_pool_price_is_adjusted_for_token_decimals():
                   trace=frame(ATTACKER, OTHER))
     assert ids(found) == ["price-manipulation.round-trip"]
     assert found[0].evidence["price_after"] == pytest.approx(995 / 2_010_000)  # ETH per USD, whole units
+
+
+# -- from the protocol model: the sources a protocol reads, against the other sources of their asset -----------
+
+POOL_VIEW = {"type": "function", "name": "pricePool", "stateMutability": "view", "inputs": [],
+             "outputs": [{"name": "", "type": "address"}]}
+
+
+def modelled() -> RuleKit:
+    """Lending reads the pool's spot price (its `pricePool()` view names it, nothing else says so); the ETH feed
+    prices the same asset. No manifest hint links them: the model learns it."""
+    raw = manifest()
+    for entry in raw["contracts"]:
+        entry.pop("reference", None)
+        entry.pop("asset", None)
+        if entry["address"] == LENDING:
+            entry["abi"] = [POOL_VIEW]
+    made = RuleKit(PriceManipulation, raw)
+    chain = priced(made.chain)
+    chain.on_call(LENDING, "pricePool()(address)", returns=POOL)
+    chain.on_call(FEED, "description()(string)", returns="ETH / USD")
+    for token, symbol in ((USD, "USD"), (ETH, "ETH")):
+        chain.on_call(token, "symbol()(string)", returns=symbol)
+        chain.on_call(token, "totalSupply()(uint256)", returns=10**30)
+    made.run(block(1))  # the model is learned at the first block
+    return made
+
+
+def moved(k: RuleKit, number: int, reserves: tuple[int, int], feed: int | None = None) -> list:
+    """Block `number`: a trade leaves the pool at `reserves`; the feed answers `feed` USD (a new round) if given."""
+    trade = tx(USER, POOL)
+    k.chain.pool(POOL, USD, ETH, reserves, block=number)
+    logs = [sync(*reserves, of=trade)]
+    if feed is not None:
+        k.chain.feed(FEED, feed * USD8, GENESIS_TIME + 12 * number, round_id=number, block=number)
+    return k.run(block(number), txs=[trade], logs=logs)
+
+
+def test_a_pool_the_protocol_reads_pushed_alone_is_flagged_in_the_block_of_the_push():
+    k = modelled()
+    found = [f for f in moved(k, 2, (3_000_000 * E, 667 * E)) if f.rule_id.startswith("price-manipulation.source")]
+    assert sorted((f.rule_id, f.severity) for f in found) == [
+        ("price-manipulation.source-outlier", Severity.HIGH), ("price-manipulation.source-push", Severity.HIGH)]
+    assert all(f.addresses[0] == POOL and f.evidence["consumers"] == ["Lending"] for f in found)
+    # held there, the next block is the same episode: nothing new
+    assert [f for f in moved(k, 3, (3_000_000 * E, 667 * E)) if f.rule_id.endswith("source-outlier")] == []
+
+
+def test_the_market_moving_everywhere_and_an_honest_trade_are_quiet():
+    k = modelled()
+    assert [f for f in moved(k, 2, (3_000_000 * E, 667 * E), feed=4_500) if "source" in f.rule_id] == []
+    assert [f for f in moved(modelled(), 2, (2_200_000 * E, 910 * E)) if "source" in f.rule_id] == []

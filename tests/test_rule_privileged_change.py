@@ -50,8 +50,10 @@ def test_parameter_change_by_the_protocols_safe_weighs_less_but_a_hand_over_does
     world.send(world.lending, "setLtv(uint256)", 90)
     world.send(world.lending, "setOracle(address)", world.accounts[8])
     found = by_rule(follow(world, tmp_path, first, safe=world.owner), "privileged-change")
-    assert [(r.evidence["kind"], r.severity, r.evidence["by_governance"]) for r in found] == [
-        ("parameter", "low", True), ("oracle-source", "high", True)]
+    assert sorted((r.evidence["kind"], r.severity, r.evidence["by_governance"]) for r in found) == [
+        ("oracle-source", "high", True), ("parameter", "low", True), ("source-replaced", "medium", True)]
+    replaced = next(r for r in found if r.rule_id == "privileged-change.source-replaced")
+    assert replaced.evidence["after"] is None  # its oracle() now names an account, which gives no price
 
 
 def test_announced_and_silent_upgrades(world, anvil, tmp_path):

@@ -14,6 +14,7 @@ from watchdog.detect.abi import EventSpec, decode_input, decode_values, transfer
 from watchdog.detect.reads import ChainReads, FeedRound
 from watchdog.detect.registry import ProtocolRegistry, Watched
 from watchdog.detect.rule import Rule, Trigger
+from watchdog.detect.model.prices import honest_price, read_prices
 from watchdog.detect.state import RuleStateView
 from watchdog.finding import Finding, Severity
 
@@ -319,7 +320,7 @@ class Context:
     @property
     def source_changes(self) -> list["SourceChange"]:
         """The price sources holders read differently since their owners called them in this block."""
-        return self.scope.keeper.changes if self.scope.keeper is not None and self.pending is None else []
+        return self.scope.keeper.changes if self.scope.keeper is not None and not self.pending else []
 
     def read(self, to: str, signature: str, args: Iterable[Any] = (), block: int | str | None = None) -> tuple[Any, ...] | None:
         """eth_call `to` with `signature` like `balanceOf(address)(uint256)`; decoded tuple, None on revert."""
@@ -422,7 +423,8 @@ class Context:
         return self.pair_price(pool, base, self.before)
 
     def value(self, token: str, amount: int, block: int | str | None = None) -> float | None:
-        """`amount` of `token` in the protocol's quote asset, priced by its own oracle (feed, else pre-block AMM)."""
+        """`amount` of `token` in the protocol's quote asset, priced by its own oracle (feed, else pre-block AMM; without
+        hints, the median of the sources the protocol model knows for it)."""
         quote = self.registry.quote
         units = amount / 10 ** self.decimals(token)
         if quote is not None and quote.address == token.lower():
@@ -437,6 +439,14 @@ class Context:
                 price = self.pair_price(pair.address, token, when)
                 if price is not None:
                     return units * price
+        model = self.model
+        if model is not None and model.quote is not None:  # no hints: the median of the asset's learned sources
+            if token.lower() == model.quote:
+                return units
+            prices = read_prices(model, self.scope.reads, when, {s.address for s in model.sources_of(token.lower())})
+            price = honest_price(model, prices, token.lower())
+            if price is not None:
+                return units * price
         return None
 
     def source_price(self, source: Watched, asset: str | None = None, block: int | str | None = None) -> float | None:

@@ -105,6 +105,7 @@ def summary(result: dict[str, Any]) -> Table:
     first = result["first_finding"]
     rows = [
         ("attack block", result["attack_block"]),
+        ("first exploit block (past preparation)", result.get("exploit_block")),
         ("detected", _yes(result["detected"])),
         ("first finding", f"{first['rule']} ({first['severity']}){' in the mempool' if first['pending'] else ''}" if first else None),
         ("detection block", result["detect_block"]),

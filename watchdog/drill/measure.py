@@ -60,6 +60,7 @@ def _head_at(rec: Recording, at: float) -> int:
 def measure(rec: Recording, unit: str = "dUSD", decimals: int = 18) -> dict[str, Any]:
     attack = [s for s in rec.steps if s.attack and s.block is not None]
     first = attack[0] if attack else None
+    exploit = next((s for s in attack if not s.prepare), None)  # the first step past preparation
     detections = sorted((f for f in rec.findings if f.severity >= PAUSE_LEVEL and f.at >= rec.phase_start), key=lambda f: f.at)
     hit = detections[0] if detections else None
     latency = detect_block = None
@@ -88,6 +89,7 @@ def measure(rec: Recording, unit: str = "dUSD", decimals: int = 18) -> dict[str,
         "detected": hit is not None,
         "first_rule": hit.rule_id if hit else None,
         "attack_block": first.block if first else None,
+        "exploit_block": exploit.block if exploit else None,
         "detect_block": detect_block,
         "detect_latency_ms": latency,
         "paused": pause is not None,

@@ -30,7 +30,7 @@ class AttackPhase:
         self.pending: set[str] = set()  # sent attack txs that the mempool path should judge before the next block
 
     def send(self, name: str, call: Any, sender: str, *, actor: str | None = None, attack: bool = True,
-             payoff: bool = False, value: int = 0) -> Step:
+             payoff: bool = False, value: int = 0, prepare: bool = False) -> Step:
         """Send `call` from the dev account `sender` and wait until it is mined (success or revert).
 
         Attack transactions reach watched contracts, so the watchdog's mempool path judges them: the clock
@@ -41,7 +41,7 @@ class AttackPhase:
             tx_hash = call.transact(tx).to_0x_hex()
             if attack:
                 self.pending.add(tx_hash)
-        step = Step(name, actor or sender, tx_hash, sent_at, attack=attack, payoff=payoff)
+        step = Step(name, actor or sender, tx_hash, sent_at, attack=attack, payoff=payoff, prepare=prepare)
         self.emit("step_sent", {"step": step})
         try:
             receipt = self.world.w3.eth.wait_for_transaction_receipt(tx_hash, timeout=120, poll_latency=0.02)

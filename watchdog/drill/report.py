@@ -82,6 +82,7 @@ def _markdown(scenario: Scenario, r: dict[str, Any], recording: Recording) -> st
     first = r["first_finding"]
     rows = [
         ("attack block", r["attack_block"]),
+        ("first exploit block (past preparation)", r.get("exploit_block")),
         ("detected", _yes(r["detected"])),
         ("first finding", f"{first['rule']} ({first['severity']}): {first['title']}" if first else None),
         ("detection block", r["detect_block"]),

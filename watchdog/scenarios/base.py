@@ -29,10 +29,11 @@ class Step:
     succeeded: bool | None = None
     attack: bool = True  # a step of the attack (vs the environment it exploits)
     payoff: bool = False  # a step where the attacker takes value out
+    prepare: bool = False  # an attack step that only gets ready (deploys, funds, buys what it will exploit)
 
     def as_dict(self) -> dict[str, Any]:
         return {"step": self.name, "actor": self.actor, "tx": self.tx_hash, "block": self.block,
-                "succeeded": self.succeeded, "attack": self.attack, "payoff": self.payoff}
+                "succeeded": self.succeeded, "attack": self.attack, "payoff": self.payoff, "prepare": self.prepare}
 
 
 class Player(Protocol):
@@ -43,7 +44,7 @@ class Player(Protocol):
     world: World
 
     def send(self, name: str, call: Any, sender: str, *, actor: str | None = None, attack: bool = True,
-             payoff: bool = False, value: int = 0) -> Step:
+             payoff: bool = False, value: int = 0, prepare: bool = False) -> Step:
         """Send a contract call (a web3 contract function) from the dev account named `sender`."""
         ...
 

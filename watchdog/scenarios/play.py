@@ -81,9 +81,9 @@ class _Counting(ImmediatePlayer):
         self.payoffs: list[Payoff] = []
 
     def send(self, name: str, call: Any, sender: str, *, actor: str | None = None, attack: bool = True,
-             payoff: bool = False, value: int = 0) -> Step:
+             payoff: bool = False, value: int = 0, prepare: bool = False) -> Step:
         before = self.books.holdings(self.world) if payoff else {}
-        step = super().send(name, call, sender, actor=actor, attack=attack, payoff=payoff, value=value)
+        step = super().send(name, call, sender, actor=actor, attack=attack, payoff=payoff, value=value, prepare=prepare)
         if payoff:
             self.payoffs.append(Payoff(step, self.books.gain(self.world, before), self.books.at_risk(self.world)))
         return step

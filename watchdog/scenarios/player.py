@@ -21,14 +21,14 @@ class ImmediatePlayer:
         self.steps: list[Step] = []
 
     def send(self, name: str, call: Any, sender: str, *, actor: str | None = None, attack: bool = True,
-             payoff: bool = False, value: int = 0) -> Step:
+             payoff: bool = False, value: int = 0, prepare: bool = False) -> Step:
         w3 = self.world.w3
         sent_at = time.time()
         tx_hash = call.transact({"from": self.world.accounts[sender].address, "gas": STEP_GAS, "value": value})
         receipt = w3.eth.wait_for_transaction_receipt(tx_hash, timeout=60)
         step = Step(name, actor or sender, tx_hash.to_0x_hex(), sent_at, block=receipt["blockNumber"],
                     index=receipt["transactionIndex"], mined_at=time.time(), succeeded=receipt["status"] == 1,
-                    attack=attack, payoff=payoff)
+                    attack=attack, payoff=payoff, prepare=prepare)
         if not (step.succeeded or attack):
             raise RpcError(f"{name!r} from {sender} reverted ({step.tx_hash}): the scenario's environment is broken")
         self.steps.append(step)

@@ -50,6 +50,7 @@ class Holder:
     accounting: str | None = None    # the token its books are kept in (cash, quote, settlement, asset)
     owners: list[str] = field(default_factory=list)  # owner()/admin() answers: privileged callers
     ids: list[str] = field(default_factory=list)     # the market / series ids its lists name (bytes32 hex)
+    links: dict[str, str] = field(default_factory=dict)  # holder -> the plain view naming it (a market's vault())
 
     def consumes(self) -> set[str]:
         return {use.source for use in self.uses}
@@ -122,6 +123,26 @@ class ProtocolModel:
             elif address in self.sources:
                 for consumer in self.consumers(address):
                     out.setdefault(consumer, f"consumes {self.sources[address].name}")
+        for holder in list(out):
+            for part, why in self.system(holder).items():
+                out.setdefault(part, why)
+        return out
+
+    def system(self, holder: str) -> dict[str, str]:
+        """The holders that work as one with `holder` (a market and the vault its `vault()` names, either way
+        round, transitively) -> why."""
+        out: dict[str, str] = {}
+        stack = [holder]
+        while stack:
+            current = stack.pop()
+            for other in self.holders.values():
+                via = self.holders[current].links.get(other.address) if current in self.holders else None
+                back = other.links.get(current)
+                if other.address in out or other.address == holder or not (via or back):
+                    continue
+                name = self.holders[current].name
+                out[other.address] = (f"{name}'s {via}()" if via else f"its {back}() is {name}") + f": one system with {name}"
+                stack.append(other.address)
         return out
 
     # -- persistence ----------------------------------------------------------------------------------

@@ -54,7 +54,10 @@ class ModelKeeper:
                 for holder in _called_by_owners(model, scope.txs.values()):
                     found = self.relearn(scope, holder)
                     if found is not None:
-                        self.changes += source_changes(*found)
+                        changed = source_changes(*found)
+                        log.info("%s read again after its owner's call in block %d: %d price source change(s)",
+                                 found[1].name, scope.block.number, len(changed))
+                        self.changes += changed
             return self.changes
         except RpcUnavailable:
             raise  # the node is gone: the listener retries the whole block

@@ -73,7 +73,9 @@ class Prober:
         if self.kind(watched.address) == "token" or self._is_erc20(watched.address):
             holder.claim_token = watched.address  # it issues its own shares
             self.token(watched.address)
-        found = self.explore(watched.address, self.registry.manifest.abi_of(watched.entry))
+        abi = self.registry.manifest.abi_of(watched.entry)
+        plain = {v.name for v in views(abi) if not v.inputs}
+        found = self.explore(watched.address, abi)
         holder.ids = sorted(self._ids)
         for via, key, named in found:
             kind = self.kind(named)
@@ -86,6 +88,8 @@ class Prober:
                     holder.accounting = named
             elif OWNERSHIP.match(via) and kind in ("eoa", "other"):  # a key, or a Safe / timelock holding one
                 holder.owners.append(named)
+            elif kind == "holder" and key is None and named != watched.address and via in plain:
+                holder.links[named] = via  # a plain view naming another holder: its vault, its market
         return holder
 
     # -- reading views ---------------------------------------------------------------------------------

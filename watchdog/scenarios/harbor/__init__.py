@@ -28,7 +28,8 @@ def _scenario(name: str, make: Callable[..., Play], title: str, summary: str, *,
             if isinstance(step, Wait):
                 player.pass_time(step.label, step.seconds)
             else:
-                player.send(step.label, step.call, step.sender, attack=step.attack, payoff=step.payoff, value=step.value)
+                player.send(step.label, step.call, step.sender, attack=step.attack, payoff=step.payoff, value=step.value,
+                            prepare=step.kind == "prepare")
 
     return Scenario(name, title, summary, prepare=prepare, steps=steps, params=params or {}, benign=benign,
                     world="harbor", drill=drill)
