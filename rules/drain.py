@@ -224,13 +224,10 @@ class Drain(Rule):
         source = model.sources[address]
         if source.kind != "pair" or ctx.registry.get(address) is None:
             return None
-        path = ctx.price_path(address, source.base)
-        if not path or not path.before:
+        move = ctx.largest_move(address, source.base)
+        if abs(move) < limit:
             return None
-        peak = max(path.prices, key=lambda price: abs(price / path.before - 1))
-        if abs(peak / path.before - 1) < limit:
-            return None
-        return f"the holder reads {source.name}, pushed {peak / path.before - 1:+.0%} inside this transaction"
+        return f"the holder reads {source.name}, pushed {move:+.0%} inside this transaction"
 
     @staticmethod
     def _paid_back(ctx: Context, model: ProtocolModel, holder: Holder, flows: dict[tuple[str, str], int]) -> float | None:

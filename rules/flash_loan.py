@@ -1,10 +1,13 @@
 """flash-loan: a transaction borrows and repays within itself (lender events, flash-swap callbacks in the
 trace, or the generic borrow-and-repay pattern in its transfers). Severity rises when the same transaction
-touches the watched protocol and when its estimated profit passes the published floors."""
+touches the watched protocol and when its estimated profit passes the published floors; a profitable call into
+the protocol that moved no price the protocol reads (a flash-funded liquidation, a leverage loop), as the
+protocol model tells, stays at medium."""
 
 from __future__ import annotations
 
 from watchdog.detect import Check, Context, Rule, Severity
+from watchdog.detect.model.prices import outlier, read_prices
 
 # (name, human signature): every lender event shape the rule knows; topic0 collisions differ by indexing.
 LENDER_EVENTS = {
@@ -27,6 +30,7 @@ PAIR_CALLBACKS = {
 SWAP_V2 = ("Swap(address indexed sender, uint256 amount0In, uint256 amount1In, uint256 amount0Out, "
            "uint256 amount1Out, address indexed to)")
 PROFIT = ("min_profit", "profit_ratio", "high_profit")
+HONEST = ("move_threshold", "divergence")
 
 
 class FlashLoan(Rule):
@@ -44,11 +48,15 @@ class FlashLoan(Rule):
         "profit_ratio": 0.013,        # profit / borrowed value
         "high_profit": 100_000.0,     # quote units: critical when the protocol was touched
         "min_loan_value": 1_000.0,    # loans smaller than this that do not touch the protocol are ignored
+        "move_threshold": 0.10,       # a price the protocol reads moved this much inside the transaction
+        "divergence": 0.25,           # or left this far off the other sources of its asset
     }
     checks = {
-        "protocol": Check("Flash loan into the protocol", Severity.HIGH, PROFIT,
+        "protocol": Check("Flash loan into the protocol", Severity.HIGH, (*PROFIT, *HONEST),
                           "A flash-loan transaction called a core contract of the protocol: medium, high with a "
-                          "profit of min_profit and profit_ratio of the loan, critical from high_profit."),
+                          "profit of min_profit and profit_ratio of the loan, critical from high_profit; medium "
+                          "whatever the profit when no price the called contracts read (protocol model) moved "
+                          "move_threshold inside it or stands divergence off its peers after it."),
         "outside": Check("Flash loan outside the protocol", Severity.INFO, (*PROFIT, "min_loan_value"),
                          "A flash-loan transaction that never called the protocol (arbitrage, mostly): info, low "
                          "when profitable, medium from high_profit; loans under min_loan_value are ignored."),
@@ -74,7 +82,10 @@ class FlashLoan(Rule):
             return
         profit, flows = self._profit(ctx, borrowers | {ctx.tx.sender} | ({ctx.tx.to} if ctx.tx.to else set()))
         profitable = profit is not None and profit >= p["min_profit"] and (not borrowed or profit > p["profit_ratio"] * borrowed)
-        if core:
+        moved = self._moved_prices(ctx, [w.address for w in core]) if core and profitable else None
+        if core and moved == []:
+            severity = Severity.MEDIUM  # paid by the protocol at honest prices: a liquidation bonus, a loop
+        elif core:
             severity = Severity.CRITICAL if profitable and profit >= p["high_profit"] else (
                 Severity.HIGH if profitable else Severity.MEDIUM)
         else:
@@ -90,11 +101,41 @@ class FlashLoan(Rule):
                          f"estimated profit {_fmt(profit)} on {_fmt(borrowed)} borrowed (quote units)."),
             addresses=[ctx.tx.sender, *borrowers, *lenders, *(w.address for w in core)],
             evidence={"loans": [{**l, "amount": str(l["amount"])} for l in loans], "borrowed_value": borrowed,
-                      "profit_estimate": profit, "net_flows": flows, "protocol_contracts": [w.name for w in core]},
+                      "profit_estimate": profit, "net_flows": flows, "protocol_contracts": [w.name for w in core],
+                      "prices_moved": moved},
             labels={"actor": ctx.tx.sender, **({"stage": "exploitation"} if core else {})},
         )
 
     on_pending = on_tx
+
+    @staticmethod
+    def _moved_prices(ctx: Context, called: list[str]) -> list[str] | None:
+        """The prices the called holders read that the transaction moved (or left off their peers), as the model
+        knows them; None when the model knows none of their prices."""
+        model = ctx.model
+        holders = [model.holders[a] for a in called if model and a in model.holders]
+        if not holders:
+            return None
+        p = ctx.params_of("protocol")
+        read = {s for holder in holders for use in holder.uses for s in model.reads(use.source)}
+        if not read:
+            return None  # the model knows no price they read: the profit alone speaks
+        known = {}
+        for address in read:
+            source = model.sources[address]
+            if source.kind == "pair" and ctx.registry.get(address) is not None:
+                path = ctx.price_path(address, source.base)
+                if path:
+                    known[address] = path.prices[-1]
+        prices = read_prices(model, ctx.scope.reads, ctx.at, read, known=known)
+        out = []
+        for address in sorted(read):
+            source = model.sources[address]
+            off = outlier(model, source, prices)
+            move = ctx.largest_move(address, source.base) if source.kind == "pair" else 0.0
+            if abs(move) >= p["move_threshold"] or (off is not None and abs(off.gap) >= p["divergence"]):
+                out.append(source.name)
+        return out
 
     # -- loan sources --------------------------------------------------------------------------------
     def _event_loans(self, ctx: Context) -> list[dict]:

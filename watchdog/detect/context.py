@@ -415,6 +415,14 @@ class Context:
                 points.append((event, price))
         return PricePath(points, lambda: self._price_before(pool, base, whole_block))
 
+    def largest_move(self, pool: str, base: str | None = None) -> float:
+        """The farthest `pool`'s price of `base` got from where the transaction found it, as a signed share (0.0
+        when the transaction did not trade on it)."""
+        path = self.price_path(pool, base)
+        if not path or not path.before:
+            return 0.0
+        return max((price / path.before - 1 for price in path.prices), key=abs)
+
     def _price_before(self, pool: str, base: str | None, whole_block: bool) -> float | None:
         if not whole_block and self.tx is not None and not self.pending and self.tx.index is not None:
             earlier = [e for e in self.events(SYNC, pool, whole_block=True) if e.log.tx_index < self.tx.index]

@@ -38,6 +38,14 @@ def _market_move(world: HarborWorld, pair: str, pct: float, who: str = "whale") 
                    swap(world, pair, base_token(pair), base_to_move(world, pair, ratio), address))
 
 
+def keeper_feeds(world: HarborWorld, kind: str = "benign") -> Iterator[Step]:
+    """The feed keeper's routine round: ETH/USD at the Uniswap pool's price, BTC/USD unchanged (a heartbeat)."""
+    eth = feed_answer_for(spot(world, "UniswapWethUsd"))
+    yield Tx("publish ETH/USD", "keeper", world.contract("EthUsdFeed").functions.transmit(eth), kind)
+    btc = feed_answer(world, "BtcUsdFeed")
+    yield Tx("publish BTC/USD", "keeper", world.contract("BtcUsdFeed").functions.transmit(btc), kind)
+
+
 # --- AMM traffic ---
 
 def noise_trades(world: HarborWorld, *, trades: int = 24, seed: int = 1) -> Play:
@@ -247,6 +255,7 @@ def options_cycle(world: HarborWorld, *, expires_in: int = 3600, seed: int = 5) 
             user = rng.choice(world.accounts.users)
             yield _benign("a small HBR trade", user.name, swap(world, "UniswapHbrUsd", "hUSD", 2_000 * USD, user.address))
             yield _benign("record a TWAP observation", "keeper", twap.functions.update())
+            yield from keeper_feeds(world)  # the feeds' heartbeat goes on meanwhile
         for i, user in enumerate(buyers):
             yield _benign("exercise", user.name, house.functions.exercise(first + i % 2))
         for sid in (first, first + 1):
