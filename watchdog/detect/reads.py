@@ -7,7 +7,7 @@ import logging
 from dataclasses import dataclass
 from typing import Any, Callable, Iterable
 
-from watchdog.chain.events import ChainReader
+from watchdog.chain.events import ChainReader, Log
 from watchdog.chain.rpc import RpcUnavailable
 from watchdog.detect.abi import decode_result, encode_call
 
@@ -43,6 +43,7 @@ class ChainReads:
         self._known_decimals = known_decimals
         self._reads: dict[tuple[str, str, Any], tuple[Any, ...] | None] = {}
         self._raw: dict[tuple[str, str, Any], str | None] = {}
+        self._raw_misc: dict[Any, Any] = {}  # the head and log queries of this engine call
 
     def raw(self, to: str, data: str, block: int | str = "latest") -> str | None:
         """The raw answer of an eth_call, None when it reverts or the node cannot answer."""
@@ -58,6 +59,55 @@ class ChainReads:
                 log.debug("call %s %s at %s failed: %s", to, data[:10], block, exc)
                 self._raw[slot] = None
         return self._raw[slot]
+
+    def head(self) -> int | None:
+        """The number of the chain's latest block (the reader's own block), None when the node cannot say."""
+        if "head" not in self._raw_misc:
+            try:
+                block = self.reader.latest_block()
+                self._raw_misc["head"] = block.number if block is not None else None
+            except RpcUnavailable:
+                if self.strict:
+                    raise
+                self._raw_misc["head"] = None
+        return self._raw_misc["head"]
+
+    def block_time(self, number: int) -> int | None:
+        """The timestamp of block `number`, None when the node cannot say (asked once per engine)."""
+        slot = ("block_time", number)
+        if slot not in self.static:
+            try:
+                block = self.reader.block_at(number)
+            except RpcUnavailable:
+                if self.strict:
+                    raise
+                return None
+            except Exception as exc:
+                log.debug("block %s unreadable: %s", number, exc)
+                return None
+            if block is None:
+                return None
+            self.static[slot] = block.timestamp
+        return self.static[slot]
+
+    def logs(self, addresses: Iterable[str], topics: list[Any], from_block: int,
+             to_block: int | str = "latest") -> list[Log] | None:
+        """The logs of `addresses` matching `topics` (eth_getLogs: a topic0 per position, a list of alternatives, or
+        None for any), in chain order; None when the node cannot answer. Cached for this engine call."""
+        wanted = sorted({a.lower() for a in addresses})
+        slot = ("logs", tuple(wanted), repr(topics), from_block, to_block)
+        if slot not in self._raw_misc:
+            try:
+                found = self.reader.logs(wanted, topics, from_block, to_block)
+                self._raw_misc[slot] = sorted(found, key=lambda x: (x.block_number or 0, x.log_index))
+            except RpcUnavailable:
+                if self.strict:
+                    raise
+                self._raw_misc[slot] = None
+            except Exception as exc:  # a node that refuses the range or the method: the rule decides
+                log.debug("logs of %s from %s failed: %s", wanted, from_block, exc)
+                self._raw_misc[slot] = None
+        return self._raw_misc[slot]
 
     def call(self, to: str, signature: str, args: Iterable[Any] = (), block: int | str = "latest") -> tuple[Any, ...] | None:
         """eth_call `to` with `signature` like `balanceOf(address)(uint256)`; the decoded tuple, None on failure."""
