@@ -309,14 +309,17 @@ class BridgeFlows(Rule):
             message["flagged"] = True
         oldest = min(late.values(), key=lambda m: int(m["time"]))
         learned = len(state.get("latencies", [])) >= params["warmup"]
+        # the send does not say which endpoint here it is for: those the route delivers through, else all of them
+        active = {d["receiver"] for d in state.get("recent", [])}
+        receivers = [r for r in route.receivers if r.address in active] or list(route.receivers)
         yield self._report(
-            ctx, route, "overdue", None, route.addresses(),
+            ctx, route, "overdue", None, [r.address for r in receivers],
             f"{len(late)} message(s) from chain {route.peer_chain} ({route.peer}) not delivered within "
             f"{deadline} s ({'learned from the route' if learned else 'the default deadline'}); the oldest, nonce "
             f"{oldest['nonce']}, was sent {ctx.now - int(oldest['time'])} s ago in tx {oldest['tx']}",
             {"deadline_seconds": deadline, "deadline_learned": learned, "latencies": state.get("latencies", []),
              "overdue": [{"id": k, **m} for k, m in late.items()], "pending": len(state["pending"])},
-            key=f"{route.key}:{oldest['nonce']}")
+            receivers=receivers, key=f"{route.key}:{oldest['nonce']}")
 
     # -- supply --------------------------------------------------------------------------------------
     def _supply(self, ctx: Context) -> Iterable[Finding]:
@@ -343,8 +346,11 @@ class BridgeFlows(Rule):
             escrowed = sum(h[0] for h in held)  # type: ignore[index]
             if supply[0] <= escrowed:
                 continue
-            receivers = [r for _, r in carrying]
-            pairs = sorted({route.pair(r) for route, r in carrying})
+            # the endpoints that acted in this block are the route at fault; without one, every endpoint of the token
+            acted = {entry.address for entry in ctx.logs}
+            at_fault = [(route, r) for route, r in carrying if r.address in acted] or carrying
+            receivers = [r for _, r in at_fault]
+            pairs = sorted({route.pair(r) for route, r in at_fault})
             markets = self._markets(ctx, token.address, receivers)
             yield ctx.finding(
                 check="supply", title=f"{token.name} supply above its escrow on chain {chain}",
@@ -353,7 +359,8 @@ class BridgeFlows(Rule):
                 addresses=[*(r.address for r in receivers), *markets, token.address],
                 evidence={"token": token.name, "supply": str(supply[0]), "escrowed": str(escrowed),
                           "unbacked": str(supply[0] - escrowed), "home_chain": chain, "escrows": escrows},
-                labels={"routes": pairs, "targets": {str(chain): escrows}, "stage": "exploitation"},
+                labels={"routes": pairs, "targets": {str(chain): sorted({route.peer for route, _ in at_fault})},
+                        "stage": "exploitation"},
                 key=token.address)
 
     # -- prices --------------------------------------------------------------------------------------
