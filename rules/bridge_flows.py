@@ -318,6 +318,7 @@ class BridgeFlows(Rule):
             f"{deadline} s ({'learned from the route' if learned else 'the default deadline'}); the oldest, nonce "
             f"{oldest['nonce']}, was sent {ctx.now - int(oldest['time'])} s ago in tx {oldest['tx']}",
             {"deadline_seconds": deadline, "deadline_learned": learned, "latencies": state.get("latencies", []),
+             "oldest_age_seconds": ctx.now - int(oldest["time"]),
              "overdue": [{"id": k, **m} for k, m in late.items()], "pending": len(state["pending"])},
             receivers=receivers, key=f"{route.key}:{oldest['nonce']}")
 

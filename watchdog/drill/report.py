@@ -4,6 +4,7 @@ post-mortem of the incident the attack opened (watchdog.respond.report)."""
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +17,7 @@ from watchdog.recovery import recover
 from watchdog.respond.report import markdown, postmortem
 from watchdog.scenarios import Scenario
 from watchdog.store import Store, ledger
+from watchdog.store.responder import Incident
 
 
 def _incident(store: Store, recording: Recording) -> int | None:
@@ -31,16 +33,19 @@ def _incident(store: Store, recording: Recording) -> int | None:
     return None
 
 
-def sections(store_url: str, rpc_url: str, manifest: Manifest, recording: Recording) -> dict[str, Any]:
-    """While the drill's chain still runs: the forensics of the attack transactions and the recovery plan of the
-    incident (its checks, and the attack replayed on a fork with the pause lifted)."""
+def sections(store_url: str, rpc_urls: Mapping[str, str], manifests: Mapping[str, Manifest],
+             recording: Recording) -> dict[str, Any]:
+    """While the drill's chains still run: the forensics of the attack transactions and the recovery plan of the
+    incident (its checks, and the attack replayed on a fork with the pause lifted), on the incident's network."""
     store = Store(store_url)
     try:
         incident = _incident(store, recording)
         if incident is None:
             return {"forensics": [], "recovery": None}
         with store.session() as s:
-            findings = ledger.findings(s, incident_id=incident)
+            network = s.get(Incident, incident).network  # type: ignore[union-attr]
+            findings = [f for f in ledger.findings(s, incident_id=incident) if f.network == network]
+        rpc_url, manifest = rpc_urls[network], manifests[network]
         return {"forensics": of_findings(rpc_url, manifest)(findings), "recovery": recover(store, incident, rpc_url, manifest)}
     finally:
         store.close()

@@ -286,8 +286,11 @@ class Responder:
         if action.incident_id is None:
             return
         if action.status in (ActionStatus.MINED, ActionStatus.ALREADY_PAUSED):
-            text = (f"{action.contract or action.target} paused in tx {action.tx_hash} (block {action.block_number})"
-                    if action.status == ActionStatus.MINED else f"{action.contract or action.target} was already paused")
+            with self.store.session() as s:
+                incident = s.get(Incident, action.incident_id)
+            where = f" on {self.network}" if incident is not None and incident.network != self.network else ""
+            text = (f"{action.contract or action.target}{where} paused in tx {action.tx_hash} (block {action.block_number})"
+                    if action.status == ActionStatus.MINED else f"{action.contract or action.target}{where} was already paused")
             # on the chain's clock: the block of the pause, or the head when it was found in place
             chain = self.clock.at_block(action.block_number) if action.block_number is not None else self.clock.head()
             if self.incidents.contain(action.incident_id, text, action_id=action.id, tx_hash=action.tx_hash, **chain):
