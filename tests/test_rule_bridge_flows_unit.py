@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from watchdog.detect.testing import FakeChain, RuleKit, address, block, ids, log, tick, tx
+from watchdog.chain.rpc import RpcUnavailable
 from watchdog.finding import Severity
 
 from watchdog.rules.bridge_flows import BridgeFlows, learned_deadline, topics_for
@@ -188,3 +189,23 @@ def test_topic_filters_fix_only_indexed_arguments():
     spec = EventSpec.parse(SENT)
     assert topics_for(spec, destinationChainId=5) == [spec.topic0, None, "0x" + "0" * 63 + "5"]
     assert topics_for(spec, id="0x" + "ab" * 32, amount=3) == [spec.topic0, "0x" + "ab" * 32]
+
+
+class DownChain(FakeChain):
+    """A home node that does not answer at all (every endpoint failed)."""
+
+    asked = 0
+
+    def latest_block(self):
+        self.asked += 1
+        raise RpcUnavailable("every endpoint failed")
+
+
+def test_a_home_node_that_is_down_is_left_alone_and_deliveries_wait_for_it():
+    home = DownChain("home")
+    k = RuleKit(BridgeFlows, MANIFEST, chains={HOME: home})
+    k.chain.on_call(WRAPPED, "totalSupply()(uint256)", returns=0)
+    assert deliver(k, 11, nonce=1) == [] and k.run(block(12)) == []
+    assert home.asked == 1  # not asked again while it rests: detection here never waits for it
+    state = k.engine.state.get("bridge-flows", f"route:{HOME}:{ESCROW}")
+    assert [item["nonce"] for item in state["unverified"]] == [1]
