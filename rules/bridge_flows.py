@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from typing import Any, Iterable
+from typing import Any, Generator, Iterable
 
 from watchdog.detect import Check, Context, Rule, Severity
 from watchdog.detect.abi import EventSpec
@@ -126,14 +126,14 @@ class BridgeFlows(Rule):
         "delivered_event": ("MessageDelivered(bytes32 indexed id, uint256 indexed originChainId, uint64 indexed nonce, "
                             "address sender, address recipient, uint256 amount)"),
     }
-    _EVENTS = ("sent_event", "delivered_event", "lookback_blocks")
+    _MATCHING = ("sent_event", "delivered_event", "lookback_blocks")
     checks = {
-        "unmatched": Check("Bridge delivery without a matching send", Severity.CRITICAL, _EVENTS,
+        "unmatched": Check("Bridge delivery without a matching send", Severity.CRITICAL, _MATCHING,
                            "A mint or release whose message (id, amount, recipient, nonce) was never sent by the peer "
                            "endpoint on the other chain: a forged message."),
-        "replay": Check("Bridge message delivered twice", Severity.CRITICAL, _EVENTS,
+        "replay": Check("Bridge message delivered twice", Severity.CRITICAL, _MATCHING,
                         "A route's nonce delivered a second time (by the same endpoint or another one of this chain)."),
-        "out-of-order": Check("Bridge nonce skipped", Severity.LOW, _EVENTS,
+        "out-of-order": Check("Bridge nonce skipped", Severity.LOW, _MATCHING,
                               "A delivery came before an earlier nonce of its route (information)."),
         "overdue": Check("Bridge message overdue: relayer stuck", Severity.HIGH,
                          ("deadline", "min_deadline", "latency_factor", "warmup", "sent_event", "delivered_event"),
@@ -229,7 +229,7 @@ class BridgeFlows(Rule):
         recent.append({k: item[k] for k in ("nonce", "id", "receiver", "tx", "block")})
         del recent[:-DELIVERIES_KEPT]
 
-    def _nonce(self, ctx: Context, route: Route, state: dict, item: dict) -> Any:
+    def _nonce(self, ctx: Context, route: Route, state: dict, item: dict) -> Generator[Finding, None, bool]:
         """Each nonce of a route is delivered once; a skipped one is noted. True when this one is a replay."""
         nonce = item["nonce"]
         seen = state.setdefault("nonces", {"upto": nonce - 1, "above": []})  # first delivery seen: earlier ones done

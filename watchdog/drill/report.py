@@ -82,7 +82,7 @@ def _yes(value: Any) -> str:
 
 def _markdown(scenario: Scenario, r: dict[str, Any], recording: Recording) -> str:
     lines = [f"# Drill: {scenario.name} — {scenario.title}", "", scenario.summary, "",
-             f"Response mode: {'pause through the guardian' if r['response'] else 'detection only (pauses dry-run)'}.", "",
+             f"Response mode: {'pause, each contract as its manifest says' if r['response'] else 'detection only (pauses dry-run)'}.", "",
              "## Measurements", "", "| measure | value |", "|---|---|"]
     first = r["first_finding"]
     rows = [
@@ -92,6 +92,7 @@ def _markdown(scenario: Scenario, r: dict[str, Any], recording: Recording) -> st
         ("detection block", r["detect_block"]),
         ("detection latency", f"{r['detect_latency_ms']} ms" if r["detect_latency_ms"] is not None else None),
         ("paused", _yes(r["paused"])),
+        ("paused networks", ", ".join(r["paused_networks"]) or "none"),
         ("pause block", r["pause_block"]),
         ("blocks to contain", r["blocks_to_contain"]),
         ("pre-empted (pause landed before the attack)", _yes(r["preempted"])),
@@ -105,11 +106,17 @@ def _markdown(scenario: Scenario, r: dict[str, Any], recording: Recording) -> st
     ]
     lines += [f"| {name} | {_yes(value)} |" for name, value in rows]
     lines += ["", "## Attack timeline", "", "| step | actor | block | tx | result |", "|---|---|---|---|---|"]
+    several = len({s.network for s in recording.steps} | {p["network"] for p in r["pauses"]}) > 1
+
+    def block(number: Any, network: str) -> str:  # on a world of several networks, blocks name their chain
+        return f"{number} ({network})" if several else str(number)
+
     for step in recording.steps:
         result = "time passed" if step.tx_hash is None else ("succeeded" if step.succeeded else "reverted")
-        lines.append(f"| {step.name} | {step.actor} | {step.block} | `{step.tx_hash or '-'}` | {result} |")
+        lines.append(f"| {step.name} | {step.actor} | {block(step.block, step.network)} | `{step.tx_hash or '-'}` | {result} |")
     for pause in r["pauses"]:
-        lines.append(f"| pause of {pause['contract']} | watchdog responder | {pause['block']} | `{pause['tx']}` | succeeded |")
+        lines.append(f"| pause of {pause['contract']} | watchdog responder | {block(pause['block'], pause['network'])} | "
+                     f"`{pause['tx']}` | succeeded |")
     if r["would_pause"]:
         lines += ["", "## What the responder would have done", ""] + [f"- {m}" for m in r["would_pause"]]
     findings = sorted(recording.findings, key=lambda f: f.at)
