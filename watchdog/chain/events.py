@@ -112,6 +112,14 @@ class ChainReader(Protocol):
         """The block a pending or scheduled run is judged at: the reader's own block, else the head."""
         ...
 
+    def block_at(self, number: int) -> Block | None:
+        """The header of block `number` (None when the node does not have it)."""
+        ...
+
+    def logs(self, addresses: list[str], topics: list[Any], from_block: int, to_block: int | str = "latest") -> list[Log]:
+        """eth_getLogs of `addresses` with a `topics` filter (a topic, a list of alternatives, or None for any)."""
+        ...
+
 
 @dataclass(slots=True)
 class BlockBundle:

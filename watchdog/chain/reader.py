@@ -10,7 +10,7 @@ import logging
 from typing import Any
 
 from watchdog.chain import parse
-from watchdog.chain.events import Block, CallFrame, Tx
+from watchdog.chain.events import Block, CallFrame, Log, Tx
 from watchdog.chain.rpc import RpcAnswerError, RpcClient
 from watchdog.errors import RpcError
 
@@ -103,3 +103,13 @@ class BlockReader:
     def code(self, address: str, block: int | str = "latest") -> str:
         tag = self._tag(block)
         return self._cached(("code", address.lower(), tag), "eth_getCode", [address, tag])
+
+    def block_at(self, number: int) -> Block | None:
+        raw = self._cached(("block", number), "eth_getBlockByNumber", [hex(number), False])
+        return parse.block(raw) if raw else None
+
+    def logs(self, addresses: list[str], topics: list[Any], from_block: int, to_block: int | str = "latest") -> list[Log]:
+        """eth_getLogs of `addresses` with a `topics` filter, cached for the reader's life."""
+        query = {"address": addresses, "topics": topics, "fromBlock": hex(from_block), "toBlock": self._tag(to_block)}
+        key = ("logs", tuple(addresses), repr(topics), from_block, query["toBlock"])
+        return parse.log_entries(self._cached(key, "eth_getLogs", [query]))

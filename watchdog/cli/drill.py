@@ -33,8 +33,9 @@ def drill(
                                                           "watchdog by more than 12 s, about one mainnet block)."),
     traffic_rounds: int = typer.Option(2, min=0, help="Rounds of benign background traffic before the attack."),
     no_cache: bool = typer.Option(False, "--no-cache", help="Deploy the test world instead of loading the cached state."),
-    world: str = typer.Option("demo", "--world", help="The test world: demo (or 1), or harbor (or 2), a suite of "
-                                                       "protocols the watchdog was not written for."),
+    world: str = typer.Option("demo", "--world", help="The test world: demo (or 1), harbor (or 2), a suite of "
+                                                       "protocols the watchdog was not written for, or bridge (or 3), a "
+                                                       "token bridge between two networks (two anvils)."),
 ) -> None:
     """Tabletop exercise: a fresh devnet, a test world, the watchdog daemon, benign traffic, then an attack;
     measures time to detect and time to contain and writes an incident report (Markdown + JSON)."""

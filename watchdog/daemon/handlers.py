@@ -24,8 +24,10 @@ def rule_engine(settings: Settings, network: str, manifest: Manifest, store: Sto
     """The built-in rules (and `rules.rule_dirs`) configured by `[rules.<id>]` tables."""
     from watchdog.detect import Engine
 
+    others = {net.chain_id: net.rpc_urls[0] for name, net in settings.networks.items() if name != network}
     return Engine(network, manifest, store, rules=settings.rules.settings(),
-                  rule_dirs=[settings.path(d) for d in settings.rules.rule_dirs], allowlist=settings.rules.allowlist)
+                  rule_dirs=[settings.path(d) for d in settings.rules.rule_dirs], allowlist=settings.rules.allowlist,
+                  chains=others)
 
 
 def load_factory(spec: str) -> HandlerFactory:

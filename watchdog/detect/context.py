@@ -6,7 +6,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from functools import cached_property, lru_cache
-from typing import TYPE_CHECKING, Any, Callable, Iterable
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping
 
 from watchdog.chain.events import Block, CallFrame, ChainReader, Log, PendingTx, Tx
 from watchdog.chain.rpc import RpcUnavailable
@@ -142,8 +142,10 @@ class Scope:
     def __init__(self, reader: ChainReader, registry: ProtocolRegistry, block: Block | None,
                  pending: PendingTx | None = None, block_logs: list[Log] | None = None,
                  txs: dict[str, Tx] | None = None, static: dict | None = None,
-                 remote: Callable[[str], ChainReads] | None = None, model: ModelKeeper | None = None) -> None:
+                 remote: Callable[[str], ChainReads] | None = None, chains: Mapping[int, str] | None = None,
+                 model: ModelKeeper | None = None) -> None:
         self.reader, self.registry, self.block, self.pending = reader, registry, block, pending
+        self.chains = dict(chains or {})  # chain id -> RPC URL of the other networks the daemon follows
         self.block_logs = block_logs or []
         self.txs = txs or {}
         self.reads = ChainReads(reader, static if static is not None else {}, known_decimals=self._manifest_decimals)
@@ -181,6 +183,11 @@ class Scope:
         if rpc_url not in self._remote:
             self._remote[rpc_url] = self._remote_factory(rpc_url)
         return self._remote[rpc_url]
+
+    def chain(self, chain_id: int) -> ChainReads | None:
+        """Reads of the other network with this chain id, None when the daemon follows no such network."""
+        url = self.chains.get(int(chain_id))
+        return self.remote(url) if url is not None and self._remote_factory is not None else None
 
 
 def _receipt_log(raw: dict[str, Any]) -> Log:
@@ -362,6 +369,11 @@ class Context:
         """Reads of another network (`.call`, `.feed_price`, `.pair_price`...) at its latest block, through a
         reader the engine owns; every failure there is an unknown answer (None), never an error here."""
         return self.scope.remote(rpc_url)
+
+    def chain(self, chain_id: int) -> ChainReads | None:
+        """Reads of the other network the daemon follows with this chain id (as `remote`, its RPC URL from the
+        configuration): `.call`, `.feed_round`, `.head()`, `.logs(...)`; None when no such network is followed."""
+        return self.scope.chain(chain_id)
 
     # -- prices --------------------------------------------------------------------------------------
     def aggregator(self, feed: str, block: int | str | None = None) -> str | None:

@@ -106,14 +106,16 @@ class Engine:
                  rules: RuleTables | None = None, rule_dirs: Iterable[Path | str] = (),
                  allowlist: Iterable[str] = (), builtin: bool = True,
                  metrics_registry: CollectorRegistry | None = None, rule_classes: Iterable[type[Rule]] = (),
-                 remote: Callable[[str], ChainReader] | None = None) -> None:
+                 remote: Callable[[str], ChainReader] | None = None, chains: Mapping[int, str] | None = None) -> None:
         """`rules`: `[rules.<id>]` and `[rules."<id>.<check>"]` tables by key; `rule_classes`: rules to run
-        beside those found; `remote`: a reader of another network by RPC URL (default: JSON-RPC over HTTP)."""
+        beside those found; `remote`: a reader of another network by RPC URL (default: JSON-RPC over HTTP);
+        `chains`: the RPC URL of each other network the daemon follows, by chain id (`ctx.chain(chain_id)`)."""
         self.network = network
         self._seconds, self._errors = rule_metrics(metrics_registry or REGISTRY)
         self._static: dict = {}  # immutable reads shared by every scope
         self._remote = remote or RemoteReaders()
         self._remote_static: dict[str, dict] = {}
+        self.chains = dict(chains or {})
         self.registry = manifest if isinstance(manifest, ProtocolRegistry) else ProtocolRegistry(manifest)
         self.store = store
         self.state = StateCache(store, network)
@@ -194,7 +196,8 @@ class Engine:
 
     # -- internals -----------------------------------------------------------------------------------
     def _scope(self, reader: ChainReader, block: Block | None, **event: Any) -> Scope:
-        return Scope(reader, self.registry, block, static=self._static, remote=self._remote_reads, model=self.model, **event)
+        return Scope(reader, self.registry, block, static=self._static, remote=self._remote_reads, chains=self.chains,
+                     model=self.model, **event)
 
     def _remote_reads(self, url: str) -> ChainReads:
         return ChainReads(self._remote(url), self._remote_static.setdefault(url, {}), strict=False)

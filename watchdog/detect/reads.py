@@ -4,10 +4,11 @@ change (decimals, a pair's tokens) cached for the engine's life, and the prices 
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import dataclass
 from typing import Any, Callable, Iterable
 
-from watchdog.chain.events import ChainReader
+from watchdog.chain.events import ChainReader, Log
 from watchdog.chain.rpc import RpcUnavailable
 from watchdog.detect.abi import decode_result, encode_call
 
@@ -15,6 +16,8 @@ log = logging.getLogger(__name__)
 
 ROUND = "latestRoundData()(uint80,int256,uint256,uint256,uint80)"
 RESERVES = "getReserves()(uint112,uint112,uint32)"
+QUIET_SECONDS = 15.0  # another network's node that did not answer is not asked again for this long
+_QUIET_UNTIL = "quiet until"
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,6 +46,7 @@ class ChainReads:
         self._known_decimals = known_decimals
         self._reads: dict[tuple[str, str, Any], tuple[Any, ...] | None] = {}
         self._raw: dict[tuple[str, str, Any], str | None] = {}
+        self._misc: dict[Any, Any] = {}  # the head and the log queries of this engine call
 
     def raw(self, to: str, data: str, block: int | str = "latest") -> str | None:
         """The raw answer of an eth_call, None when it reverts or the node cannot answer."""
@@ -58,6 +62,50 @@ class ChainReads:
                 log.debug("call %s %s at %s failed: %s", to, data[:10], block, exc)
                 self._raw[slot] = None
         return self._raw[slot]
+
+    def _ask(self, what: str, ask: Callable[[], Any]) -> Any:
+        """`ask()`, None when it fails. Another network's node that did not answer is left alone for
+        `QUIET_SECONDS`: a node down there never holds up detection here."""
+        if not self.strict and self.static.get(_QUIET_UNTIL, 0.0) > time.monotonic():
+            return None
+        try:
+            return ask()
+        except RpcUnavailable:
+            if self.strict:
+                raise  # the node is gone: the listener retries the whole block
+            self.static[_QUIET_UNTIL] = time.monotonic() + QUIET_SECONDS
+        except Exception as exc:  # an error answer: the rule decides what an unknown means
+            log.debug("%s failed: %s", what, exc)
+        return None
+
+    def head(self) -> int | None:
+        """The number of the chain's latest block (the reader's own block), None when the node cannot say."""
+        if "head" not in self._misc:
+            block = self._ask("latest block", self.reader.latest_block)
+            self._misc["head"] = block.number if block is not None else None
+        return self._misc["head"]
+
+    def block_time(self, number: int) -> int | None:
+        """The timestamp of block `number`, None when the node cannot say (asked once per engine)."""
+        slot = ("block_time", number)
+        if slot not in self.static:
+            block = self._ask(f"block {number}", lambda: self.reader.block_at(number))
+            if block is None:
+                return None
+            self.static[slot] = block.timestamp
+        return self.static[slot]
+
+    def logs(self, addresses: Iterable[str], topics: list[Any], from_block: int,
+             to_block: int | str = "latest") -> list[Log] | None:
+        """The logs of `addresses` matching `topics` (eth_getLogs: a topic0 per position, a list of alternatives, or
+        None for any), in chain order; None when the node cannot answer. Cached for this engine call."""
+        wanted = sorted({a.lower() for a in addresses})
+        slot = ("logs", tuple(wanted), repr(topics), from_block, to_block)
+        if slot not in self._misc:
+            found = self._ask(f"logs of {wanted} from {from_block}",
+                              lambda: self.reader.logs(wanted, topics, from_block, to_block))
+            self._misc[slot] = None if found is None else sorted(found, key=lambda x: (x.block_number or 0, x.log_index))
+        return self._misc[slot]
 
     def call(self, to: str, signature: str, args: Iterable[Any] = (), block: int | str = "latest") -> tuple[Any, ...] | None:
         """eth_call `to` with `signature` like `balanceOf(address)(uint256)`; the decoded tuple, None on failure."""

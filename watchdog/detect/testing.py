@@ -169,6 +169,28 @@ class FakeChain:
     def latest_block(self) -> Block | None:
         return self.head
 
+    def block_at(self, number: int) -> Block | None:
+        """The head when it has that number, else the kit's block `number` (12 s a block)."""
+        return self.head if self.head is not None and self.head.number == number else block(number)
+
+    def logs(self, addresses: list[str], topics: list[Any], from_block: int, to_block: int | str = "latest") -> list[Log]:
+        """eth_getLogs over the logs of the transactions the chain knows (`add_tx`, with a block number)."""
+        last = (self.head.number if self.head else 1 << 62) if isinstance(to_block, str) else to_block
+        wanted = {a.lower() for a in addresses}
+        return [entry for entries in self._logs.values() for entry in entries
+                if entry.address in wanted and entry.block_number is not None
+                and from_block <= entry.block_number <= last and _topics_match(entry.topics, topics)]
+
+
+def _topics_match(topics: tuple[str, ...], wanted: list[Any]) -> bool:
+    """An eth_getLogs topic filter: per position None (any), one topic, or a list of alternatives."""
+    for n, want in enumerate(wanted):
+        if want is None:
+            continue
+        if n >= len(topics) or topics[n] not in ([want] if isinstance(want, str) else want):
+            return False
+    return True
+
 
 def _encode_returns(types: tuple[str, ...], returns: Any) -> str:
     """One value, or a tuple of values for several return types, ABI-encoded."""
@@ -282,19 +304,23 @@ def ids(findings: Iterable[Finding]) -> list[str]:
 class RuleKit:
     """One rule, run the way the engine runs it, on a programmable chain. `params` is its `[rules.<id>]` table,
     `checks` maps a check to its `[rules."<id>.<check>"]` table; `remotes` are the chains of other networks by
-    RPC URL. Rule state and cooldowns stay in memory from one `run` to the next."""
+    RPC URL, `chains` those the daemon follows by chain id (`ctx.chain(chain_id)`; the chain's `network` is its URL).
+    Rule state and cooldowns stay in memory from one `run` to the next."""
 
     def __init__(self, rule: type[Rule], manifest: Mapping[str, Any] | None = None, *,
                  params: Mapping[str, Any] | None = None, checks: Mapping[str, Mapping[str, Any]] | None = None,
                  chain: FakeChain | None = None, remotes: Mapping[str, FakeChain] | None = None,
-                 allowlist: Iterable[str] = (), network: str = "testnet") -> None:
+                 chains: Mapping[int, FakeChain] | None = None, allowlist: Iterable[str] = (),
+                 network: str = "testnet") -> None:
         self.chain = chain or FakeChain(network)
         self.remotes = dict(remotes or {})
+        self.remotes.update({other.network: other for other in (chains or {}).values()})
         self.registry = registry(manifest or {"contracts": []})
         settings: dict[str, Any] = {rule.id: dict(params or {})}
         settings.update({f"{rule.id}.{check}": dict(table) for check, table in (checks or {}).items()})
         self.engine = Engine(network, self.registry, None, rules=settings, allowlist=allowlist, builtin=False,
-                             metrics_registry=CollectorRegistry(), rule_classes=[rule], remote=self._remote)
+                             metrics_registry=CollectorRegistry(), rule_classes=[rule], remote=self._remote,
+                             chains={chain_id: other.network for chain_id, other in (chains or {}).items()})
 
     def _remote(self, url: str) -> FakeChain:
         return self.remotes.setdefault(url, FakeChain(url))

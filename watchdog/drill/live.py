@@ -9,6 +9,7 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
+from watchdog.drill.watch import NETWORK
 from watchdog.finding import Severity
 from watchdog.store.responder import ActionStatus
 
@@ -45,16 +46,17 @@ class LiveConsole:
             handler(**data)
 
     def on_start(self, scenario: Any) -> None:
-        self.line("fresh devnet: loading the demo world (the first run compiles the contracts and deploys it, "
+        self.line("fresh devnet: loading the test world (the first run compiles the contracts and deploys it, "
                   "then caches the chain state)")
 
-    def on_devnet(self, url: str, block: int, world: Any) -> None:
-        self.line(f"devnet up at {url}: demo world loaded at block {block}, {len(world.manifest.contracts)} contracts "
-                  "(perp market, vault, oracles, AMM pools, flash lender, Safe, guardian)")
+    def on_devnet(self, networks: dict[str, tuple[str, int, int]], world: Any) -> None:
+        for name, (url, block, contracts) in networks.items():
+            where = "devnet" if len(networks) == 1 else f"network {name}"
+            self.line(f"{where} up at {url}: test world loaded at block {block}, {contracts} contracts in its manifest")
 
     def on_watchdog(self, mempool: bool, respond: bool) -> None:
         paths = "new blocks (0 confirmations)" + (" and the mempool" if mempool else "")
-        action = "pauses through the guardian on high or critical findings" if respond else "detection only (pauses dry-run)"
+        action = "pauses as the manifest says on high or critical findings" if respond else "detection only (pauses dry-run)"
         self.line(f"watchdog running: follows {paths}; responder {action}")
 
     def on_traffic(self, txs: dict[str, int], block: int) -> None:
@@ -86,10 +88,11 @@ class LiveConsole:
         self.line(f"  [{style}]finding {finding.severity.value.upper()} {finding.rule_id}[/] ({where}): {finding.title}")
 
     def on_pause(self, action: Any) -> None:
+        where = "" if action.network == NETWORK else f" on {action.network}"
         if action.status == "sent":
-            self.line(f"  [bold cyan]PAUSE sent[/]: {action.contract} through the guardian")
+            self.line(f"  [bold cyan]PAUSE sent[/]: {action.contract}{where}")
         elif action.status == ActionStatus.MINED:
-            self.line(f"  [bold cyan]PAUSED[/]: {action.contract} in block {action.block_number}")
+            self.line(f"  [bold cyan]PAUSED[/]: {action.contract}{where} in block {action.block_number}")
         elif action.status in ("failed", "reverted"):
             self.line(f"  [red]pause of {action.contract} {action.status}[/]: {action.error or action.tx_hash}")
 

@@ -6,8 +6,11 @@ Definitions (also in the README):
   pending transaction) to the moment detection delivered it; for a finding about none of the drill's
   transactions (scheduled checks, block-level rules), from the last drill step mined before it;
 - blocks to contain: pause block minus the block of the first attack transaction (0 when the pause landed
-  first: pre-empted);
-- contained: a pause landed and no step where the attacker takes value succeeded after it;
+  first: pre-empted), on the network of that transaction;
+- contained: a pause landed and no step where the attacker takes value succeeded after it (after the first pause
+  on the step's network; on a network with no pause, after the detection);
+- on a world of several networks: the networks where a pause landed (`paused_networks`) and, for each, its first
+  pause and the blocks between the head at detection and that pause (`pauses_by_network`);
 - funds: what the attack put at risk when its phase began (the demo vault's dUSD, the victims a Harbor scenario
   names), what left during the attack (lost), the rest (saved), in the world's quote asset.
 """
@@ -19,7 +22,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from watchdog.finding import Severity
-from watchdog.drill.watch import Seen
+from watchdog.drill.watch import NETWORK, Seen
 from watchdog.scenarios import Step
 
 PAUSE_LEVEL = Severity.HIGH
@@ -32,11 +35,21 @@ class Pause:
     block: int
     index: int
     trigger_rule: str | None = None
+    network: str = NETWORK
+
+
+@dataclass(frozen=True)
+class ChainClock:
+    """One network's head when the attack phase began, and the wall-clock time each block was mined at."""
+
+    phase_block: int
+    block_times: dict[int, float]
 
 
 @dataclass
 class Recording:
-    """Everything a drill run recorded, for measuring."""
+    """Everything a drill run recorded, for measuring. `phase_block` and `block_times` are those of the world's
+    (first) network; `chains` has every network's of a world on several."""
 
     scenario: str
     benign: bool
@@ -50,11 +63,16 @@ class Recording:
     funds_before: int = 0
     funds_after: int = 0
     block_times: dict[int, float] = field(default_factory=dict)
+    chains: dict[str, ChainClock] = field(default_factory=dict)
+
+    def clock(self, network: str) -> ChainClock:
+        return self.chains.get(network) or ChainClock(self.phase_block, self.block_times)
 
 
-def _head_at(rec: Recording, at: float) -> int:
-    mined = [n for n, t in rec.block_times.items() if t <= at]
-    return max(mined, default=rec.phase_block)
+def _head_at(rec: Recording, at: float, network: str = NETWORK) -> int:
+    clock = rec.clock(network)
+    mined = [n for n, t in clock.block_times.items() if t <= at]
+    return max(mined, default=clock.phase_block)
 
 
 def measure(rec: Recording, unit: str = "dUSD", decimals: int = 18) -> dict[str, Any]:
@@ -72,16 +90,32 @@ def measure(rec: Recording, unit: str = "dUSD", decimals: int = 18) -> dict[str,
             before = [s.mined_at for s in rec.steps if s.mined_at is not None and s.mined_at <= hit.at]
             reference = max(before) if before else rec.phase_start
         latency = max(0, round((hit.at - reference) * 1000))
-        detect_block = hit.block if hit.block is not None else _head_at(rec, hit.at)
-    pause = min(rec.pauses, key=lambda p: (p.block, p.index)) if rec.pauses else None
-    false_pauses = len(rec.pauses) if rec.benign else sum(1 for p in rec.pauses if p.block <= rec.phase_block)
+        detect_block = hit.block if hit.block is not None else _head_at(rec, hit.at, hit.network)
+    first_pause = {}  # by network: its first pause in chain order
+    for p in sorted(rec.pauses, key=lambda p: (p.block, p.index)):
+        first_pause.setdefault(p.network, p)
+    home = first.network if first is not None else NETWORK
+    pause = first_pause.get(home) or (min(rec.pauses, key=lambda p: (p.block, p.index)) if rec.pauses else None)
+    false_pauses = len(rec.pauses) if rec.benign else sum(1 for p in rec.pauses if p.block <= rec.clock(p.network).phase_block)
     preempted = blocks = None
     contained = False
     if pause is not None and first is not None:
         first_pos = (first.block, first.index if first.index is not None else -1)
         preempted = (pause.block, pause.index) < first_pos
         blocks = max(0, pause.block - first.block) if first.block is not None else None
-        contained = not any(s.succeeded and s.payoff and (s.block, s.index or 0) > (pause.block, pause.index) for s in rec.steps)
+
+        def after_containment(step: Step) -> bool:
+            there = first_pause.get(step.network)
+            if there is None:  # nothing paused on its network: anything after the detection got through
+                return hit is not None and (step.mined_at or 0) > hit.at
+            return (step.block, step.index or 0) > (there.block, there.index)
+
+        contained = not any(s.succeeded and s.payoff and after_containment(s) for s in rec.steps)
+    by_network = {}
+    for network, p in sorted(first_pause.items()):
+        at_detection = _head_at(rec, hit.at, network) if hit is not None else None
+        by_network[network] = {"block": p.block, "contract": p.contract,
+                               "blocks_after_detection": None if at_detection is None else max(0, p.block - at_detection)}
     payoffs = [s for s in rec.steps if s.payoff]
     lost = max(0, rec.funds_before - rec.funds_after)
     return {
@@ -111,7 +145,10 @@ def measure(rec: Recording, unit: str = "dUSD", decimals: int = 18) -> dict[str,
         "critical_findings": sum(1 for f in rec.findings if f.severity >= Severity.CRITICAL),
         "high_findings": sum(1 for f in rec.findings if f.severity >= Severity.HIGH),
         "findings": len(rec.findings),
-        "pauses": [{"contract": p.contract, "tx": p.tx_hash, "block": p.block, "rule": p.trigger_rule} for p in rec.pauses],
+        "pauses": [{"contract": p.contract, "tx": p.tx_hash, "block": p.block, "rule": p.trigger_rule,
+                    "network": p.network} for p in rec.pauses],
+        "paused_networks": sorted(first_pause),
+        "pauses_by_network": by_network,
         "would_pause": rec.would_pause,
         "attack_txs": [s.as_dict() for s in rec.steps if s.tx_hash],
         "unit": unit,

@@ -4,6 +4,7 @@ post-mortem of the incident the attack opened (watchdog.respond.report)."""
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +17,7 @@ from watchdog.recovery import recover
 from watchdog.respond.report import markdown, postmortem
 from watchdog.scenarios import Scenario
 from watchdog.store import Store, ledger
+from watchdog.store.responder import Incident
 
 
 def _incident(store: Store, recording: Recording) -> int | None:
@@ -31,16 +33,19 @@ def _incident(store: Store, recording: Recording) -> int | None:
     return None
 
 
-def sections(store_url: str, rpc_url: str, manifest: Manifest, recording: Recording) -> dict[str, Any]:
-    """While the drill's chain still runs: the forensics of the attack transactions and the recovery plan of the
-    incident (its checks, and the attack replayed on a fork with the pause lifted)."""
+def sections(store_url: str, rpc_urls: Mapping[str, str], manifests: Mapping[str, Manifest],
+             recording: Recording) -> dict[str, Any]:
+    """While the drill's chains still run: the forensics of the attack transactions and the recovery plan of the
+    incident (its checks, and the attack replayed on a fork with the pause lifted), on the incident's network."""
     store = Store(store_url)
     try:
         incident = _incident(store, recording)
         if incident is None:
             return {"forensics": [], "recovery": None}
         with store.session() as s:
-            findings = ledger.findings(s, incident_id=incident)
+            network = s.get(Incident, incident).network  # type: ignore[union-attr]
+            findings = [f for f in ledger.findings(s, incident_id=incident) if f.network == network]
+        rpc_url, manifest = rpc_urls[network], manifests[network]
         return {"forensics": of_findings(rpc_url, manifest)(findings), "recovery": recover(store, incident, rpc_url, manifest)}
     finally:
         store.close()
@@ -77,7 +82,7 @@ def _yes(value: Any) -> str:
 
 def _markdown(scenario: Scenario, r: dict[str, Any], recording: Recording) -> str:
     lines = [f"# Drill: {scenario.name} — {scenario.title}", "", scenario.summary, "",
-             f"Response mode: {'pause through the guardian' if r['response'] else 'detection only (pauses dry-run)'}.", "",
+             f"Response mode: {'pause, each contract as its manifest says' if r['response'] else 'detection only (pauses dry-run)'}.", "",
              "## Measurements", "", "| measure | value |", "|---|---|"]
     first = r["first_finding"]
     rows = [
@@ -88,6 +93,7 @@ def _markdown(scenario: Scenario, r: dict[str, Any], recording: Recording) -> st
         ("detection block", r["detect_block"]),
         ("detection latency", f"{r['detect_latency_ms']} ms" if r["detect_latency_ms"] is not None else None),
         ("paused", _yes(r["paused"])),
+        ("paused networks", ", ".join(r["paused_networks"]) or "none"),
         ("pause block", r["pause_block"]),
         ("blocks to contain", r["blocks_to_contain"]),
         ("pre-empted (pause landed before the attack)", _yes(r["preempted"])),
@@ -101,11 +107,17 @@ def _markdown(scenario: Scenario, r: dict[str, Any], recording: Recording) -> st
     ]
     lines += [f"| {name} | {_yes(value)} |" for name, value in rows]
     lines += ["", "## Attack timeline", "", "| step | actor | block | tx | result |", "|---|---|---|---|---|"]
+    several = len({s.network for s in recording.steps} | {p["network"] for p in r["pauses"]}) > 1
+
+    def block(number: Any, network: str) -> str:  # on a world of several networks, blocks name their chain
+        return f"{number} ({network})" if several else str(number)
+
     for step in recording.steps:
         result = "time passed" if step.tx_hash is None else ("succeeded" if step.succeeded else "reverted")
-        lines.append(f"| {step.name} | {step.actor} | {step.block} | `{step.tx_hash or '-'}` | {result} |")
+        lines.append(f"| {step.name} | {step.actor} | {block(step.block, step.network)} | `{step.tx_hash or '-'}` | {result} |")
     for pause in r["pauses"]:
-        lines.append(f"| pause of {pause['contract']} | watchdog responder | {pause['block']} | `{pause['tx']}` | succeeded |")
+        lines.append(f"| pause of {pause['contract']} | watchdog responder | {block(pause['block'], pause['network'])} | "
+                     f"`{pause['tx']}` | succeeded |")
     if r["would_pause"]:
         lines += ["", "## What the responder would have done", ""] + [f"- {m}" for m in r["would_pause"]]
     findings = sorted(recording.findings, key=lambda f: f.at)

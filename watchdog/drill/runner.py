@@ -1,5 +1,5 @@
-"""Run one drill: a fresh devnet with the demo world, the real watchdog, benign traffic, the attack, the
-measurements and the incident report.
+"""Run one drill: a fresh devnet with a test world (one anvil per network it runs on), the real watchdog, benign
+traffic, the attack, the measurements and the incident report.
 
 Progress is reported through `emit(kind, data)` so that the command line can show it live:
 start, devnet, watchdog, traffic, attack, step_sent, step_mined, finding, pause, settled, report.
@@ -10,8 +10,8 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Iterator, Mapping
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
@@ -19,8 +19,8 @@ from typing import Any, Callable
 from watchdog.devnet import Anvil
 from watchdog.devnet.world import World
 from watchdog.drill.clock import BlockClock
-from watchdog.drill.measure import Pause, Recording, measure
-from watchdog.drill.phase import AttackPhase
+from watchdog.drill.measure import ChainClock, Pause, Recording, measure
+from watchdog.drill.phase import AttackPhase, Chain
 from watchdog.drill.report import sections, write_report
 from watchdog.drill.watch import Watchdog
 from watchdog.errors import WatchdogError
@@ -63,69 +63,94 @@ def scenario(name: str, world: str = "demo") -> Scenario:
 
 def run_drill(name: str, options: DrillOptions, emit: Emit = _quiet) -> dict[str, Any]:
     """Run the drill `name`; the measurements (see watchdog.drill.measure) plus the report paths."""
-    chosen, books = scenario(name, options.world), catalogue(options.world).books
+    chosen, world_catalogue = scenario(name, options.world), catalogue(options.world)
     out = Path(options.out_dir) / chosen.name
     out.mkdir(parents=True, exist_ok=True)
-    for leftover in RUN_FILES:  # a drill starts from nothing: no checkpoint, finding or action of an earlier run
-        (out / leftover).unlink(missing_ok=True)
-    with _logged_to(out / "watchdog.log"), Anvil(log_path=out / "anvil.log") as anvil:
+    for leftover in (*RUN_FILES, *(f"anvil-{n}.log" for n in world_catalogue.networks)):
+        (out / leftover).unlink(missing_ok=True)  # a drill starts from nothing: no checkpoint, finding or action of an earlier run
+    with _logged_to(out / "watchdog.log"), _anvils(world_catalogue.networks, out) as anvils:
         emit("start", {"scenario": chosen})
-        world = catalogue(options.world).load(anvil, out / "world", options.use_cache)
-        catalogue(options.world).freshen(world)  # a cached world may be hours old: the keepers publish first
+        world = world_catalogue.load(anvils, out / "world", options.use_cache)
+        world_catalogue.freshen(world)  # a cached world may be hours old: the keepers publish first
         state = chosen.setup(world)
-        emit("devnet", {"url": anvil.url, "block": anvil.block_number(), "world": world})
-        watchdog = Watchdog(anvil, world, out, protocol=chosen.world, start_block=anvil.block_number() + 1, mempool=chosen.mempool,
-                            respond=options.respond, on_finding=lambda seen: emit("finding", {"finding": seen}))
+        worlds = dict(world_catalogue.per_network(world))
+        emit("devnet", {"networks": {n: (a.url, a.block_number(), len(worlds[n].manifest.contracts))
+                                     for n, a in anvils.items()}, "world": world})
+        watchdog = Watchdog(anvils, worlds, out, protocol=chosen.world, mempool=chosen.mempool, respond=options.respond,
+                            start_blocks={n: a.block_number() + 1 for n, a in anvils.items()},
+                            on_finding=lambda seen: emit("finding", {"finding": seen}))
         try:
-            recording = _run(chosen, options, anvil, world, watchdog, state, emit)
+            recording = _run(chosen, options, anvils, world, worlds, watchdog, state, emit)
         finally:
             watchdog.stop()
-        extra = sections(watchdog.store_url, anvil.url, world.manifest, recording)
-    result = measure(recording, books.unit, books.decimals)
+        extra = sections(watchdog.store_url, {n: a.url for n, a in anvils.items()},
+                         {n: w.manifest for n, w in worlds.items()}, recording)
+    result = measure(recording, world_catalogue.books.unit, world_catalogue.books.decimals)
     paths = write_report(out, chosen, result, watchdog.store_url, recording, extra)
     result["report"] = {"markdown": str(paths[0]), "json": str(paths[1])}
     emit("report", {"result": result, "paths": paths})
     return result
 
 
-def _run(chosen: Scenario, options: DrillOptions, anvil: Anvil, world: World, watchdog: Watchdog,
-         state: State, emit: Emit) -> Recording:
+@contextmanager
+def _anvils(networks: Mapping[str, int], out: Path) -> Iterator[dict[str, Anvil]]:
+    """A fresh anvil per network (its chain id), each logging beside the report."""
+    with ExitStack() as stack:
+        single = len(networks) == 1
+        yield {name: stack.enter_context(Anvil(chain_id=chain_id,
+                                               log_path=out / ("anvil.log" if single else f"anvil-{name}.log")))
+               for name, chain_id in networks.items()}
+
+
+def _run(chosen: Scenario, options: DrillOptions, anvils: Mapping[str, Anvil], world: Any, worlds: Mapping[str, World],
+         watchdog: Watchdog, state: State, emit: Emit) -> Recording:
     watchdog.start()
     emit("watchdog", {"mempool": chosen.mempool, "respond": options.respond})
     rounds = options.volatile_rounds if chosen.volatile else options.traffic_rounds
     traffic = play_traffic(catalogue(chosen.world).traffic, world, rounds=rounds, volatile=chosen.volatile)
-    emit("traffic", {"txs": {kind: len(hashes) for kind, hashes in traffic.txs.items()}, "block": anvil.block_number()})
-    _wait(lambda: watchdog.caught_up(anvil.block_number()), 60)
+    heads = watchdog.heads()
+    emit("traffic", {"txs": {kind: len(hashes) for kind, hashes in traffic.txs.items()}, "block": next(iter(heads.values()))})
+    _wait(lambda: watchdog.caught_up(), 60)
     at_risk = _funds(world, state, catalogue(chosen.world).books)
-    recording = Recording(chosen.name, chosen.benign, options.respond, time.time(), anvil.block_number(),
+    heads = watchdog.heads()
+    recording = Recording(chosen.name, chosen.benign, options.respond, time.time(), next(iter(heads.values())),
                           funds_before=at_risk())
-    ready = _Ready(watchdog)
-    clock = BlockClock(anvil, options.block_time, ready=ready, on_block=ready.mined)
-    phase = AttackPhase(world, anvil, clock, emit, watchdog)
-    ready.phase = phase
-    pauses = _PauseWatch(watchdog, world, emit)
-    clock.start()
+    phase = AttackPhase(world, {}, emit, watchdog)
+    for name, anvil in anvils.items():
+        ready = _Ready(watchdog, name, phase)
+        clock = BlockClock(anvil, options.block_time, ready=ready, on_block=ready.mined)
+        phase.chains[name] = Chain(anvil, clock, worlds[name])
+    pauses = _PauseWatch(watchdog, worlds, emit)
+    clocks = [chain.clock for chain in phase.chains.values()]
+    for clock in clocks:
+        clock.start()
     pauses.start()
     try:
-        emit("attack", {"scenario": chosen, "block": anvil.block_number()})
+        emit("attack", {"scenario": chosen, "block": next(iter(heads.values()))})
         chosen.play(phase, state)
         # let the watchdog finish: every block handled, its transactions mined, one more block for good measure
-        clock.wait_block()
-        _wait(lambda: watchdog.caught_up(clock.head) and not _open_actions(watchdog), 30)
-        clock.wait_block()
-        _wait(lambda: watchdog.caught_up(clock.head), 30)
+        phase.next_block()
+        _wait(lambda: watchdog.caught_up(_heads(phase)) and not _open_actions(watchdog), 30)
+        phase.next_block()
+        _wait(lambda: watchdog.caught_up(_heads(phase)), 30)
         watchdog.settle(30)
     finally:
         pauses.stop()
-        clock.stop()
+        for clock in clocks:
+            clock.stop()
     recording.steps = phase.steps
     recording.findings = watchdog.findings()
-    recording.block_times = dict(clock.mined)
+    recording.chains = {name: ChainClock(heads[name], dict(chain.clock.mined)) for name, chain in phase.chains.items()}
+    recording.block_times = dict(clocks[0].mined)
     recording.funds_after = at_risk()
     recording.pauses = pauses.mined()
     recording.would_pause = _dry_runs(watchdog)
-    emit("settled", {"block": anvil.block_number()})
+    emit("settled", {"block": next(iter(watchdog.heads().values()))})
     return recording
+
+
+def _heads(phase: AttackPhase) -> dict[str, int]:
+    return {name: chain.clock.head for name, chain in phase.chains.items()}
 
 
 def _funds(world: World, state: State, books: Books) -> Callable[[], int]:
@@ -138,20 +163,20 @@ def _funds(world: World, state: State, books: Books) -> Callable[[], int]:
 
 
 class _Ready:
-    """When the next block may come: the watchdog has handled every block and finding so far, judged the attack
-    transactions now pending, and run its scheduled checks once on the latest block."""
+    """When a network's next block may come: the watchdog has handled every block and finding so far on it, judged
+    the attack transactions now pending, and run its scheduled checks once on the latest block."""
 
-    def __init__(self, watchdog: Watchdog) -> None:
-        self.watchdog = watchdog
-        self.phase: AttackPhase | None = None
+    def __init__(self, watchdog: Watchdog, network: str, phase: AttackPhase) -> None:
+        self.watchdog, self.network, self.phase = watchdog, network, phase
         self.run = watchdog.next_scheduled_run()
 
     def mined(self, number: int) -> None:
         self.run = self.watchdog.next_scheduled_run()
 
     def __call__(self, head: int) -> bool:
-        pending = tuple(self.phase.pending) if self.phase else ()
-        return self.watchdog.scheduled_done(self.run) and self.watchdog.caught_up(head, pending)
+        runs = {self.network: self.run[self.network]}
+        return (self.watchdog.scheduled_done(runs)
+                and self.watchdog.caught_up({self.network: head}, tuple(self.phase.pending)))
 
 
 def _open_actions(watchdog: Watchdog) -> bool:
@@ -167,8 +192,8 @@ def _dry_runs(watchdog: Watchdog) -> list[str]:
 class _PauseWatch:
     """Reports the responder's pauses as they are sent and mined (read from the store every 100 ms)."""
 
-    def __init__(self, watchdog: Watchdog, world: World, emit: Emit) -> None:
-        self.watchdog, self.world, self.emit = watchdog, world, emit
+    def __init__(self, watchdog: Watchdog, worlds: Mapping[str, World], emit: Emit) -> None:
+        self.watchdog, self.worlds, self.emit = watchdog, worlds, emit
         self.reported: dict[int, str] = {}
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="drill-pause-watch", daemon=True)
@@ -196,9 +221,9 @@ class _PauseWatch:
         out = []
         for action in self.watchdog.actions():
             if action.kind == "pause" and action.status == ActionStatus.MINED and action.tx_hash and action.block_number is not None:
-                receipt = self.world.w3.eth.get_transaction_receipt(action.tx_hash)
+                receipt = self.worlds[action.network].w3.eth.get_transaction_receipt(action.tx_hash)
                 out.append(Pause(action.contract or action.target, action.tx_hash, action.block_number,
-                                 receipt["transactionIndex"], (action.trigger or {}).get("rule_id")))
+                                 receipt["transactionIndex"], (action.trigger or {}).get("rule_id"), action.network))
         return out
 
 

@@ -1,5 +1,6 @@
 """The real watchdog, in-process, for a drill: the daemon (block follower with 0 confirmations, WebSocket heads,
-mempool follower, scheduled rules) driving the rule engine, with the responder as its findings sink.
+mempool follower, scheduled rules) driving the rule engine, with the responder as its findings sink. A world on
+several chains is one daemon following one network per chain, as a team would configure it.
 
 Only two things are added around production code: an observer sink (after the responder) that timestamps
 every finding as it is delivered, and a thin wrapper around the rule engine that notes which pending
@@ -13,7 +14,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Mapping
 
 from sqlmodel import Session
 
@@ -24,11 +25,12 @@ from watchdog.finding import Finding, Severity
 from watchdog.devnet import Anvil
 from watchdog.devnet.world import World
 from watchdog.manifest import Manifest
+from watchdog.scenarios.base import DEVNET
 from watchdog.respond.sink import ResponderSink
 from watchdog.store import FindingRecord, FindingStatus, Store, actions, ledger
 from watchdog.store.responder import Action
 
-NETWORK = "devnet"
+NETWORK = DEVNET
 # The responder's key reaches the watchdog the production way: through an environment variable named in
 # [signers.responder]. In a drill it is the demo world's responder, a public anvil dev account.
 KEY_ENV = "WATCHDOG_DRILL_RESPONDER_KEY"
@@ -46,6 +48,7 @@ class Seen:
     tx_hash: str | None
     pending: bool
     dedup_key: str
+    network: str = NETWORK
 
 
 @dataclass
@@ -54,8 +57,8 @@ class Judged:
     the daemon will deliver to the sinks (counted per key, as a pending finding is delivered again once mined)."""
 
     pending: set[str] = field(default_factory=set)
-    scheduled_started: int = 0
-    scheduled: int = 0  # completed (runs are sequential)
+    scheduled_started: dict[str, int] = field(default_factory=dict)  # by network
+    scheduled: dict[str, int] = field(default_factory=dict)  # completed, by network (runs are sequential on each)
     awaited: dict[str, int] = field(default_factory=dict)
     acted: dict[str, int] = field(default_factory=dict)
     lock: threading.Lock = field(default_factory=threading.Lock)
@@ -81,9 +84,10 @@ class Judged:
 class _Recorded:
     """The rule engine, unchanged, noting what it judged (see Judged)."""
 
-    def __init__(self, engine: Any, judged: Judged) -> None:
+    def __init__(self, engine: Any, judged: Judged, network: str) -> None:
         self._engine = engine
         self._judged = judged
+        self._network = network
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._engine, name)
@@ -94,12 +98,13 @@ class _Recorded:
         return found
 
     def on_schedule(self, reader: ChainReader, block: Any = None, session: Session | None = None) -> list[Finding]:
-        with self._judged.lock:
-            self._judged.scheduled_started += 1
+        judged, network = self._judged, self._network
+        with judged.lock:
+            judged.scheduled_started[network] = judged.scheduled_started.get(network, 0) + 1
         found = self._engine.on_schedule(reader, block, session=session)
-        self._judged.expect(found, session)
-        with self._judged.lock:
-            self._judged.scheduled += 1
+        judged.expect(found, session)
+        with judged.lock:
+            judged.scheduled[network] = judged.scheduled.get(network, 0) + 1
         return found
 
     def on_pending(self, pending: PendingTx, reader: ChainReader, session: Session | None = None) -> list[Finding]:
@@ -113,15 +118,22 @@ class _Recorded:
         return self._engine.watched_topics()
 
 
-def drill_settings(anvil: Anvil, world: World, workdir: Path, *, start_block: int, mempool: bool, respond: bool,
-                   rules_interval: float = 0.3, protocol: str = "demo") -> Settings:
-    """The configuration a protocol team would write for a test world, tuned for a local chain."""
+def drill_settings(anvils: Mapping[str, Anvil], worlds: Mapping[str, World], workdir: Path, *,
+                   start_blocks: Mapping[str, int], mempool: bool, respond: bool, rules_interval: float = 0.3,
+                   protocol: str = "demo") -> Settings:
+    """The configuration a protocol team would write for a test world, tuned for a local chain: one network per
+    chain, each with its manifest (the protocol is `<protocol>-<network>` when there are several)."""
     pause = {"type": "pause", "targets": ["affected"], "dry_run": not respond}
+    networks = {name: {"chain_id": anvil.chain_id, "rpc_urls": [anvil.url], "ws_url": anvil.ws_url,
+                       "confirmations": 0, "poll_interval": 0.25, "start_block": start_blocks[name], "mempool": mempool}
+                for name, anvil in anvils.items()}
+    several = len(worlds) > 1
+    protocols = {(f"{protocol}-{name}" if several else protocol): {"manifest": str(world.manifest_path),
+                                                                  **({"network": name} if several else {})}
+                 for name, world in worlds.items()}
     raw: dict[str, Any] = {
-        "networks": {NETWORK: {"chain_id": anvil.chain_id, "rpc_urls": [anvil.url], "ws_url": anvil.ws_url,
-                               "confirmations": 0, "poll_interval": 0.25, "start_block": start_block,
-                               "mempool": mempool}},
-        "protocols": {protocol: {"manifest": str(world.manifest_path)}},
+        "networks": networks,
+        "protocols": protocols,
         "store": {"url": "sqlite:///watchdog.db"},
         "metrics": {"enabled": False},
         "schedule": {"rules_interval": rules_interval},
@@ -135,17 +147,20 @@ def drill_settings(anvil: Anvil, world: World, workdir: Path, *, start_block: in
 class Watchdog:
     """Start, observe and stop the daemon + responder for one drill."""
 
-    def __init__(self, anvil: Anvil, world: World, workdir: Path, *, start_block: int, mempool: bool = True,
-                 respond: bool = True, on_finding: Callable[[Seen], None] | None = None, protocol: str = "demo") -> None:
-        os.environ[KEY_ENV] = world.accounts.responder.key
-        self.settings = drill_settings(anvil, world, workdir, start_block=start_block, mempool=mempool, respond=respond,
-                                       protocol=protocol)
+    def __init__(self, anvils: Mapping[str, Anvil], worlds: Mapping[str, World], workdir: Path, *,
+                 start_blocks: Mapping[str, int], mempool: bool = True, respond: bool = True,
+                 on_finding: Callable[[Seen], None] | None = None, protocol: str = "demo") -> None:
+        """One network per anvil (`anvils` and `worlds` by network name), followed from `start_blocks`."""
+        os.environ[KEY_ENV] = next(iter(worlds.values())).accounts.responder.key
+        self.anvils = dict(anvils)
+        self.settings = drill_settings(anvils, worlds, workdir, start_blocks=start_blocks, mempool=mempool,
+                                       respond=respond, protocol=protocol)
         self.store_url = self.settings.store_url()
-        self.start_block = start_block
+        self.start_blocks = dict(start_blocks)
         self.judged = Judged()
 
         def handlers(settings: Settings, network: str, manifest: Manifest, store: Store) -> Any:
-            return _Recorded(rule_engine(settings, network, manifest, store), self.judged)
+            return _Recorded(rule_engine(settings, network, manifest, store), self.judged, network)
 
         self.daemon = Daemon(self.settings, handler_factory=handlers)
         self.sink: ResponderSink = self.daemon.responder_sink()
@@ -177,7 +192,7 @@ class Watchdog:
         now = time.time()
         for record in new:
             seen = Seen(now, record.rule_id, record.title, Severity(record.severity), record.block_number,
-                        record.tx_hash, record.pending, record.dedup_key)
+                        record.tx_hash, record.pending, record.dedup_key, record.network)
             with self._seen_lock:
                 self.seen.append(seen)
             if self.on_finding is not None:
@@ -192,30 +207,34 @@ class Watchdog:
         with self._seen_lock:
             return list(self.seen)
 
-    def caught_up(self, head: int, pending: tuple[str, ...] = ()) -> bool:
-        """Every block up to `head` processed, the given pending transactions judged (when the mempool is
-        followed), and every finding produced so far delivered to the sinks, so the responder acted on it."""
-        runtime = self.daemon.networks[NETWORK]
-        checkpoint = runtime.follower.checkpoint
-        if (checkpoint if checkpoint is not None else self.start_block - 1) < head:
-            return False
-        if pending and runtime.mempool is not None:
-            with self.judged.lock:
-                if any(h.lower() not in self.judged.pending for h in pending):
-                    return False
+    def heads(self) -> dict[str, int]:
+        """Each network's latest block."""
+        return {name: anvil.block_number() for name, anvil in self.anvils.items()}
+
+    def caught_up(self, heads: Mapping[str, int] | None = None, pending: tuple[str, ...] = ()) -> bool:
+        """Every block up to each network's head (default: its latest) processed, the given pending transactions
+        judged (when the mempool is followed), and every finding produced so far delivered to the sinks, so the
+        responder acted on it."""
+        for name, head in (heads if heads is not None else self.heads()).items():
+            runtime = self.daemon.networks[name]
+            checkpoint = runtime.follower.checkpoint
+            if (checkpoint if checkpoint is not None else self.start_blocks[name] - 1) < head:
+                return False
+            if pending and runtime.mempool is not None:
+                with self.judged.lock:
+                    if any(h.lower() not in self.judged.pending for h in pending):
+                        return False
         return self.judged.all_acted()
 
-    def scheduled_runs(self) -> tuple[int, int]:
-        """Scheduled rule runs (started, completed)."""
+    def next_scheduled_run(self) -> dict[str, int]:
+        """On each network, the number of the first scheduled run to start from now on (done when its completed
+        runs reach it)."""
         with self.judged.lock:
-            return self.judged.scheduled_started, self.judged.scheduled
+            return {name: self.judged.scheduled_started.get(name, 0) + 1 for name in self.anvils}
 
-    def next_scheduled_run(self) -> int:
-        """The number of the first scheduled run to start from now on (done when `completed` reaches it)."""
-        return self.scheduled_runs()[0] + 1
-
-    def scheduled_done(self, run: int) -> bool:
-        return self.scheduled_runs()[1] >= run
+    def scheduled_done(self, runs: Mapping[str, int]) -> bool:
+        with self.judged.lock:
+            return all(self.judged.scheduled.get(name, 0) >= run for name, run in runs.items())
 
     def actions(self) -> list[Action]:
         with self.daemon.store.session() as s:

@@ -1,7 +1,9 @@
 """Incidents: findings grouped per protocol, time window and attacker cluster, with a UTC timeline.
 
 A finding joins an open (or contained) incident of its network when it is of the same protocol within
-the window, or shares an address with the incident's attacker cluster within the window. Otherwise it
+the window, or shares an address with the incident's attacker cluster within the window. A finding about a
+cross-chain route (`labels["routes"]`) first joins the active incident of any network that holds a finding of one
+of its routes: one incident, one timeline for a route across its networks. Otherwise it
 opens a new incident if it is at or above the opening severity (or a playbook acts on it); a lower finding
 (a flash-swap arbitrage, an allowlisted keeper) is context, not an incident: it is stored without one, so
 that it can neither start an attack's incident nor move its start. Status: open -> contained (a pause is
@@ -10,6 +12,7 @@ mined or found in place) -> resolved.
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Any
@@ -18,7 +21,12 @@ from watchdog.errors import WatchdogError
 from watchdog.finding import Severity
 from watchdog.respond.stages import stage_of, timeline
 from watchdog.store import FindingRecord, Store, incidents, ledger, utcnow
-from watchdog.store.responder import Incident, IncidentEvent, IncidentStatus
+from watchdog.store.responder import ACTIVE_INCIDENTS, Incident, IncidentEvent, IncidentStatus
+
+
+# Responders of several networks attach findings from their own threads: a route's incident is found or opened by
+# one of them at a time, so two networks never open two incidents for one route.
+_ATTACH = threading.Lock()
 
 
 @dataclass(slots=True)
@@ -55,7 +63,7 @@ class IncidentBook:
         significant = self.opens(record, acted_on)
         chain = chain or {}
         in_block = {"block_time": chain["chain_time"]} if chain and chain.get("chain_block") == record.block_number else {}
-        with self.store.session() as s:
+        with _ATTACH, self.store.session() as s:
             incident = self._match(s, record, cluster, now)
             opened = incident is None
             if incident is None and not significant:
@@ -110,6 +118,12 @@ class IncidentBook:
         return chain
 
     def _match(self, s: Session, record: FindingRecord, cluster: set[str], now: datetime) -> Incident | None:
+        routes = set((record.labels or {}).get("routes") or ())
+        if routes:
+            for incident in (i for status in ACTIVE_INCIDENTS for i in incidents.incidents(s, status)):
+                if now - aware(incident.last_seen) <= self.window and any(
+                        routes & set((f.labels or {}).get("routes") or ()) for f in ledger.findings(s, incident_id=incident.id)):
+                    return incident
         for incident in incidents.active_incidents(s, record.network):
             if now - aware(incident.last_seen) > self.window:
                 continue

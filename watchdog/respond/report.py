@@ -138,7 +138,7 @@ def postmortem(store: Store, incident_id: int, forensics: Callable[[list[Any]], 
                       "tx_hash": f.tx_hash, "block": f.block_number, "pending": f.pending, "status": f.status,
                       "addresses": f.addresses, "detected_at": iso(f.created_at)} for f in findings],
         "actions": [{"kind": a.kind, "contract": a.contract, "target": a.target, "scope": a.scope, "status": a.status,
-                     "tx_hash": a.tx_hash, "block": a.block_number, "error": a.error} for a in taken],
+                     "tx_hash": a.tx_hash, "block": a.block_number, "error": a.error, "network": a.network} for a in taken],
         "proposals": [{"id": p.id, "safe": p.safe, "nonce": p.nonce, "safe_tx_hash": p.safe_tx_hash, "status": p.status,
                        "exec_tx_hash": p.exec_tx_hash} for p in proposed],
         "tx_hashes": sorted({f.tx_hash for f in findings if f.tx_hash} | {a.tx_hash for a in taken if a.tx_hash}
@@ -205,8 +205,9 @@ def markdown(report: dict[str, Any]) -> str:
     lines += ["", "## Findings", "", "| severity | rule | tx | block | addresses |", "|---|---|---|---|---|"]
     lines += [f"| {f['severity']} | {f['rule_id']} | `{f['tx_hash']}` | {f['block']} | {', '.join(f'`{a}`' for a in f['addresses'])} |"
               for f in report["findings"]]
-    lines += ["", "## Actions", "", "| kind | contract | status | tx | block |", "|---|---|---|---|---|"]
-    lines += [f"| {a['kind']} | {a['contract'] or a['target']} | {a['status']} | `{a['tx_hash']}` | {a['block']} |" for a in report["actions"]]
+    lines += ["", "## Actions", "", "| kind | contract | network | status | tx | block |", "|---|---|---|---|---|---|"]
+    lines += [f"| {a['kind']} | {a['contract'] or a['target']} | {a['network']} | {a['status']} | `{a['tx_hash']}` | {a['block']} |"
+              for a in report["actions"]]
     if report["proposals"]:
         lines += ["", "## Safe proposals", ""]
         lines += [f"- #{p['id']} Safe `{p['safe']}` nonce {p['nonce']} safeTxHash `{p['safe_tx_hash']}`: {p['status']}"

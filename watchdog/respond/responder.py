@@ -17,14 +17,14 @@ from typing import Any, Iterable
 from watchdog.finding import Finding
 from watchdog.errors import ConfigError, RpcError, WatchdogError
 from watchdog.keys import Signer, load_signer
-from watchdog.manifest import Manifest
+from watchdog.manifest import ContractEntry, Manifest
 from watchdog.respond.clock import ChainClock
 from watchdog.config.response import PlaybookAction, ResponseConfig
 from watchdog.respond.evidence import incident_evidence
 from watchdog.respond.executor import Executor, Outcome
 from watchdog.respond.incidents import IncidentBook
 from watchdog.respond.notify import Notice, Notifications
-from watchdog.respond.isolation import Target, blast_radius, load_model, select_targets
+from watchdog.respond.isolation import Target, blast_radius, load_model, pausable, select_targets
 from watchdog.respond.plan import TxPlan, pause_plans
 from watchdog.respond.playbooks import triggered
 from watchdog.respond.rpc import CallReverted, Rpc
@@ -140,6 +140,30 @@ class Responder:
         if attached.escalated and incident.id in self._notify_names:
             self._publish(incident, "escalated", f"severity raised to {record.severity} by {record.rule_id}: {record.title}")
 
+    def cover(self, finding: FindingRecord | Finding, addresses: Iterable[str]) -> Handled:
+        """Pause here what a finding of another network names on this one (its `labels["targets"]`), in the incident
+        that finding is in: a cross-chain route is paused on both its networks under one incident and one timeline.
+        Only the pause and propose actions of the playbooks it triggers run here, on exactly these contracts; its
+        own network notifies."""
+        result = Handled()
+        record = self._record(finding)
+        wanted = {a.lower() for a in addresses}
+        entries = [c for c in pausable(self.manifest) if c.address.lower() in wanted]
+        if record.incident_id is None or not entries:
+            return result
+        with self.store.session() as s:
+            incident = s.get(Incident, record.incident_id)
+        if incident is None or self.config.max_action_age.exceeded(record.age()):
+            return result  # history is evidence, never an emergency (its own network noted it)
+        for playbook in (p for p in self.config.playbooks if p.actions and triggered(self.store, p, record)):
+            for action in playbook.actions:
+                dry = playbook.dry_run or action.dry_run
+                if action.type == "pause":
+                    self._pause(action, record, incident, dry, result, entries)
+                elif action.type == "propose" and self.proposals is not None:
+                    self._propose(action, record, incident, dry, result, entries)
+        return result
+
     def _mark_historical(self, record: FindingRecord) -> None:
         record.historical = True
         with self.store.session() as s:
@@ -157,9 +181,12 @@ class Responder:
         return self.clock.at_block(record.block_number)
 
     # ------------------------------------------------------------------ actions
-    def _pause(self, action: PlaybookAction, record: FindingRecord, incident: Incident, dry: bool, result: Handled) -> None:
+    def _pause(self, action: PlaybookAction, record: FindingRecord, incident: Incident, dry: bool, result: Handled,
+               entries: list[ContractEntry] | None = None) -> None:
+        """Pause the playbook's targets (or `entries`: contracts another network's finding names here)."""
         reason = f"watchdog incident #{incident.id}: {record.rule_id}"
-        for _, plan in self._plans(action, record, incident, reason, "pause"):
+        where = "" if record.network == self.network else f" on {self.network}"
+        for _, plan in self._plans(action, record, incident, reason, "pause", entries):
             if dry:
                 result.dry_run.append(self._preview(plan, incident))
                 continue
@@ -167,16 +194,19 @@ class Responder:
                                            attack_tx=record.tx_hash if record.pending else None)
             result.pauses.append(outcome)
             if outcome.sent:
-                self.incidents.note(incident.id, "pause", f"pause of {plan.contract} sent in {outcome.tx_hash}",
-                                    action_id=outcome.action_id, tx_hash=outcome.tx_hash, preemptive=record.pending)
+                self.incidents.note(incident.id, "pause", f"pause of {plan.contract}{where} sent in {outcome.tx_hash}",
+                                    action_id=outcome.action_id, tx_hash=outcome.tx_hash, preemptive=record.pending,
+                                    network=self.network)
                 self._publish(incident, "action", f"pausing {plan.contract} ({plan.target}): tx {outcome.tx_hash}")
 
     def _plans(self, action: PlaybookAction, record: FindingRecord, incident: Incident, reason: str,
-               kind: str) -> list[tuple[Any, TxPlan]]:
-        """The pause calls of exactly what the finding affects (see watchdog.respond.isolation), the blast radius
-        noted on the incident first so signers see why each contract is paused and what it holds."""
+               kind: str, entries: list[ContractEntry] | None = None) -> list[tuple[Any, TxPlan]]:
+        """The pause calls of exactly what the finding affects (see watchdog.respond.isolation), or of `entries`
+        (what another network's finding names here); the blast radius noted on the incident first so signers see
+        why each contract is paused and what it holds."""
         model = load_model(self.store, self.network)
-        targets = select_targets(self.manifest, action.targets, record.addresses, model)
+        targets = ([Target(e, f"named by a finding on {record.network}") for e in entries] if entries is not None
+                   else select_targets(self.manifest, action.targets, record.addresses, model))
         if targets:
             radius = blast_radius(targets, model, self.rpc.client, self.network)
             names = ", ".join(f"{r['contract']} ({r['why']})" for r in radius)
@@ -204,11 +234,12 @@ class Responder:
         self.store.audit("responder", "dry_run", plan.target, incident_id=incident.id, message=message)
         return message
 
-    def _propose(self, action: PlaybookAction, record: FindingRecord, incident: Incident, dry: bool, result: Handled) -> None:
+    def _propose(self, action: PlaybookAction, record: FindingRecord, incident: Incident, dry: bool, result: Handled,
+                 entries: list[ContractEntry] | None = None) -> None:
         if self.proposals is None:
             raise WatchdogError("a playbook proposes to the Safe but the manifest has no `safe`: add it or drop the propose action")
         reason = f"watchdog incident #{incident.id}: {record.rule_id}"
-        for entry, plan in self._plans(action, record, incident, reason, "propose"):
+        for entry, plan in self._plans(action, record, incident, reason, "propose", entries):
             if dry:
                 message = f"dry-run: would propose {plan.decoded.get('function')} on {entry.name} to Safe {self.proposals.safe}"
                 self.incidents.note(incident.id, "dry_run", message)
@@ -269,8 +300,11 @@ class Responder:
         if action.incident_id is None:
             return
         if action.status in (ActionStatus.MINED, ActionStatus.ALREADY_PAUSED):
-            text = (f"{action.contract or action.target} paused in tx {action.tx_hash} (block {action.block_number})"
-                    if action.status == ActionStatus.MINED else f"{action.contract or action.target} was already paused")
+            with self.store.session() as s:
+                incident = s.get(Incident, action.incident_id)
+            where = f" on {self.network}" if incident is not None and incident.network != self.network else ""
+            text = (f"{action.contract or action.target}{where} paused in tx {action.tx_hash} (block {action.block_number})"
+                    if action.status == ActionStatus.MINED else f"{action.contract or action.target}{where} was already paused")
             # on the chain's clock: the block of the pause, or the head when it was found in place
             chain = self.clock.at_block(action.block_number) if action.block_number is not None else self.clock.head()
             if self.incidents.contain(action.incident_id, text, action_id=action.id, tx_hash=action.tx_hash, **chain):

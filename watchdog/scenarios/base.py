@@ -13,6 +13,7 @@ from watchdog.devnet.world import World
 State = dict[str, Any]
 
 STEP_GAS = 3_000_000  # fixed: a step is sent without an estimate, so a paused protocol yields a mined revert
+DEVNET = "devnet"  # the network of a world that runs on one chain
 
 
 @dataclass
@@ -30,10 +31,12 @@ class Step:
     attack: bool = True  # a step of the attack (vs the environment it exploits)
     payoff: bool = False  # a step where the attacker takes value out
     prepare: bool = False  # an attack step that only gets ready (deploys, funds, buys what it will exploit)
+    network: str = DEVNET  # the network its block is on
 
     def as_dict(self) -> dict[str, Any]:
         return {"step": self.name, "actor": self.actor, "tx": self.tx_hash, "block": self.block,
-                "succeeded": self.succeeded, "attack": self.attack, "payoff": self.payoff, "prepare": self.prepare}
+                "succeeded": self.succeeded, "attack": self.attack, "payoff": self.payoff, "prepare": self.prepare,
+                "network": self.network}
 
 
 class Player(Protocol):
@@ -45,11 +48,12 @@ class Player(Protocol):
 
     def send(self, name: str, call: Any, sender: str, *, actor: str | None = None, attack: bool = True,
              payoff: bool = False, value: int = 0, prepare: bool = False) -> Step:
-        """Send a contract call (a web3 contract function) from the dev account named `sender`."""
+        """Send a contract call (a web3 contract function, on the network its contract is bound to) from the dev
+        account named `sender`."""
         ...
 
     def pass_time(self, name: str, seconds: int) -> Step:
-        """Let `seconds` of chain time pass, carried by a new block."""
+        """Let `seconds` of chain time pass, carried by a new block (on every network of the world)."""
         ...
 
     def next_block(self) -> None:
@@ -111,18 +115,26 @@ class Books:
         return self.value(world, {token: after[token] - before[token] for token in after})
 
 
+def one_network(world: World) -> dict[str, World]:
+    return {DEVNET: world}
+
+
 @dataclass(frozen=True)
 class Catalogue:
     """The scenarios of one test world, how it counts an attack's take, the honest traffic drills play before an
-    attack, how a drill gets the world onto a fresh anvil (`load(anvil, out_dir, use_cache)`) and brings its
-    oracles up to date before anything starts (`freshen(world)`: a cached world may be hours old)."""
+    attack, the networks it runs on (name -> chain id: a drill starts one anvil for each), how a drill gets the world
+    onto them (`load(anvils by network, out_dir, use_cache)`), the World of each network in what it loaded
+    (`per_network(world)`), and how it brings its oracles up to date before anything starts (`freshen(world)`: a
+    cached world may be hours old)."""
 
     world: str
     scenarios: Mapping[str, Scenario]
     books: Books
     traffic: Scenario
-    load: Callable[[Any, Any, bool], Any]
+    load: Callable[[Mapping[str, Any], Any, bool], Any]
     freshen: Callable[[Any], None]
+    networks: Mapping[str, int] = field(default_factory=lambda: {DEVNET: 31337})
+    per_network: Callable[[Any], Mapping[str, World]] = one_network
 
     def drills(self) -> dict[str, Scenario]:
         return {name: s for name, s in self.scenarios.items() if s.drill}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -75,8 +76,8 @@ class TrafficResult:
 class _Counting(ImmediatePlayer):
     """Notes what each payoff step took."""
 
-    def __init__(self, world: World, books: Books) -> None:
-        super().__init__(world)
+    def __init__(self, world: World, books: Books, networks: Mapping[str, World]) -> None:
+        super().__init__(world, networks)
         self.books = books
         self.payoffs: list[Payoff] = []
 
@@ -95,7 +96,7 @@ def play_attack(scenario: Scenario, world: World, **params: Any) -> AttackResult
         raise ValueError(f"{scenario.name} is not an attack: play it with play_traffic")
     books = catalogue(scenario.world).books
     state = scenario.setup(world, **params)
-    player = _Counting(world, books)
+    player = _Counting(world, books, catalogue(scenario.world).per_network(world))
     before, pool_before = books.holdings(world), books.at_risk(world)
     scenario.play(player, state)
     return AttackResult(scenario.name, player.steps, player.payoffs, books.gain(world, before), pool_before,
@@ -106,6 +107,6 @@ def play_traffic(scenario: Scenario, world: World, **params: Any) -> TrafficResu
     """Prepare and play honest traffic at once on `world` (automine); every transaction must succeed."""
     if not scenario.benign:
         raise ValueError(f"{scenario.name} is an attack: play it with play_attack")
-    player = ImmediatePlayer(world)
+    player = ImmediatePlayer(world, catalogue(scenario.world).per_network(world))
     scenario.play(player, scenario.setup(world, **params))
     return TrafficResult(player.steps)

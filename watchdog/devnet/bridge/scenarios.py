@@ -92,17 +92,17 @@ def bridge_out(world: BridgeWorld, who: str, amount: int) -> tuple[Any, Message]
     """`who` locks `amount` ALP on A for itself on B; the receipt and the message the escrow sent."""
     escrow = world.home.contract("BridgeEscrow")
     receipt = world.home.send(escrow.functions.lock(world.remote_chain_id, world.accounts[who].address, amount), who)
-    return receipt, _sent_message(world.home, escrow, receipt)
+    return receipt, sent_message(world.home, escrow, receipt)
 
 
 def bridge_back(world: BridgeWorld, who: str, amount: int) -> tuple[Any, Message]:
     """`who` burns `amount` bALP on B to get ALP back on A; the receipt and the message the minter sent."""
     minter = world.remote.contract("BridgeMinter")
     receipt = world.remote.send(minter.functions.burn(world.home_chain_id, world.accounts[who].address, amount), who)
-    return receipt, _sent_message(world.remote, minter, receipt)
+    return receipt, sent_message(world.remote, minter, receipt)
 
 
-def _sent_message(network: World, endpoint: Any, receipt: Any) -> Message:
+def sent_message(network: World, endpoint: Any, receipt: Any) -> Message:
     args = next(log["args"] for log in endpoint.events.MessageSent().process_receipt(receipt, errors=DISCARD)
                 if log["address"] == endpoint.address)
     destination = endpoint.functions.remotes(args["destinationChainId"]).call()
@@ -139,14 +139,24 @@ def _submit(network: World, call: Any, sender: DevAccount) -> tuple[Any, str | N
     return network.w3.eth.wait_for_transaction_receipt(tx_hash, timeout=60), error
 
 
-def _forge(world: BridgeWorld, recipient: str, amount: int, nonce: int) -> Message:
+def forge_lock(world: BridgeWorld, recipient: str, amount: int, nonce: int) -> Message:
     """A lock message that never happened on A, addressed to the current minter."""
     return Message(world.home_chain_id, world.home.addresses["BridgeEscrow"], world.remote_chain_id,
                    world.remote.addresses["BridgeMinter"], nonce, recipient, recipient, amount)
 
 
-def _next_nonce(world: BridgeWorld) -> int:
+def forge_burn(world: BridgeWorld, recipient: str, amount: int, nonce: int) -> Message:
+    """A burn message that never happened on B, addressed to the escrow (it releases `amount` on A)."""
+    return Message(world.remote_chain_id, world.remote.addresses["BridgeMinter"], world.home_chain_id,
+                   world.home.addresses["BridgeEscrow"], nonce, recipient, recipient, amount)
+
+
+def next_lock_nonce(world: BridgeWorld) -> int:
     return world.home.contract("BridgeEscrow").functions.outboundNonce(world.remote_chain_id).call() + 1
+
+
+def next_burn_nonce(world: BridgeWorld) -> int:
+    return world.remote.contract("BridgeMinter").functions.outboundNonce(world.home_chain_id).call() + 1
 
 
 def _borrow_max(world: BridgeWorld, who: str, collateral: int, rec: _Recorder) -> int:
@@ -205,7 +215,7 @@ def forged_mint(world: BridgeWorld, amount: int = 50_000 * E18) -> BridgeOutcome
     """With the stolen relayer key, the attacker mints `amount` bALP for a lock that never happened on A."""
     rec = _Recorder(world, "forged-mint", incident=True)
     attacker = world.accounts.attacker
-    message = _forge(world, attacker.address, amount, _next_nonce(world))
+    message = forge_lock(world, attacker.address, amount, next_lock_nonce(world))
     minter = world.remote.contract("BridgeMinter")
     signature = message.sign(world.accounts.relayer)
     rec.remote(world.remote.send(minter.functions.mint(message.as_tuple(), signature), attacker))
@@ -249,10 +259,10 @@ def compromised_relayer(world: BridgeWorld, extra: int = 100_000 * E18) -> Bridg
     attacker, key = world.accounts.attacker, world.accounts.relayer
     locked = world.escrowed()
     minter = world.remote.contract("BridgeMinter")
-    first = _next_nonce(world)
+    first = next_lock_nonce(world)
     halves = [(locked + extra) // 2, (locked + extra) - (locked + extra) // 2]
     for offset, amount in enumerate(halves):
-        message = _forge(world, attacker.address, amount, first + offset)
+        message = forge_lock(world, attacker.address, amount, first + offset)
         rec.remote(world.remote.send(minter.functions.mint(message.as_tuple(), message.sign(key)), attacker))
         rec.outcome.messages.append(message.id_hex)
     minted = sum(halves)

@@ -195,6 +195,7 @@ def _deploy(w3a: Web3, w3b: Web3, out_dir: Path, accounts: BridgeAccounts) -> No
                       relayed.address, MARKET_PARAMS, deployer.address, guardian.address,
                       pause={"via": "guardian", "guardian": guardian.address, "scope": "protocol",
                              "scope_id": PROTOCOL_SCOPE, "function": "pause(address,bytes32,string)"},
+                      collateral=["bALP"],
                       metrics={"total_collateral": "totalCollateral()(uint256)", "total_debt": "totalDebt()(uint256)"})
 
     # Funds: ALP for the traders and the attacker, the market's dollars, the liquidator's dollars.

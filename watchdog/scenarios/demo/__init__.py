@@ -3,13 +3,14 @@ honest traffic. The order of CATALOGUE is the order `watchdog drill --list` and 
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 
 from watchdog.devnet import Anvil
 from watchdog.devnet.cache import world_on_anvil
 from watchdog.devnet.world import E18, World
 from watchdog.scenarios.player import ImmediatePlayer
-from watchdog.scenarios.base import Books, Catalogue
+from watchdog.scenarios.base import DEVNET, Books, Catalogue
 from watchdog.scenarios.demo.attacks import (ADMIN_KEY, FLASH_LOAN_DRAIN, FLASH_LOAN_SPOT, MALICIOUS_UPGRADE,
                                              MEMPOOL_PREEMPT, ORACLE_DIVERGENCE, ORACLE_SWAP, SLOW_DRAIN,
                                              STALE_ORACLE, TWAP_MULTIBLOCK, deploy_flash_loan_attacker,
@@ -32,8 +33,8 @@ def _pool(world: World) -> int:
     return world.contract("CollateralVault").functions.poolAssets().call()
 
 
-def _load(anvil: Anvil, out_dir: Path, use_cache: bool) -> World:
-    return world_on_anvil(anvil, out_dir, use_cache=use_cache)
+def _load(anvils: Mapping[str, Anvil], out_dir: Path, use_cache: bool) -> World:
+    return world_on_anvil(anvils[DEVNET], out_dir, use_cache=use_cache)
 
 
 def _freshen(world: World) -> None:

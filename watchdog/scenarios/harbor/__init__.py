@@ -5,13 +5,14 @@ clock by drills like every other."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Callable
 
 from watchdog.devnet import Anvil
 from watchdog.devnet.world2 import ATTACKS, BENIGN, HarborWorld, Play, Wait, harbor_on_anvil, keeper_refresh, spot
 from watchdog.devnet.world2.deploy import E18
-from watchdog.scenarios.base import Books, Catalogue, Player, Scenario, State
+from watchdog.scenarios.base import DEVNET, Books, Catalogue, Player, Scenario, State
 
 PROTOCOLS = ("CreditPool", "OptionsHouse", "PerpExchange", "SavingsVault", "TermVault")
 
@@ -109,8 +110,8 @@ def _protocols(world: HarborWorld) -> int:
     return sum(world.usd_of(world.addresses[name]) for name in PROTOCOLS)
 
 
-def _load(anvil: Anvil, out_dir: Path, use_cache: bool) -> HarborWorld:
-    return harbor_on_anvil(anvil, out_dir, use_cache=use_cache)
+def _load(anvils: Mapping[str, Anvil], out_dir: Path, use_cache: bool) -> HarborWorld:
+    return harbor_on_anvil(anvils[DEVNET], out_dir, use_cache=use_cache)
 
 
 BOOKS = Books(holdings=_holdings, value=_value, at_risk=_protocols, unit="hUSD", decimals=6)
