@@ -141,8 +141,10 @@ def test_without_response_the_attack_runs_its_course(tmp_path: Path) -> None:
 
 def test_drill_command_lists_and_prints_json_last(tmp_path: Path) -> None:
     runner = CliRunner()
-    listed = runner.invoke(app, ["drill", "--list"])
+    listed = runner.invoke(app, ["drill", "--list"], terminal_width=200)
     assert listed.exit_code == 0 and all(name in listed.output for name in SCENARIOS)
+    for world in ("harbor", "bridge"):  # `drill all` runs every world's drills
+        assert all(name in listed.output for name in drills(world)), world
     unknown = runner.invoke(app, ["drill", "no-such-drill"])
     assert unknown.exit_code != 0
     done = runner.invoke(app, ["drill", "oracle-divergence", "--json", "--out", str(tmp_path), "--block-time", "0.2",

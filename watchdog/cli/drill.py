@@ -33,9 +33,10 @@ def drill(
                                                           "watchdog by more than 12 s, about one mainnet block)."),
     traffic_rounds: int = typer.Option(2, min=0, help="Rounds of benign background traffic before the attack."),
     no_cache: bool = typer.Option(False, "--no-cache", help="Deploy the test world instead of loading the cached state."),
-    world: str = typer.Option("demo", "--world", help="The test world: demo (or 1), harbor (or 2), a suite of "
-                                                       "protocols the watchdog was not written for, or bridge (or 3), a "
-                                                       "token bridge between two networks (two anvils)."),
+    world: str = typer.Option(None, "--world", help="The test world: demo (or 1), harbor (or 2), a suite of "
+                                                     "protocols the watchdog was not written for, or bridge (or 3), a "
+                                                     "token bridge between two networks (two anvils). Default: demo; "
+                                                     "every world for `all`, one scoreboard each."),
 ) -> None:
     """Tabletop exercise: a fresh devnet, a test world, the watchdog daemon, benign traffic, then an attack;
     measures time to detect and time to contain and writes an incident report (Markdown + JSON)."""
@@ -43,34 +44,40 @@ def drill(
     from watchdog.drill.live import LiveConsole, quiet_console_logs, scoreboard_table, summary
     from watchdog.drill.runner import scenario
     from watchdog.errors import WatchdogError
+    from watchdog.scenarios.catalogue import CATALOGUES
 
     if list_:
-        table = Table("scenario", "what happens", show_lines=True)
-        for scenario in drills(world).values():
-            table.add_row(scenario.name, f"[bold]{scenario.title}[/]\n{scenario.summary}")
+        table = Table("world", "scenario", "what happens", show_lines=True)
+        for each in [world] if world else list(CATALOGUES):
+            for offered in drills(each).values():
+                table.add_row(each, offered.name, f"[bold]{offered.title}[/]\n{offered.summary}")
         Console().print(table)
         return
     if not name:
         raise WatchdogError("name a scenario (or `all`): `watchdog drill --list` shows them")
-    names = list(drills(world)) if name == "all" else [scenario(name, world).name]
+    worlds = [world] if world else list(CATALOGUES) if name == "all" else ["demo"]
+    plan = [(w, n) for w in worlds for n in (list(drills(w)) if name == "all" else [scenario(name, w).name])]
     quiet_console_logs()
     console = Console(stderr=json_output)
-    options = DrillOptions(out_dir=out or default_out(), respond=not no_response, block_time=block_time,
-                           traffic_rounds=traffic_rounds, use_cache=not no_cache, world=world)
-    results = []
-    for scenario in names:
-        console.rule(f"drill {scenario}")
-        result = run_drill(scenario, options, LiveConsole(console, verbose=not json_output))
-        results.append(result)
+    results: dict[str, list[dict]] = {}
+    for each, scenario_name in plan:
+        options = DrillOptions(out_dir=out or default_out(), respond=not no_response, block_time=block_time,
+                               traffic_rounds=traffic_rounds, use_cache=not no_cache, world=each)
+        console.rule(f"drill {scenario_name}" + (f" ({each})" if len(worlds) > 1 else ""))
+        result = run_drill(scenario_name, options, LiveConsole(console, verbose=not json_output))
+        result["world"] = each
+        results.setdefault(each, []).append(result)
         console.print(summary(result))
         console.print(f"report: {result['report']['markdown']} (and {Path(result['report']['json']).name})")
-        if json_output and len(names) > 1:
+        if json_output and len(plan) > 1:
             typer.echo(json.dumps(result))
-    if len(names) > 1:
-        board = scoreboard(results)
-        console.print(scoreboard_table(results, board))
+    if len(plan) > 1:
+        boards = {each: scoreboard(of_world) for each, of_world in results.items()}
+        for each, of_world in results.items():
+            console.print(scoreboard_table(of_world, boards[each]))
         if json_output:
-            typer.echo(json.dumps({"scoreboard": board}))
-            typer.echo(json.dumps(results))
+            for each, board in boards.items():
+                typer.echo(json.dumps({"world": each, "scoreboard": board}))
+            typer.echo(json.dumps([r for of_world in results.values() for r in of_world]))
     elif json_output:
-        typer.echo(json.dumps(results[0]))
+        typer.echo(json.dumps(next(iter(results.values()))[0]))
