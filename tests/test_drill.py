@@ -16,6 +16,7 @@ from typer.testing import CliRunner
 
 from watchdog.cli import app
 from watchdog.drill import DrillOptions, drills, run_drill, scoreboard
+from watchdog.scenarios.catalogue import catalogue
 
 pytestmark = pytest.mark.timeout(600)
 
@@ -144,7 +145,7 @@ def test_drill_command_lists_and_prints_json_last(tmp_path: Path) -> None:
     listed = runner.invoke(app, ["drill", "--list"], terminal_width=200)
     assert listed.exit_code == 0 and all(name in listed.output for name in SCENARIOS)
     for world in ("harbor", "bridge"):  # `drill all` runs every world's drills
-        assert all(name in listed.output for name in drills(world)), world
+        assert all(name in listed.output for name in catalogue(world).drills()), world
     unknown = runner.invoke(app, ["drill", "no-such-drill"])
     assert unknown.exit_code != 0
     done = runner.invoke(app, ["drill", "oracle-divergence", "--json", "--out", str(tmp_path), "--block-time", "0.2",
