@@ -1,5 +1,5 @@
-"""Shared fixtures: a real anvil per test session, reset between tests by snapshot/revert; a real PostgreSQL
-server for the tests that run on both supported store databases."""
+"""Shared fixtures: a real anvil per test session, reset between tests by snapshot/revert (with the demo world, and
+another with the Harbor world); a real PostgreSQL server for the tests that run on both supported store databases."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ import pytest
 from watchdog.devnet import Anvil
 from watchdog.devnet.cache import world_on_anvil
 from watchdog.devnet.world import World
+from watchdog.devnet.world2 import HarborWorld, harbor_on_anvil
 
 from fixtures.postgres import fresh_database, postgres_server
 
@@ -38,6 +39,22 @@ def anvil(anvil_session: Anvil, world: World) -> Iterator[Anvil]:
     snapshot = anvil_session.snapshot()
     yield anvil_session
     anvil_session.revert(snapshot)
+
+
+@pytest.fixture(scope="session")
+def harbor_node(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Anvil, HarborWorld]]:
+    """An anvil of its own holding the Harbor world (loaded from the state cache), for the session."""
+    with Anvil() as node:
+        yield node, harbor_on_anvil(node, tmp_path_factory.mktemp("harbor"))
+
+
+@pytest.fixture
+def harbor_world(harbor_node: tuple[Anvil, HarborWorld]) -> Iterator[HarborWorld]:
+    """The Harbor world, every change made by the test reverted afterwards."""
+    node, deployed = harbor_node
+    snapshot = node.snapshot()
+    yield deployed
+    node.revert(snapshot)
 
 
 @pytest.fixture

@@ -6,14 +6,12 @@ below high."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from fixtures.detect.kit import follow_manifest
 
-from watchdog.devnet import Anvil
 from watchdog.devnet import world2 as harbor
 from watchdog.devnet.world2 import HarborWorld
 from watchdog.finding import Severity
@@ -21,18 +19,9 @@ from watchdog.finding import Severity
 ATTACKS = {**harbor.ATTACKS, "slow-drain": lambda world: harbor.slow_drain_attack(world, slices=12)}
 
 
-@pytest.fixture(scope="module")
-def harbor_node(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Anvil, HarborWorld]]:
-    with Anvil() as node:
-        yield node, harbor.harbor_on_anvil(node, tmp_path_factory.mktemp("harbor"))
-
-
 @pytest.fixture
-def world(harbor_node: tuple[Anvil, HarborWorld]) -> Iterator[HarborWorld]:
-    node, deployed = harbor_node
-    snapshot = node.snapshot()
-    yield deployed
-    node.revert(snapshot)
+def world(harbor_world: HarborWorld) -> HarborWorld:
+    return harbor_world
 
 
 def judged(world: HarborWorld, tmp_path: Path, make) -> tuple[list, harbor.Outcome]:

@@ -23,7 +23,6 @@ from watchdog.config.response import Playbook, PlaybookAction, ResponseConfig, S
 from watchdog.detect.engine import Engine
 from watchdog.detect.model import Holder, ProtocolModel, Source, Use
 from watchdog.detect.model.keeper import STATE_KEY, STATE_RULE
-from watchdog.devnet import Anvil
 from watchdog.devnet import world2 as harbor
 from watchdog.devnet.world2 import USD, HarborWorld
 from watchdog.errors import ConfigError
@@ -191,20 +190,10 @@ def test_the_responder_reads_the_model_the_engine_keeps(tmp_path: Path) -> None:
 NETWORK = "harbor"
 
 
-@pytest.fixture(scope="module")
-def harbor_node(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Anvil, HarborWorld]]:
-    with Anvil() as node:
-        yield node, harbor.harbor_on_anvil(node, tmp_path_factory.mktemp("harbor"))
-
-
 @pytest.fixture
-def hw(harbor_node: tuple[Anvil, HarborWorld], monkeypatch: pytest.MonkeyPatch) -> Iterator[HarborWorld]:
-    """The module's Harbor world, every change of the test reverted afterwards."""
+def hw(harbor_world: HarborWorld, monkeypatch: pytest.MonkeyPatch) -> HarborWorld:
     monkeypatch.setenv(PASSWORD_ENV, PASSWORD)
-    node, deployed = harbor_node
-    snapshot = node.snapshot()
-    yield deployed
-    node.revert(snapshot)
+    return harbor_world
 
 
 @pytest.fixture

@@ -11,7 +11,6 @@ import os
 import re
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -34,19 +33,9 @@ WATCHDOG = Path(sys.executable).parent / "watchdog"  # the console script of thi
 HINTS = {"asset", "reference", "pair", "heartbeat", "quote"}
 
 
-@pytest.fixture(scope="module")
-def harbor_node(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Anvil, HarborWorld]]:
-    with Anvil() as node:
-        yield node, harbor.harbor_on_anvil(node, tmp_path_factory.mktemp("harbor"))
-
-
 @pytest.fixture
-def hw(harbor_node: tuple[Anvil, HarborWorld]) -> Iterator[HarborWorld]:
-    """The module's Harbor world, every change of the test reverted afterwards."""
-    node, deployed = harbor_node
-    snapshot = node.snapshot()
-    yield deployed
-    node.revert(snapshot)
+def hw(harbor_world: HarborWorld) -> HarborWorld:
+    return harbor_world
 
 
 def learn(rpc_url: str, manifest: Manifest) -> ProtocolModel:

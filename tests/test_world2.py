@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator
 from itertools import islice
 
 import httpx
@@ -22,19 +21,9 @@ ENTRY_KEYS = {"name", "address", "role", "abi", "pause"}
 BALANCE_OF = "0x70a08231"
 
 
-@pytest.fixture(scope="module")
-def harbor_node(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Anvil, HarborWorld]]:
-    with Anvil() as node:
-        yield node, harbor.harbor_on_anvil(node, tmp_path_factory.mktemp("harbor"))
-
-
 @pytest.fixture
-def world(harbor_node: tuple[Anvil, HarborWorld]) -> Iterator[HarborWorld]:
-    """The module's Harbor world, every change of the test reverted afterwards."""
-    node, deployed = harbor_node
-    snapshot = node.snapshot()
-    yield deployed
-    node.revert(snapshot)
+def world(harbor_world: HarborWorld) -> HarborWorld:
+    return harbor_world
 
 
 # --- deployment ---
