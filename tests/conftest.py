@@ -11,6 +11,8 @@ import pytest
 
 from watchdog.devnet import Anvil
 from watchdog.devnet.cache import world_on_anvil
+from watchdog.devnet.bridge import BridgeWorld, deploy_bridge_world
+from watchdog.devnet.bridge.world import HOME_CHAIN_ID, REMOTE_CHAIN_ID
 from watchdog.devnet.world import World
 from watchdog.devnet.world2 import HarborWorld, harbor_on_anvil
 
@@ -55,6 +57,23 @@ def harbor_world(harbor_node: tuple[Anvil, HarborWorld]) -> Iterator[HarborWorld
     snapshot = node.snapshot()
     yield deployed
     node.revert(snapshot)
+
+
+@pytest.fixture(scope="session")
+def bridge_nodes(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Anvil, Anvil, BridgeWorld]]:
+    """Two anvils (home and remote) holding the bridge world, for the session."""
+    with Anvil(chain_id=HOME_CHAIN_ID) as home, Anvil(chain_id=REMOTE_CHAIN_ID) as remote:
+        yield home, remote, deploy_bridge_world(home, remote, tmp_path_factory.mktemp("bridge"))
+
+
+@pytest.fixture
+def bridge_world(bridge_nodes: tuple[Anvil, Anvil, BridgeWorld]) -> Iterator[BridgeWorld]:
+    """The bridge world, with every change a test makes on either chain reverted afterwards."""
+    *nodes, deployed = bridge_nodes
+    snapshots = [node.snapshot() for node in nodes]
+    yield deployed
+    for node, snapshot in zip(nodes, snapshots):
+        node.revert(snapshot)
 
 
 @pytest.fixture

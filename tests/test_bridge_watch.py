@@ -16,8 +16,8 @@ from test_daemon import wait_for
 from watchdog.config import parse_settings
 from watchdog.daemon import Daemon
 from watchdog.devnet import Anvil
-from watchdog.devnet.bridge import BridgeWorld, Relayer, deploy_bridge_world, scenarios
-from watchdog.devnet.bridge.world import E18, HOME_CHAIN_ID, REMOTE_CHAIN_ID
+from watchdog.devnet.bridge import BridgeWorld, Relayer, scenarios
+from watchdog.devnet.bridge.world import E18
 from watchdog.finding import Severity
 from watchdog.store import FindingRecord, Store, incidents
 from watchdog.store.responder import Incident
@@ -25,23 +25,14 @@ from watchdog.store.responder import Incident
 KEY_ENV = "WATCHDOG_BRIDGE_TEST_KEY"
 
 
-@pytest.fixture(scope="module")
-def nodes() -> Iterator[tuple[Anvil, Anvil]]:
-    with Anvil(chain_id=HOME_CHAIN_ID) as home, Anvil(chain_id=REMOTE_CHAIN_ID) as remote:
-        yield home, remote
-
-
-@pytest.fixture(scope="module")
-def deployed(nodes: tuple[Anvil, Anvil], tmp_path_factory: pytest.TempPathFactory) -> BridgeWorld:
-    return deploy_bridge_world(*nodes, tmp_path_factory.mktemp("bridge"))
+@pytest.fixture
+def nodes(bridge_nodes: tuple[Anvil, Anvil, BridgeWorld]) -> tuple[Anvil, Anvil]:
+    return bridge_nodes[0], bridge_nodes[1]
 
 
 @pytest.fixture
-def world(nodes: tuple[Anvil, Anvil], deployed: BridgeWorld) -> Iterator[BridgeWorld]:
-    snapshots = [node.snapshot() for node in nodes]
-    yield deployed
-    for node, snapshot in zip(nodes, snapshots):
-        node.revert(snapshot)
+def world(bridge_world: BridgeWorld) -> BridgeWorld:
+    return bridge_world
 
 
 class Watching:

@@ -4,7 +4,6 @@ attack scenario doing what it claims."""
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -19,24 +18,14 @@ from watchdog.errors import ConfigError, RpcError
 from watchdog.manifest import load_manifest
 
 
-@pytest.fixture(scope="module")
-def nodes() -> Iterator[tuple[Anvil, Anvil]]:
-    with Anvil(chain_id=HOME_CHAIN_ID) as home, Anvil(chain_id=REMOTE_CHAIN_ID) as remote:
-        yield home, remote
-
-
-@pytest.fixture(scope="module")
-def deployed(nodes: tuple[Anvil, Anvil], tmp_path_factory: pytest.TempPathFactory) -> BridgeWorld:
-    return deploy_bridge_world(*nodes, tmp_path_factory.mktemp("bridge"))
+@pytest.fixture
+def nodes(bridge_nodes: tuple[Anvil, Anvil, BridgeWorld]) -> tuple[Anvil, Anvil]:
+    return bridge_nodes[0], bridge_nodes[1]
 
 
 @pytest.fixture
-def world(nodes: tuple[Anvil, Anvil], deployed: BridgeWorld) -> Iterator[BridgeWorld]:
-    """The deployed world, with every change a test makes on either chain reverted afterwards."""
-    snapshots = [node.snapshot() for node in nodes]
-    yield deployed
-    for node, snapshot in zip(nodes, snapshots):
-        node.revert(snapshot)
+def world(bridge_world: BridgeWorld) -> BridgeWorld:
+    return bridge_world
 
 
 def _balance(network, token: str, who: str, world: BridgeWorld) -> int:
