@@ -218,3 +218,24 @@ def test_the_market_moving_everywhere_and_an_honest_trade_are_quiet():
     k = modelled()
     assert [f for f in moved(k, 2, (3_000_000 * E, 667 * E), feed=4_500) if "source" in f.rule_id] == []
     assert [f for f in moved(modelled(), 2, (2_200_000 * E, 910 * E)) if "source" in f.rule_id] == []
+
+
+def test_a_source_seen_read_in_a_call_trace_joins_the_model():
+    """No view of Lending names the pool; a borrow's trace shows Lending reading it. From then on the pool is a
+    source Lending consumes, and a lone push of it is flagged."""
+    raw = manifest()
+    for entry in raw["contracts"]:
+        entry.pop("reference", None)
+        entry.pop("asset", None)
+    k = RuleKit(PriceManipulation, raw)
+    chain = priced(k.chain)
+    chain.on_call(FEED, "description()(string)", returns="ETH / USD")
+    for token, symbol in ((USD, "USD"), (ETH, "ETH")):
+        chain.on_call(token, "symbol()(string)", returns=symbol)
+        chain.on_call(token, "totalSupply()(uint256)", returns=10**30)
+    k.run(block(1))
+    assert [f for f in moved(k, 2, (3_000_000 * E, 667 * E)) if "source" in f.rule_id] == []  # not known to be read
+    borrow = tx(USER, LENDING, block=3)
+    k.run(borrow, trace=frame(USER, LENDING, calls=[frame(LENDING, POOL, "getReserves()", type="STATICCALL")]))
+    found = [f for f in moved(k, 4, (4_000_000 * E, 500 * E)) if f.rule_id.endswith("source-push")]
+    assert [f.evidence["consumers"] for f in found] == [["Lending"]]

@@ -159,6 +159,10 @@ class Scope:
         watched = self.registry.get(address)
         return int(watched.extra["decimals"]) if watched and "decimals" in watched.extra else None
 
+    def traces(self) -> list[CallFrame | None]:
+        """The call traces fetched so far in this scope."""
+        return list(self._traces.values())
+
     def trace(self, tx_hash: str) -> CallFrame | None:
         if self.pending is not None and self.pending.tx.hash == tx_hash:
             return self.pending.trace

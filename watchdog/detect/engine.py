@@ -172,6 +172,7 @@ class Engine:
             for tx in self._txs_in_order(bundle):
                 for rule in tx_rules:
                     findings += self._run(rule, Trigger.TX, scope, tx, by_tx.get(tx.hash, []))
+        self.model.learn_from_traces(scope)
         self.state.flush(session)
         return findings
 

@@ -1,6 +1,7 @@
 """Keeping the protocol model current: learned at the first event the engine sees, kept in the network's rule state
 (it survives restarts and reaches the responder, which isolates by it), learned again after `refresh` seconds of
-chain time, and for one holder at once when its owner calls it (a reconfiguration may swap its price source)."""
+chain time, for one holder at once when its owner calls it (a reconfiguration may swap its price source), and
+completed by the price reads the holders make in the call traces the rules fetch."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from typing import TYPE_CHECKING, Iterable
 
 from watchdog.chain.events import Tx
 from watchdog.chain.rpc import RpcUnavailable
-from watchdog.detect.model.graph import Holder, ProtocolModel
+from watchdog.detect.model.graph import Holder, ProtocolModel, Use
 from watchdog.detect.model.probe import Prober
 from watchdog.detect.registry import ProtocolRegistry
 from watchdog.detect.state import StateCache
@@ -30,6 +31,8 @@ class ModelKeeper:
         self._model: ProtocolModel | None = None
         self._learned_time = 0
         self.changes: list[SourceChange] = []  # of the block being judged
+        self._checked: set[str] = set()  # addresses seen called in traces, classified once
+        self._traced: dict[str, int] = {}  # holder -> chain time one of its transactions was last traced
 
     def current(self, scope: "Scope") -> ProtocolModel:
         now = scope.block.timestamp if scope.block else 0
@@ -64,6 +67,42 @@ class ModelKeeper:
         except Exception as exc:  # noqa: BLE001 - an unexpected contract must not stop detection
             log.warning("cannot learn the protocol model at block %s: %s", scope.block.number if scope.block else "?", exc)
             return self.changes
+
+    def learn_from_traces(self, scope: "Scope") -> None:
+        """Sources the holders were seen reading in the call traces of the block (those the rules fetched, and one
+        of each holder's own transactions per refresh period): a price read the views do not name, such as an
+        oracle address held in a private variable."""
+        try:
+            self._learn_from_traces(scope)
+        except RpcUnavailable:
+            raise
+        except Exception as exc:  # noqa: BLE001 - an odd trace must not stop detection
+            log.warning("cannot learn from the traces of block %s: %s", scope.block.number if scope.block else "?", exc)
+
+    def _learn_from_traces(self, scope: "Scope") -> None:
+        model = self._model
+        if model is None or scope.pending is not None or scope.block is None:
+            return
+        now = scope.block.timestamp
+        for tx in scope.txs.values():  # once per refresh period, one of each holder's own transactions is traced
+            if tx.to in model.holders and now - self._traced.get(tx.to, -self.refresh) >= self.refresh:
+                self._traced[tx.to] = now
+                scope.trace(tx.hash)
+        seen = [(frame.sender, frame.to) for trace in scope.traces() if trace is not None for frame in trace.walk()
+                if frame.sender in model.holders and frame.to and frame.type.upper() == "STATICCALL"]
+        fresh = {(h, a) for h, a in seen if a not in self._checked and a not in model.holders[h].consumes()}
+        if not fresh:
+            return
+        prober = Prober(self.registry, scope.reads, _at(scope))
+        prober.model = model
+        for holder, address in sorted(fresh):
+            self._checked.add(address)
+            if prober.kind(address) in ("feed", "pair", "derived"):
+                prober.source(address)
+                model.holders[holder].uses.append(Use(address, "trace"))
+                log.info("%s reads %s (seen in a call trace)", model.holders[holder].name, model.sources[address].name)
+        prober._assets()
+        self._save()
 
     def relearn(self, scope: "Scope", holder: str) -> tuple[Holder, Holder] | None:
         """Read one holder's views again at the scope's block: (before, after), or None when it is not a holder."""
