@@ -9,7 +9,7 @@ import math
 from collections.abc import Iterator
 from typing import Any
 
-from watchdog.devnet.world2.benign import keeper_feeds
+from watchdog.devnet.world2.benign import time_passes
 from watchdog.devnet.world2.chain import HarborWorld, create_address
 from watchdog.devnet.world2.deploy import E18, MARKETS, TWAP_MIN_GAP, TWAP_WINDOW, USD
 from watchdog.devnet.world2.market import feed_answer_for, spot, swap, usd_to_move
@@ -92,8 +92,8 @@ def twap_push_attack(world: HarborWorld, *, options: int = 200_000 * E18, push_r
 
     def steps(play: Play) -> Iterator[Step]:
         yield Tx("buy the calls", "attacker", house.functions.buy(series, options, 2**255), "prepare")
-        yield Wait("until the last TWAP window before expiry", max(0, expiry - TWAP_WINDOW - 30 - world.now()))
-        yield from keeper_feeds(world, "environment")  # the feeds' keeper kept publishing meanwhile
+        yield from time_passes(world, "until the last TWAP window before expiry",  # the feeds' keeper goes on
+                               max(0, expiry - TWAP_WINDOW - 30 - world.now()), "environment")
         yield Tx("buy HBR to lift the pool", "attacker", swap(world, "UniswapHbrUsd", "hUSD", push, attacker), "exploit")
         yield Tx("record a TWAP observation at the lifted price", "attacker", twap.functions.update(), "exploit")
         checkpoint = world.now()

@@ -46,6 +46,15 @@ def keeper_feeds(world: HarborWorld, kind: str = "benign") -> Iterator[Step]:
     yield Tx("publish BTC/USD", "keeper", world.contract("BtcUsdFeed").functions.transmit(btc), kind)
 
 
+def time_passes(world: HarborWorld, label: str, seconds: int, kind: str = "benign", every: int = 1800) -> Iterator[Step]:
+    """`seconds` of chain time, the feed keeper publishing its routine round every `every` seconds meanwhile."""
+    while seconds > 0:
+        step = min(every, seconds)
+        yield Wait(label, step)
+        yield from keeper_feeds(world, kind)
+        seconds -= step
+
+
 # --- AMM traffic ---
 
 def noise_trades(world: HarborWorld, *, trades: int = 24, seed: int = 1) -> Play:
