@@ -3,7 +3,13 @@ adaptive `eth_getLogs` ranges, and the blocks behind them, with the next range r
 
 The range halves when a provider refuses it and grows back after successes, aiming at about
 LOGS_PER_REQUEST logs per request (bounded memory, a pipeline that keeps moving). While the caller processes
-one range, a worker thread already asks the node for the logs and blocks of the next one.
+one range, a worker thread already asks the node for the logs and blocks of the next one. When every block of a
+small range is wanted anyway, the blocks come in the same request as the logs.
+
+Blocks at or above `traced_from` (the live window) are read, on a node that answers `trace_block`, as their
+header plus the block's call traces instead of full transaction objects: one cheap call that names every
+transaction's sender, target, calldata and value (what selecting the watched transactions needs, whatever the
+block's size) and brings the traces rules ask for with the logs.
 """
 
 from __future__ import annotations
@@ -13,9 +19,10 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
-from watchdog.chain import parse
+from watchdog.chain import parse, traces
 from watchdog.chain.abi import AbiRegistry
 from watchdog.chain.events import Block, Log
+from watchdog.chain.reader import ReaderMemory
 from watchdog.chain.rpc import RpcAnswerError, RpcClient
 from watchdog.errors import RpcError
 
@@ -24,8 +31,9 @@ log = logging.getLogger("watchdog.logsource")
 BATCH = 100                # JSON-RPC calls per HTTP request when fetching many blocks
 LOGS_PER_REQUEST = 5000    # the log range adapts to return about this many logs per eth_getLogs
 CEILING_TTL = 100          # ranges fetched below a refused span before trying wider ones again
+UNTRACED = 1 << 62         # `traced_from` when no block is read with its traces
 
-RawBlocks = dict[tuple[int, bool], Any]  # (number, with transactions) -> raw block
+RawBlocks = dict[tuple[int, Any], Any]  # (number, True: with transactions | False: header | "trace") -> raw answer
 
 
 class ChainMoved(RpcError):
@@ -42,6 +50,7 @@ class RangeRead:
     logs: list[Log]
     blocks: dict[int, Block]
     txs: dict[int, list[dict[str, Any]]] = field(default_factory=dict)  # raw transactions of fully read blocks
+    traces: dict[int, dict[str, Any]] = field(default_factory=dict)      # raw traces by tx hash, of traced blocks
 
     def logs_by_block(self) -> dict[int, list[Log]]:
         grouped: dict[int, list[Log]] = {}
@@ -52,11 +61,12 @@ class RangeRead:
 
 class LogSource:
     def __init__(self, rpc: RpcClient, addresses: set[str], topics: set[str], registry: AbiRegistry, *,
-                 max_range: int = 2000, name: str = "chain") -> None:
+                 max_range: int = 2000, name: str = "chain", memory: ReaderMemory | None = None) -> None:
         self.rpc = rpc
         self.registry = registry
         self.max_range = max_range
         self.name = name
+        self.memory = memory or ReaderMemory()     # whether the node answers trace_block
         self._addresses = sorted(a.lower() for a in addresses)
         self._topics = sorted(t.lower() for t in topics)
         self._span = min(max_range, 10)           # grows quickly where logs are sparse
@@ -64,14 +74,16 @@ class LogSource:
         self._pool: ThreadPoolExecutor | None = None
         self._prefetch: tuple[tuple[int, int], Future[tuple[list[Any], RawBlocks]]] | None = None
 
-    def read(self, first: int, target: int, full_from: int) -> RangeRead:
+    def read(self, first: int, target: int, full_from: int, traced_from: int | None = None) -> RangeRead:
         """Blocks first..last for the largest last <= target the provider accepts. Blocks with logs, and every
-        block from `full_from` on (a call to a watched contract may emit nothing), come with transactions."""
-        last, answers, prefetched = self._logs(first, target, full_from)
+        block from `full_from` on (a call to a watched contract may emit nothing), come with transactions; those
+        from `traced_from` on with their traces instead, when the node can."""
+        traced = traced_from if traced_from is not None else UNTRACED
+        last, answers, prefetched = self._logs(first, target, full_from, traced)
         logs = self._parse_logs(answers, first, last)
         full, bare = blocks_needed(first, last, {item.block_number for item in logs}, full_from)  # type: ignore[misc]
         raws = {**prefetched, **self._request_blocks([n for n in full if prefetched.get((n, True)) is None],
-                                                     [n for n in bare if prefetched.get((n, False)) is None])}
+                                                     [n for n in bare if prefetched.get((n, False)) is None], traced)}
         read = RangeRead(first, last, logs, {})
         for number, with_txs in [(n, True) for n in full] + [(n, False) for n in bare]:
             raw = raws.get((number, with_txs))
@@ -80,6 +92,8 @@ class LogSource:
             read.blocks[number] = parse.block(raw)
             if with_txs:
                 read.txs[number] = [t for t in raw.get("transactions") or [] if isinstance(t, dict)]
+            if (number, "trace") in raws:
+                read.traces[number] = raws[(number, "trace")]
         _check_links(read)
         return read
 
@@ -90,7 +104,7 @@ class LogSource:
             self._pool, self._prefetch = None, None
 
     # --- logs, adaptive range ---
-    def _logs(self, first: int, target: int, full_from: int) -> tuple[int, list[Any], RawBlocks]:
+    def _logs(self, first: int, target: int, full_from: int, traced: int) -> tuple[int, list[Any], RawBlocks]:
         answers: list[Any] | None = None
         prefetched: RawBlocks = {}
         last = first
@@ -105,8 +119,10 @@ class LogSource:
                     answers, prefetched = None, {}
         while answers is None:
             last = min(target, first + self._span - 1)
+            # every block of a small range is read in full anyway: ask for them with the logs
+            known = list(range(first, last + 1)) if full_from <= first and last - first < BATCH else []
             try:
-                answers = self._request_logs(first, last)
+                answers, prefetched = self._request_logs(first, last, known, traced)
             except RpcAnswerError as exc:
                 if last == first:
                     raise
@@ -117,7 +133,7 @@ class LogSource:
                          last - first + 1, exc.message, self._span)
         self._adapt(sum(len(a) for a in answers if isinstance(a, list)), last - first + 1)
         if last < target:
-            self._prefetch_range(last + 1, min(target, last + self._span), full_from)
+            self._prefetch_range(last + 1, min(target, last + self._span), full_from, traced)
         return last, answers, prefetched
 
     def _adapt(self, count: int, blocks: int) -> None:
@@ -131,36 +147,85 @@ class LogSource:
             if self._ceiling_ttl <= 0:
                 self._ceiling = 0  # the provider may have been busy, not strict: try wider ranges again
 
-    def _request_logs(self, first: int, last: int) -> list[Any]:
+    def _request_logs(self, first: int, last: int, blocks: list[int] | None = None,
+                      traced: int = UNTRACED) -> tuple[list[Any], RawBlocks]:
+        """The range's logs, and `blocks` read in full in the same request."""
         span = {"fromBlock": hex(first), "toBlock": hex(last)}
         calls = []
         if self._addresses:
             calls.append(("eth_getLogs", [{**span, "address": self._addresses}]))
         if self._topics:
             calls.append(("eth_getLogs", [{**span, "topics": [self._topics]}]))
-        return self.rpc.batch(calls, at_least=last)  # a node without these blocks would answer "no logs"
+        keys, block_calls = self._block_calls(blocks or [], [], traced)
+        # a node without these blocks would answer "no logs": only one that has them answers
+        answers = self.rpc.batch(calls + block_calls, errors_as_values=True, at_least=last)
+        for answer in answers[:len(calls)]:
+            if isinstance(answer, RpcAnswerError):
+                raise answer
+        return answers[:len(calls)], self._block_answers(keys, answers[len(calls):], traced)
 
-    def _prefetch_range(self, first: int, last: int, full_from: int) -> None:
+    def _prefetch_range(self, first: int, last: int, full_from: int, traced: int) -> None:
         if self._pool is None:
             self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"{self.name}-prefetch")
-        self._prefetch = ((first, last), self._pool.submit(self._request_range, first, last, full_from))
+        self._prefetch = ((first, last), self._pool.submit(self._request_range, first, last, full_from, traced))
 
-    def _request_range(self, first: int, last: int, full_from: int) -> tuple[list[Any], RawBlocks]:
+    def _request_range(self, first: int, last: int, full_from: int, traced: int) -> tuple[list[Any], RawBlocks]:
         """Worker thread: raw logs of a range, then the raw blocks they need (parsed and checked later)."""
-        answers = self._request_logs(first, last)
+        answers, _ = self._request_logs(first, last)
         try:
             with_logs = {int(raw["blockNumber"], 16) for answer in answers for raw in answer}
         except (TypeError, ValueError, KeyError):
             return answers, {}  # a malformed answer: the main thread reports it
-        return answers, self._request_blocks(*blocks_needed(first, last, with_logs, full_from))
+        return answers, self._request_blocks(*blocks_needed(first, last, with_logs, full_from), traced)
 
-    def _request_blocks(self, full: list[int], bare: list[int]) -> RawBlocks:
-        keys = [(n, True) for n in full] + [(n, False) for n in bare]
-        answers: list[Any] = []
-        for i in range(0, len(keys), BATCH):
-            answers += self.rpc.batch([("eth_getBlockByNumber", [hex(n), flag]) for n, flag in keys[i:i + BATCH]],
-                                      at_least=max(n for n, _ in keys))
-        return dict(zip(keys, answers))
+    def _block_calls(self, full: list[int], bare: list[int], traced: int) -> tuple[list[tuple[int, Any]], list[tuple[str, list[Any]]]]:
+        """Keys and calls for blocks read in full (as header + trace_block from `traced` on, when the node
+        answers it) and bare headers."""
+        keys: list[tuple[int, Any]] = []
+        for n in full:
+            if n >= traced and self.memory.parity is not False:
+                keys += [(n, False), (n, "trace")]
+            else:
+                keys.append((n, True))
+        keys += [(n, False) for n in bare if (n, False) not in keys]
+        calls = [("trace_block", [hex(n)]) if kind == "trace" else ("eth_getBlockByNumber", [hex(n), kind]) for n, kind in keys]
+        return keys, calls
+
+    def _block_answers(self, keys: list[tuple[int, Any]], answers: list[Any], traced: int) -> RawBlocks:
+        raws: RawBlocks = {}
+        refused: list[int] = []
+        for key, answer in zip(keys, answers):
+            if isinstance(answer, RpcAnswerError):
+                if key[1] != "trace":
+                    raise answer
+                refused.append(key[0])
+            else:
+                raws[key] = answer
+        # a block that does not exist (yet) is not a refusal to trace: the caller sees it missing
+        refused = [n for n in refused if raws.get((n, False)) is not None]
+        if refused:  # the node does not trace whole blocks: read them in full from now on
+            self.memory.parity = False
+            log.info("%s: the node does not answer trace_block; reading full blocks", self.name)
+            return {**raws, **self._request_blocks(refused, [], traced)}
+        for number, kind in keys:
+            if kind == "trace" and (number, "trace") in raws:
+                self.memory.parity = True
+                header, grouped = raws.get((number, False)), traces.group_parity(raws[(number, "trace")])
+                raws[(number, "trace")] = grouped
+                if header is not None:  # a full block as the rest of the pipeline reads it
+                    raws[(number, True)] = {**header, "transactions": [traces.top_call(e, number) for e in grouped.values()]}
+        return raws
+
+    def _request_blocks(self, full: list[int], bare: list[int], traced: int = UNTRACED) -> RawBlocks:
+        wanted = [(n, True) for n in full] + [(n, False) for n in bare]
+        raws: RawBlocks = {}
+        step = BATCH if traced == UNTRACED else BATCH // 2  # a traced block is two calls: both in one request
+        for i in range(0, len(wanted), step):
+            part = wanted[i:i + step]
+            keys, calls = self._block_calls([n for n, f in part if f], [n for n, f in part if not f], traced)
+            answers = self.rpc.batch(calls, errors_as_values=True, at_least=max(n for n, _ in part))
+            raws.update(self._block_answers(keys, answers, traced))
+        return raws
 
     def _parse_logs(self, answers: list[Any], first: int, last: int) -> list[Log]:
         decoders: dict[tuple[str, str | None], tuple[list[Any], str | None]] = {}
@@ -199,7 +264,11 @@ def blocks_needed(first: int, last: int, with_logs: set[int], full_from: int) ->
 
 
 def _check_links(read: RangeRead) -> None:
-    """Logs must belong to the blocks read, and consecutive blocks read must link by parent hash."""
+    """Logs and traces must belong to the blocks read, and consecutive blocks read must link by parent hash."""
+    for number, grouped in read.traces.items():
+        if any(str(entries[0].get("blockHash") or read.blocks[number].hash).lower() != read.blocks[number].hash
+               for entries in grouped.values()):
+            raise ChainMoved(f"traces of block {number} belong to another branch (reorg in progress)")
     for number, items in read.logs_by_block().items():
         if any(item.block_hash != read.blocks[number].hash for item in items):
             raise ChainMoved(f"logs of block {number} belong to another branch (reorg in progress)")
