@@ -142,7 +142,7 @@ class Follower:
                 self.wake.wait(random.uniform(0.5, 1.0) * min(5.0, 0.2 * 2 ** self.failures))
                 self.wake.clear()
                 continue
-            if not progressed:
+            if not progressed or self.behind() == 0:  # at the head: the next step waits for a new one
                 self.wake.wait(self.options.poll_interval)
                 self.wake.clear()
 
