@@ -12,8 +12,10 @@ its WebSocket. Watched transactions are transfers of the watched dollar token, s
 deposits and withdrawals; the others are native-coin transfers and transfers and swaps of another token pair.
 
 Measured from outside: block mined (the `evm_mine` answer) -> its checkpoint committed in the daemon's store
-(polled); the raw minimum in the same run, the same blocks: the block with its transactions plus
-`eth_getBlockReceipts`, in one batch over httpx + json as soon as the block is mined; the daemon's RPC requests and
+(polled); the raw minimum in the same run, the same blocks: the time to read the block with its transactions plus
+`eth_getBlockReceipts`, in one batch over httpx + json (asked once the daemon has committed the block, so that
+neither request slows the other down); the next block's transactions are sent half a second before it is mined.
+The daemon's RPC requests and
 calls by method (its own metrics); CPU of the daemon's and of the node's processes. A level with a watched share
 under one half is followed by a level of its watched transactions alone, so that what the unwatched ones cost
 shows as a ratio of the same run.
@@ -289,31 +291,37 @@ def measure(node: Anvil, world: World, traffic: Traffic, level: Level, blocks: i
         watch.start()
         http = httpx.Client(timeout=120)
         mined: dict[int, float] = {}
-        raw_done: dict[int, float] = {}
-        raw_threads: list[threading.Thread] = []
+        raw: list[float] = []
 
-        def raw_minimum(number: int) -> None:
+        def raw_minimum(number: int) -> float:
+            """Milliseconds to read a block with its transactions and receipts: one batch, parsed."""
             body = [{"jsonrpc": "2.0", "id": 1, "method": "eth_getBlockByNumber", "params": [hex(number), True]},
                     {"jsonrpc": "2.0", "id": 2, "method": "eth_getBlockReceipts", "params": [hex(number)]}]
+            began = time.monotonic()
             answer = json.loads(http.post(node.url, json=body).content)
+            elapsed = (time.monotonic() - began) * 1000
             if len(answer[0]["result"]["transactions"]) != level.txs:
                 raise ToolchainError(f"block {number} holds {len(answer[0]['result']['transactions'])} transactions, not {level.txs}")
-            raw_done[number] = time.monotonic()
+            return elapsed
 
         lags: list[int] = []
         before = _metrics(port)
         cpu_daemon, cpu_node, started = _cpu_seconds(daemon.pid), _cpu_seconds(node.process.pid), time.monotonic()  # type: ignore[union-attr]
-        tick = time.monotonic() + 0.5
+        tick = time.monotonic() + 1.0
         for batch in signed:
-            rpc.batch([("eth_sendRawTransaction", [raw]) for raw in batch])
+            # the next block's transactions arrive half a second before it is mined
+            time.sleep(max(0.0, tick - 0.5 - time.monotonic()))
+            rpc.batch([("eth_sendRawTransaction", [raw_tx]) for raw_tx in batch])
             time.sleep(max(0.0, tick - time.monotonic()))
             lags.append(head - watch.checkpoint if watch.checkpoint >= 0 else head)
             rpc.call("evm_mine")
             head += 1
             mined[head] = time.monotonic()
-            thread = threading.Thread(target=raw_minimum, args=(head,), daemon=True)
-            thread.start()
-            raw_threads.append(thread)
+            # the raw minimum of the same block, read once the watchdog has committed it (or 0.4 s later), so
+            # that neither slows the other down
+            while head not in watch.committed and time.monotonic() < mined[head] + 0.4:
+                time.sleep(0.002)
+            raw.append(raw_minimum(head))
             tick += 1.0
         behind_at_end = head - watch.checkpoint
         deadline = time.monotonic() + 60
@@ -322,8 +330,6 @@ def measure(node: Anvil, world: World, traffic: Traffic, level: Level, blocks: i
         elapsed = time.monotonic() - started
         cpu_daemon, cpu_node = _cpu_seconds(daemon.pid) - cpu_daemon, _cpu_seconds(node.process.pid) - cpu_node  # type: ignore[union-attr]
         after = _metrics(port)
-        for thread in raw_threads:
-            thread.join(30)
         http.close()
     finally:
         watch.stop.set()
@@ -336,7 +342,6 @@ def measure(node: Anvil, world: World, traffic: Traffic, level: Level, blocks: i
         log.close()
         rpc.close()
     latencies = [(watch.committed[n] - t) * 1000 for n, t in mined.items() if n in watch.committed]
-    raw = [(raw_done[n] - t) * 1000 for n, t in mined.items() if n in raw_done]
     if not latencies or not raw:
         raise ToolchainError(f"level {level.txs}:{level.share}: no block was committed; see {folder / 'daemon.log'}")
     requests = sum(v - before.get(k, 0) for k, v in after.items() if k.startswith("watchdog_rpc_requests_total"))

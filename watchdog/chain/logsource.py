@@ -7,14 +7,16 @@ one range, a worker thread already asks the node for the logs and blocks of the 
 small range is wanted anyway, the blocks come in the same request as the logs.
 
 Blocks at or above `traced_from` (the live window) are read, on a node that answers `trace_block`, as their
-header plus the block's call traces instead of full transaction objects: one cheap call that names every
-transaction's sender, target, calldata and value (what selecting the watched transactions needs, whatever the
-block's size) and brings the traces rules ask for with the logs.
+header plus the block's call traces instead of full transaction objects: a call that names every transaction's
+sender, target, calldata and value (what selecting the watched transactions needs) and brings the traces rules
+ask for. It goes out on a worker thread at the same time as the logs, so its answer arrives while the receipts
+and reads of the watched transactions are being asked for.
 """
 
 from __future__ import annotations
 
 import logging
+import time
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
@@ -32,6 +34,8 @@ BATCH = 100                # JSON-RPC calls per HTTP request when fetching many 
 LOGS_PER_REQUEST = 5000    # the log range adapts to return about this many logs per eth_getLogs
 CEILING_TTL = 100          # ranges fetched below a refused span before trying wider ones again
 UNTRACED = 1 << 62         # `traced_from` when no block is read with its traces
+# trace_block above this many milliseconds per transaction re-executes blocks (a full block is cheaper to select from)
+TRACE_MS_PER_TX = 0.25
 
 RawBlocks = dict[tuple[int, Any], Any]  # (number, True: with transactions | False: header | "trace") -> raw answer
 
@@ -51,6 +55,12 @@ class RangeRead:
     blocks: dict[int, Block]
     txs: dict[int, list[dict[str, Any]]] = field(default_factory=dict)  # raw transactions of fully read blocks
     traces: dict[int, dict[str, Any]] = field(default_factory=dict)      # raw traces by tx hash, of traced blocks
+    tracing: dict[int, Future[Any]] = field(default_factory=dict)        # traces on their way (see LogSource.settle)
+
+    @property
+    def full(self) -> list[int]:
+        """The blocks read with their transactions (some still on their way)."""
+        return sorted({*self.txs, *self.tracing})
 
     def logs_by_block(self) -> dict[int, list[Log]]:
         grouped: dict[int, list[Log]] = {}
@@ -72,6 +82,7 @@ class LogSource:
         self._span = min(max_range, 10)           # grows quickly where logs are sparse
         self._ceiling, self._ceiling_ttl = 0, 0   # a span the provider refused (0: none known)
         self._pool: ThreadPoolExecutor | None = None
+        self._tracer: ThreadPoolExecutor | None = None
         self._prefetch: tuple[tuple[int, int], Future[tuple[list[Any], RawBlocks]]] | None = None
 
     def read(self, first: int, target: int, full_from: int, traced_from: int | None = None) -> RangeRead:
@@ -82,26 +93,52 @@ class LogSource:
         last, answers, prefetched = self._logs(first, target, full_from, traced)
         logs = self._parse_logs(answers, first, last)
         full, bare = blocks_needed(first, last, {item.block_number for item in logs}, full_from)  # type: ignore[misc]
-        raws = {**prefetched, **self._request_blocks([n for n in full if prefetched.get((n, True)) is None],
+        def fetched(n: int) -> bool:
+            return prefetched.get((n, True)) is not None or ((n, "trace") in prefetched and prefetched.get((n, False)) is not None)
+
+        raws = {**prefetched, **self._request_blocks([n for n in full if not fetched(n)],
                                                      [n for n in bare if prefetched.get((n, False)) is None], traced)}
         read = RangeRead(first, last, logs, {})
         for number, with_txs in [(n, True) for n in full] + [(n, False) for n in bare]:
-            raw = raws.get((number, with_txs))
+            tracing = raws.get((number, "trace")) if with_txs else None
+            raw = raws.get((number, False) if tracing is not None else (number, with_txs))
             if raw is None:
                 raise ChainMoved(f"block {number} vanished while reading (reorg in progress)")
             read.blocks[number] = parse.block(raw)
-            if with_txs:
+            if tracing is not None:
+                read.tracing[number] = tracing
+            elif with_txs:
                 read.txs[number] = [t for t in raw.get("transactions") or [] if isinstance(t, dict)]
-            if (number, "trace") in raws:
-                read.traces[number] = raws[(number, "trace")]
         _check_links(read)
         return read
 
+    def settle(self, read: RangeRead, number: int) -> list[dict[str, Any]]:
+        """The raw transactions of a block read in full, once its traces have arrived (a node that turns out not
+        to trace blocks gets the full block asked instead)."""
+        future = read.tracing.pop(number, None)
+        if future is not None:
+            grouped = future.result()
+            if grouped is None:
+                raw = self._request_blocks([number], [])[(number, True)]
+                if raw is None or parse.block(raw).hash != read.blocks[number].hash:
+                    raise ChainMoved(f"block {number} changed while reading (reorg in progress)")
+                read.txs[number] = [t for t in raw.get("transactions") or [] if isinstance(t, dict)]
+            else:
+                if any(str(e[0].get("blockHash") or read.blocks[number].hash).lower() != read.blocks[number].hash
+                       for e in grouped.values()):
+                    raise ChainMoved(f"traces of block {number} belong to another branch (reorg in progress)")
+                read.traces[number] = grouped
+                read.txs[number] = [traces.top_call(entries, number) for entries in grouped.values()]
+        return read.txs.get(number, [])
+
     def close(self) -> None:
-        """Stop the prefetch worker (the RPC client belongs to the caller)."""
+        """Stop the prefetch and tracing workers (the RPC client belongs to the caller)."""
         if self._pool is not None:
             self._pool.shutdown(wait=True, cancel_futures=True)
             self._pool, self._prefetch = None, None
+        if self._tracer is not None:
+            self._tracer.shutdown(wait=True, cancel_futures=True)
+            self._tracer = None
 
     # --- logs, adaptive range ---
     def _logs(self, first: int, target: int, full_from: int, traced: int) -> tuple[int, list[Any], RawBlocks]:
@@ -156,13 +193,14 @@ class LogSource:
             calls.append(("eth_getLogs", [{**span, "address": self._addresses}]))
         if self._topics:
             calls.append(("eth_getLogs", [{**span, "topics": [self._topics]}]))
+        tracing = self._trace_blocks(blocks or [], traced)
         keys, block_calls = self._block_calls(blocks or [], [], traced)
         # a node without these blocks would answer "no logs": only one that has them answers
         answers = self.rpc.batch(calls + block_calls, errors_as_values=True, at_least=last)
         for answer in answers[:len(calls)]:
             if isinstance(answer, RpcAnswerError):
                 raise answer
-        return answers[:len(calls)], self._block_answers(keys, answers[len(calls):], traced)
+        return answers[:len(calls)], {**self._block_answers(keys, answers[len(calls):], traced), **tracing}
 
     def _prefetch_range(self, first: int, last: int, full_from: int, traced: int) -> None:
         if self._pool is None:
@@ -179,52 +217,56 @@ class LogSource:
         return answers, self._request_blocks(*blocks_needed(first, last, with_logs, full_from), traced)
 
     def _block_calls(self, full: list[int], bare: list[int], traced: int) -> tuple[list[tuple[int, Any]], list[tuple[str, list[Any]]]]:
-        """Keys and calls for blocks read in full (as header + trace_block from `traced` on, when the node
-        answers it) and bare headers."""
+        """Keys and calls for blocks read in full and bare headers. A block read in full from `traced` on, when
+        the node may answer trace_block, is asked as its header while its traces go out on the tracing worker."""
         keys: list[tuple[int, Any]] = []
         for n in full:
-            if n >= traced and self.memory.parity is not False:
-                keys += [(n, False), (n, "trace")]
-            else:
-                keys.append((n, True))
+            keys.append((n, False) if self._traces_blocks(n, traced) else (n, True))
         keys += [(n, False) for n in bare if (n, False) not in keys]
-        calls = [("trace_block", [hex(n)]) if kind == "trace" else ("eth_getBlockByNumber", [hex(n), kind]) for n, kind in keys]
-        return keys, calls
+        return keys, [("eth_getBlockByNumber", [hex(n), with_txs]) for n, with_txs in keys]
 
     def _block_answers(self, keys: list[tuple[int, Any]], answers: list[Any], traced: int) -> RawBlocks:
         raws: RawBlocks = {}
-        refused: list[int] = []
         for key, answer in zip(keys, answers):
             if isinstance(answer, RpcAnswerError):
-                if key[1] != "trace":
-                    raise answer
-                refused.append(key[0])
-            else:
-                raws[key] = answer
-        # a block that does not exist (yet) is not a refusal to trace: the caller sees it missing
-        refused = [n for n in refused if raws.get((n, False)) is not None]
-        if refused:  # the node does not trace whole blocks: read them in full from now on
-            self.memory.parity = False
-            log.info("%s: the node does not answer trace_block; reading full blocks", self.name)
-            return {**raws, **self._request_blocks(refused, [], traced)}
-        for number, kind in keys:
-            if kind == "trace" and (number, "trace") in raws:
-                self.memory.parity = True
-                header, grouped = raws.get((number, False)), traces.group_parity(raws[(number, "trace")])
-                raws[(number, "trace")] = grouped
-                if header is not None:  # a full block as the rest of the pipeline reads it
-                    raws[(number, True)] = {**header, "transactions": [traces.top_call(e, number) for e in grouped.values()]}
+                raise answer
+            raws[key] = answer
         return raws
 
+    def _trace_blocks(self, full: list[int], traced: int) -> RawBlocks:
+        """Send the traces of the blocks read in full from `traced` on to the tracing worker, ahead of the rest."""
+        wanted = [n for n in full if self._traces_blocks(n, traced)]
+        if wanted and self._tracer is None:
+            self._tracer = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"{self.name}-trace")
+        return {(n, "trace"): self._tracer.submit(self._trace_block, n) for n in wanted}  # type: ignore[union-attr]
+
+    def _traces_blocks(self, number: int, traced: int) -> bool:
+        return number >= traced and self.memory.parity is not False and self.memory.cheap_block_traces
+
+    def _trace_block(self, number: int) -> dict[str, list[dict[str, Any]]] | None:
+        """Tracing worker: one block's traces grouped by transaction; None when the node does not trace blocks."""
+        started = time.perf_counter()
+        answer = self.rpc.batch([("trace_block", [hex(number)])], errors_as_values=True, at_least=number)[0]
+        if isinstance(answer, RpcAnswerError):
+            if self.memory.parity is None:
+                log.info("%s: the node does not answer trace_block (%s); reading full blocks", self.name, answer.message)
+            self.memory.parity = False
+            return None
+        self.memory.parity = True
+        grouped = traces.group_parity(answer)
+        cost = (time.perf_counter() - started) * 1000 / max(1, len(grouped))
+        if len(grouped) >= 20 and cost > TRACE_MS_PER_TX:  # a node that re-executes blocks to trace them
+            self.memory.cheap_block_traces = False
+            log.info("%s: trace_block costs %.2f ms per transaction on this node; live blocks are read in full",
+                     self.name, cost)
+        return grouped
+
     def _request_blocks(self, full: list[int], bare: list[int], traced: int = UNTRACED) -> RawBlocks:
-        wanted = [(n, True) for n in full] + [(n, False) for n in bare]
-        raws: RawBlocks = {}
-        step = BATCH if traced == UNTRACED else BATCH // 2  # a traced block is two calls: both in one request
-        for i in range(0, len(wanted), step):
-            part = wanted[i:i + step]
-            keys, calls = self._block_calls([n for n, f in part if f], [n for n, f in part if not f], traced)
-            answers = self.rpc.batch(calls, errors_as_values=True, at_least=max(n for n, _ in part))
-            raws.update(self._block_answers(keys, answers, traced))
+        raws = self._trace_blocks(full, traced)
+        keys, calls = self._block_calls(full, bare, traced)
+        for i in range(0, len(keys), BATCH):
+            answers = self.rpc.batch(calls[i:i + BATCH], errors_as_values=True, at_least=max(n for n, _ in keys[i:i + BATCH]))
+            raws.update(self._block_answers(keys[i:i + BATCH], answers, traced))
         return raws
 
     def _parse_logs(self, answers: list[Any], first: int, last: int) -> list[Log]:
@@ -264,11 +306,7 @@ def blocks_needed(first: int, last: int, with_logs: set[int], full_from: int) ->
 
 
 def _check_links(read: RangeRead) -> None:
-    """Logs and traces must belong to the blocks read, and consecutive blocks read must link by parent hash."""
-    for number, grouped in read.traces.items():
-        if any(str(entries[0].get("blockHash") or read.blocks[number].hash).lower() != read.blocks[number].hash
-               for entries in grouped.values()):
-            raise ChainMoved(f"traces of block {number} belong to another branch (reorg in progress)")
+    """Logs must belong to the blocks read, and consecutive blocks read must link by parent hash."""
     for number, items in read.logs_by_block().items():
         if any(item.block_hash != read.blocks[number].hash for item in items):
             raise ChainMoved(f"logs of block {number} belong to another branch (reorg in progress)")

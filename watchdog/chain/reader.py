@@ -43,6 +43,7 @@ class ReaderMemory:
         self.reads: dict[tuple[Any, ...], int] = {}  # (kind, *args, offset) -> last block it was asked at
         self.parity: bool | None = None               # trace_block / trace_transaction answered (None: not asked)
         self.debug_block: bool | None = None          # debug_traceBlockByNumber answered
+        self.cheap_block_traces = True                # trace_block answers from kept traces, without re-executing
 
     def remember(self, key: tuple[Any, ...], block: int) -> None:
         if len(self.reads) < self.max_reads or key in self.reads:

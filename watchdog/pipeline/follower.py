@@ -261,13 +261,18 @@ class Follower:
     def _detect(self, read: RangeRead, full_from: int, session: Session) -> list[Finding]:
         by_block = read.logs_by_block()
         findings: list[Finding] = []
-        for number in sorted(read.txs):
+        for number in read.full:
             block_logs = by_block.get(number, [])
             reader = BlockReader(self.rpc, self.network, number, memory=self.memory)
-            reader.seed_traces(read.traces.get(number, {}))
             wanted = {item.tx_hash for item in block_logs}
+            if number in read.tracing:
+                # the receipts of the transactions behind the logs, and the reads rules ask for block after block,
+                # while the block's traces are still on their way
+                reader.prefetch_receipts(sorted(wanted))
+            raw_txs = self.source.settle(read, number)
+            reader.seed_traces(read.traces.get(number, {}))
             picked: dict[str, Tx] = {}
-            for raw in read.txs[number]:
+            for raw in raw_txs:
                 # Only the transactions behind the logs, calling a watched contract, or creating a contract
                 # (new deployments are scanned: attackers deploy before they strike) are parsed.
                 if _lower(raw, "hash") in wanted or raw.get("to") is None or _lower(raw, "to") in self.addresses:
