@@ -51,7 +51,7 @@ from watchdog.devnet.anvil import free_port
 from watchdog.devnet.cache import world_on_anvil
 from watchdog.devnet.txs import connect, deploy, send
 from watchdog.devnet.world import World
-from watchdog.errors import ToolchainError
+from watchdog.errors import ConfigError, ToolchainError
 
 LEVELS = "20:0.5,100:0.5,300:0.1,300:0.5"
 E18 = 10**18
@@ -79,9 +79,9 @@ def parse_levels(text: str) -> list[Level]:
             count, share = part.split(":")
             level = Level(int(count), float(share))
         except ValueError:
-            raise ToolchainError(f"--levels {text!r}: write levels as N:share separated by commas, e.g. 20:0.5,300:0.1") from None
+            raise ConfigError(f"--levels {text!r}: write levels as N:share separated by commas, e.g. 20:0.5,300:0.1") from None
         if level.txs < 1 or not 0 <= level.share <= 1:
-            raise ToolchainError(f"--levels: {part!r} needs at least one transaction and a share between 0 and 1")
+            raise ConfigError(f"--levels: {part!r} needs at least one transaction and a share between 0 and 1")
         levels.append(level)
     return levels
 
@@ -383,7 +383,7 @@ def _wait_ready(daemon: subprocess.Popen[bytes], port: int, folder: Path, timeou
 def run_load(levels: str = LEVELS, blocks: int = 60, accounts: int = 400) -> dict[str, Any]:
     wanted = parse_levels(levels)
     if accounts < max(level.txs for level in wanted):
-        raise ToolchainError(f"--accounts {accounts}: each transaction of a block comes from another account; "
+        raise ConfigError(f"--accounts {accounts}: each transaction of a block comes from another account; "
                              f"give at least {max(level.txs for level in wanted)}")
     results = []
     with Anvil(accounts=10, extra_args=("--gas-limit", str(GAS_LIMIT))) as node, tempfile.TemporaryDirectory() as tmp:
@@ -407,7 +407,7 @@ def main() -> None:
     args = parser.parse_args()
     try:
         print(json.dumps(run_load(args.levels, args.blocks, args.accounts)))
-    except ToolchainError as exc:
+    except (ConfigError, ToolchainError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         sys.exit(2)
 
