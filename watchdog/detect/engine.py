@@ -203,11 +203,13 @@ class Engine:
     def _prefetch_traces(self, scope: Scope, txs: list[Tx], by_tx: dict[str, list[Log]]) -> None:
         """Ask each rule that declares it which transactions it will trace, then fetch those traces together."""
         prefetch = getattr(scope.reader, "prefetch_traces", None)
+        has_trace = getattr(scope.reader, "has_trace", lambda _hash: False)
         declaring = [r for r in self.rules if type(r).needs_trace is not Rule.needs_trace]
-        if not callable(prefetch) or not declaring or not txs:
+        untraced = [tx for tx in txs if not has_trace(tx.hash)]  # the block's traces may have come with it
+        if not callable(prefetch) or not declaring or not untraced:
             return
         wanted: list[str] = []
-        for tx in txs:
+        for tx in untraced:
             for rule in declaring:
                 ctx = Context(rule=rule, trigger=Trigger.TX, network=self.network, scope=scope,
                               state=RuleStateView(self.state, rule.id), tx=tx, logs=by_tx.get(tx.hash, []))
