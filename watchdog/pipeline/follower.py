@@ -116,10 +116,10 @@ class Follower:
     def _mined_at(self, block: Block) -> float:
         """When `block` was mined, on this machine's monotonic clock: its head's first sight, or that of the first
         later head seen, less the chain time between them."""
-        later = [n for n in self._seen if n >= block.number]
+        later = [(n, when) for n, when in list(self._seen.items()) if n >= block.number]  # a copy: heads arrive meanwhile
         if not later:
             return time.monotonic()
-        timestamp, seen = self._seen[min(later)]
+        timestamp, seen = min(later)[1]
         return seen - max(0, timestamp - block.timestamp)
 
     # --- driving ---
@@ -236,7 +236,7 @@ class Follower:
     def _process(self, first: int, target: int) -> None:
         window_from = self.head - self.options.reorg_window + 1
         full_from = first if self.options.backfill == "complete" else window_from
-        # live blocks come with their traces when the node can (one call, the size of the block does not matter)
+        # live blocks come with their traces when the node keeps them (one call, beside the logs)
         read = self.source.read(first, target, full_from, traced_from=max(window_from, first))
         cp = self._checkpoint
         if cp is not None and cp.number == first - 1 and read.blocks[first].parent_hash != cp.hash:
@@ -256,7 +256,8 @@ class Follower:
         committed = time.monotonic()
         for block in read.blocks.values():
             self.metrics.commit_latency.labels(self.network).observe(max(0.0, committed - self._mined_at(block)))
-        self._seen = {n: seen for n, seen in self._seen.items() if n > read.last}
+        for number in [n for n in list(self._seen) if n <= read.last]:
+            self._seen.pop(number, None)
 
     def _detect(self, read: RangeRead, full_from: int, session: Session) -> list[Finding]:
         by_block = read.logs_by_block()
