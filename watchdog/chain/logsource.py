@@ -121,7 +121,11 @@ class LogSource:
         to trace blocks gets the full block asked instead)."""
         future = read.tracing.pop(number, None)
         if future is not None:
-            grouped = future.result()
+            try:
+                grouped = future.result()
+            except parse.BadRpcAnswer as exc:  # a node whose block traces cannot be read: full blocks from now on
+                log.warning("%s: trace_block of block %d unreadable (%s); reading full blocks", self.name, number, exc)
+                self.memory.parity, grouped = False, None
             if grouped is None:
                 raw = self._request_blocks([number], [])[(number, True)]
                 if raw is None or parse.block(raw).hash != read.blocks[number].hash:
@@ -198,13 +202,13 @@ class LogSource:
         if self._topics:
             calls.append(("eth_getLogs", [{**span, "topics": [self._topics]}]))
         tracing = self._trace_blocks(blocks or [], traced)
-        keys, block_calls = self._block_calls(blocks or [], [], traced)
+        keys, block_calls = self._block_calls(blocks or [], [], tracing)
         # a node without these blocks would answer "no logs": only one that has them answers
         answers = self.rpc.batch(calls + block_calls, errors_as_values=True, at_least=last)
         for answer in answers[:len(calls)]:
             if isinstance(answer, RpcAnswerError):
                 raise answer
-        return answers[:len(calls)], {**self._block_answers(keys, answers[len(calls):], traced), **tracing}
+        return answers[:len(calls)], {**self._block_answers(keys, answers[len(calls):]), **tracing}
 
     def _prefetch_range(self, first: int, last: int, full_from: int, traced: int) -> None:
         if self._pool is None:
@@ -220,16 +224,18 @@ class LogSource:
             return answers, {}  # a malformed answer: the main thread reports it
         return answers, self._request_blocks(*blocks_needed(first, last, with_logs, full_from), traced)
 
-    def _block_calls(self, full: list[int], bare: list[int], traced: int) -> tuple[list[tuple[int, Any]], list[tuple[str, list[Any]]]]:
-        """Keys and calls for blocks read in full and bare headers. A block read in full from `traced` on, when
-        the node may answer trace_block, is asked as its header while its traces go out on the tracing worker."""
+    @staticmethod
+    def _block_calls(full: list[int], bare: list[int], tracing: RawBlocks) -> tuple[list[tuple[int, Any]], list[tuple[str, list[Any]]]]:
+        """Keys and calls for blocks read in full and bare headers; a block whose traces are `tracing` (on the
+        tracing worker) is asked as its header."""
         keys: list[tuple[int, Any]] = []
         for n in full:
-            keys.append((n, False) if self._traces_blocks(n, traced) else (n, True))
+            keys.append((n, False) if (n, "trace") in tracing else (n, True))
         keys += [(n, False) for n in bare if (n, False) not in keys]
         return keys, [("eth_getBlockByNumber", [hex(n), with_txs]) for n, with_txs in keys]
 
-    def _block_answers(self, keys: list[tuple[int, Any]], answers: list[Any], traced: int) -> RawBlocks:
+    @staticmethod
+    def _block_answers(keys: list[tuple[int, Any]], answers: list[Any]) -> RawBlocks:
         raws: RawBlocks = {}
         for key, answer in zip(keys, answers):
             if isinstance(answer, RpcAnswerError):
@@ -269,10 +275,10 @@ class LogSource:
 
     def _request_blocks(self, full: list[int], bare: list[int], traced: int = UNTRACED) -> RawBlocks:
         raws = self._trace_blocks(full, traced)
-        keys, calls = self._block_calls(full, bare, traced)
+        keys, calls = self._block_calls(full, bare, raws)
         for i in range(0, len(keys), BATCH):
             answers = self.rpc.batch(calls[i:i + BATCH], errors_as_values=True, at_least=max(n for n, _ in keys[i:i + BATCH]))
-            raws.update(self._block_answers(keys[i:i + BATCH], answers, traced))
+            raws.update(self._block_answers(keys[i:i + BATCH], answers))
         return raws
 
     def _parse_logs(self, answers: list[Any], first: int, last: int) -> list[Log]:

@@ -33,7 +33,7 @@ def group_parity(entries: Any) -> dict[str, list[dict[str, Any]]]:
 def top_call(entries: list[dict[str, Any]], block_number: int) -> dict[str, Any]:
     """The transaction as a JSON-RPC transaction object, from the top frame of its parity trace (what rules read
     of a mined transaction: sender, target, calldata, value, position)."""
-    top = entries[0]
+    top = next((e for e in entries if not e.get("traceAddress")), entries[0])
     action = top.get("action") or {}
     created = top.get("type") == "create"
     return {"hash": top["transactionHash"], "from": action.get("from"),
