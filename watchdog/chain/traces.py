@@ -42,17 +42,6 @@ def top_call(entries: list[dict[str, Any]], block_number: int) -> dict[str, Any]
             "transactionIndex": hex(int(top.get("transactionPosition") or 0))}
 
 
-def touched(entries: list[dict[str, Any]]) -> set[str]:
-    """Every address a transaction called or created, through any contract."""
-    out: set[str] = set()
-    for entry in entries:
-        action, result = entry.get("action") or {}, entry.get("result") or {}
-        for address in (action.get("to"), action.get("address"), result.get("address")):
-            if isinstance(address, str):
-                out.add(address.lower())
-    return out
-
-
 def frame(raw: RawTrace, tx_hash: str, block_number: int | None) -> CallFrame | None:
     """A callTracer-shaped frame tree from either answer shape."""
     if isinstance(raw, dict):
