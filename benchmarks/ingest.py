@@ -6,7 +6,8 @@ Run from the project root:  .venv/bin/python benchmarks/ingest.py [--logs 50000]
 
 (a) raw: one eth_getLogs JSON-RPC call over httpx + json, the ceiling;
 (b) web3.py: `w3.eth.get_logs` over the same range, what users write today;
-(c) watchdog: the block follower's full path (fetch logs and blocks, decode, rules, store, checkpoint);
+(c) watchdog: the block follower's full path (fetch logs and blocks, decode, rules, store, checkpoint), with the
+    benchmark's one rule and with the real engine and its default rules;
 (d) live latency with 1-second blocks: from the `evm_mine` request to the block's findings committed.
 """
 
@@ -23,6 +24,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 import httpx
+from prometheus_client import CollectorRegistry
 
 from watchdog import toolchain
 from watchdog.chain.abi import AbiRegistry, encode_call
@@ -30,6 +32,8 @@ from watchdog.chain.events import BlockBundle, ChainReader, PendingTx
 from watchdog.pipeline import Follower, FollowerOptions
 from watchdog.chain.rpc import RpcClient
 from watchdog.chain.ws import Subscriber
+from watchdog.detect import Engine
+from watchdog.manifest import Manifest
 from watchdog.finding import Finding, Severity
 from watchdog.devnet import Anvil
 from watchdog.errors import ToolchainError
@@ -171,6 +175,23 @@ def run_ingest(logs: int = 50_000, latency_blocks: int = 20, backfill_blocks: in
 
         rates = _best_rates(total, 5, raw=raw, watchdog=full_path)
         raw_rate, watchdog_rate = rates["raw"], rates["watchdog"]
+        manifest = Manifest(chain_id=int(rpc.call("eth_chainId"), 16), block=first,
+                            contracts=[{"name": "BenchToken", "address": token, "role": "token", "abi": artifact["abi"]}])
+        engine = Engine("bench-engine", manifest, store, metrics_registry=CollectorRegistry())
+
+        def engine_path() -> tuple[int, float]:
+            """The same backfill judged by the real engine with every default rule."""
+            runs.append(f"bench{len(runs)}")
+            follower = Follower(runs[-1], follower_rpc, store, engine, {token}, registry,
+                                FollowerOptions(start_block=first, max_range=10_000))
+            started = time.perf_counter()
+            follower.run_until(last)
+            elapsed = time.perf_counter() - started
+            follower.close()
+            seen = follower.metrics.registry.get_sample_value("watchdog_logs_processed_total", {"network": runs[-1]})
+            return int(seen or 0), elapsed
+
+        engine_rate = _best_rates(total, 2, engine=engine_path)["engine"]
         store.close()
         backfill = _backfill_cost(node, rpc, token, registry, handler, Path(tmp), backfill_blocks)
         latencies = _live_latency(node, rpc, token, registry, handler, burst, Path(tmp), latency_blocks)
@@ -186,6 +207,8 @@ def run_ingest(logs: int = 50_000, latency_blocks: int = 20, backfill_blocks: in
         "watchdog_logs_per_s": round(watchdog_rate),
         "watchdog_vs_raw": round(watchdog_rate / raw_rate, 3),
         "watchdog_vs_web3py": round(watchdog_rate / web3_rate, 2),
+        "engine_logs_per_s": round(engine_rate),
+        "engine_vs_raw": round(engine_rate / raw_rate, 3),
         "latency_blocks": len(latencies),
         "p50_ms": round(statistics.median(latencies), 1),
         "p99_ms": round(latencies[min(len(latencies) - 1, int(round(0.99 * (len(latencies) - 1))))], 1),

@@ -124,6 +124,11 @@ class Drain(Rule):
 
     on_pending = on_tx
 
+    def needs_trace(self, ctx: Context) -> bool:
+        # native coin leaves without a log: the block's transactions are traced once a holder's balance fell
+        holders = {w.address for w in ctx.registry.role(*FUND_ROLES)}
+        return ctx.enabled("native-tx", "unusual-outflow", "native-block") and bool(self._poorer(ctx, holders))
+
     def on_block(self, ctx: Context):
         holders = {w.address for w in ctx.registry.role(*FUND_ROLES)}
         if ctx.enabled("block"):

@@ -108,6 +108,10 @@ class FlashLoan(Rule):
 
     on_pending = on_tx
 
+    def needs_trace(self, ctx: Context) -> bool:
+        # a flash swap shows in the trace (the pair calls the borrower back), and a loan's reach into the protocol
+        return _paid_out_first(ctx) or bool(self._event_loans(ctx)) or bool(self._transfer_loans(ctx))
+
     @staticmethod
     def _moved_prices(ctx: Context, called: list[str]) -> list[str] | None:
         """The prices the called holders read that the transaction moved (or left off their peers), as the model
@@ -163,8 +167,8 @@ class FlashLoan(Rule):
 
     @staticmethod
     def _callback_loans(ctx: Context) -> list[dict]:
-        if not ctx.pending and not ctx.events(SWAP_V2):
-            return []  # a pair's flash swap always emits Swap: no Swap, no need to trace
+        if not ctx.pending and not _paid_out_first(ctx):
+            return []  # a pair's flash swap pays out before it is paid: otherwise no need to trace
         loans = []
         for name, signature in PAIR_CALLBACKS.items():
             for call in ctx.calls(signature):
@@ -200,6 +204,23 @@ class FlashLoan(Rule):
                 net[move.token] = net.get(move.token, 0) - move.value
         values = [ctx.value(token, amount) for token, amount in net.items() if amount]
         return _sum(values), {token: str(amount) for token, amount in net.items() if amount}
+
+
+def _paid_out_first(ctx: Context) -> bool:
+    """Whether a V2 pair of the transaction paid a swap's output before its input arrived (a flash swap: the pair
+    calls the borrower back in between), as the transaction's Transfer logs tell. A swap whose input came first, as
+    through a router, calls nobody back. Without a Transfer into the pair before the Swap, it may have."""
+    moves = ctx.transfers()
+    opened: dict[str, int] = {}  # pair -> log index after which its current swap's transfers start
+    for swap in ctx.events(SWAP_V2):
+        pair, at = swap.address, swap.log.log_index
+        window = [m for m in moves if opened.get(pair, -1) < m.log.log_index < at]
+        opened[pair] = at
+        paid_in = [m.log.log_index for m in window if m.recipient == pair]
+        paid_out = [m.log.log_index for m in window if m.sender == pair]
+        if not paid_in or (paid_out and min(paid_out) < min(paid_in)):
+            return True
+    return False
 
 
 def _loan(kind: str, lender: str, borrower: str | None, token: str | None, amount: int, confidence: float) -> dict:

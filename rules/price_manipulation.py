@@ -169,17 +169,29 @@ class PriceManipulation(Rule):
                 labels={"actor": ctx.tx.sender} if ctx.tx else {}, key=address,
             )
 
+    def needs_trace(self, ctx: Context) -> bool:
+        # a round trip is weighed by whether the transaction called the protocol; consumed prices are in the trace
+        return ((ctx.enabled("round-trip") and bool(self._round_trips(ctx)))
+                or (ctx.enabled("consumed-price") and self._may_consume(ctx)))
+
     # -- within one transaction ----------------------------------------------------------------------
-    def _round_trip(self, ctx: Context):
+    @staticmethod
+    def _round_trips(ctx: Context) -> list[tuple]:
+        """(pair, start price, prices, shape) of each watched pool pushed and back inside the transaction."""
         p = ctx.params_of("round-trip")
+        found = []
         for pair in ctx.registry.role("amm_pair"):
             path = ctx.price_path(pair.address)
             if not path or not path.before:
                 continue
-            start, prices = path.before, path.prices
-            shape = round_trip(start, prices, p["move_threshold"], p["return_ratio"])
-            if shape is None:
-                continue
+            shape = round_trip(path.before, path.prices, p["move_threshold"], p["return_ratio"])
+            if shape is not None:
+                found.append((pair, path.before, path.prices, shape))
+        return found
+
+    def _round_trip(self, ctx: Context):
+        p = ctx.params_of("round-trip")
+        for pair, start, prices, shape in self._round_trips(ctx):
             peak, peak_move, end_move = shape
             core = ctx.registry.core_touched(ctx.touched())  # traced only once a round trip is seen
             severity = Severity.HIGH if core else Severity.MEDIUM
@@ -196,11 +208,16 @@ class PriceManipulation(Rule):
                 labels={"actor": ctx.tx.sender}, key=pair.address,
             )
 
+    @staticmethod
+    def _may_consume(ctx: Context) -> bool:
+        """A price matters once the protocol acted on it (its logs, its token flows), or for a pending tx."""
+        return bool(ctx.registry.role("oracle_adapter")) and bool(ctx.pending or ctx.core_in_logs(ctx.tx_logs()))
+
     def _consumed(self, ctx: Context):
         """Prices the protocol read through its oracle adapter during the tx, against their reference."""
         adapters = {w.address: w for w in ctx.registry.role("oracle_adapter")}
-        if not adapters or not (ctx.pending or ctx.core_in_logs(ctx.tx_logs())):
-            return  # a price matters once the protocol acted on it (its logs, its token flows), or for a pending tx
+        if not self._may_consume(ctx):
+            return
         p = ctx.params_of("consumed-price")
         seen: set[tuple[str, str]] = set()
         for frame in ctx.frames(to=adapters):

@@ -134,6 +134,19 @@ class PrivilegedChange(Rule):
 
     on_pending = on_tx
 
+    def needs_trace(self, ctx: Context) -> bool:
+        # whether a change came through the protocol's Safe is read in the trace, once there is a change to weigh
+        safe = ctx.registry.safe
+        if not safe or safe in (ctx.tx.to, ctx.tx.sender):
+            return False
+        for entry in ctx.logs:
+            watched = ctx.registry.get(entry.address)
+            if watched is not None and entry.event is not None and watched.role not in ("token", "amm_pair"):
+                kind, _ = self._classify(entry.event, entry.args or {})
+                if kind is not None and ctx.enabled(kind):
+                    return True
+        return False
+
     def on_block(self, ctx: Context):
         if ctx.enabled("silent-upgrade"):
             yield from self._silent_upgrades(ctx)

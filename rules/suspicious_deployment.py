@@ -80,6 +80,10 @@ class SuspiciousDeployment(Rule):
 
     on_pending = on_tx
 
+    def needs_trace(self, ctx: Context) -> bool:
+        deployers = {a.lower() for a in ctx.params_of("watched-deployer")["watched_deployers"]}
+        return ctx.tx.to is None or ctx.tx.to in deployers or bool(self.params["trace_all"])
+
     @staticmethod
     def _severity(ctx: Context, verdict: ScanVerdict) -> Severity:
         """The bytecode verdict, high only when a core contract is named (arbitrage bots name pairs and routers)

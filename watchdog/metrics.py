@@ -28,17 +28,25 @@ class Metrics:
         self.lag = Gauge("watchdog_lag_blocks", "Blocks between the checkpoint and the safe head", ["network"], registry=r)
         self.pending = Counter("watchdog_pending_txs", "Pending transactions simulated", ["network"], registry=r)
         self.rpc_requests = Counter("watchdog_rpc_requests", "JSON-RPC HTTP requests", ["endpoint", "ok"], registry=r)
+        self.rpc_calls = Counter("watchdog_rpc_calls", "JSON-RPC calls sent, by method (each call of a batch counts)",
+                                 ["method"], registry=r)
         self.rpc_latency = Histogram("watchdog_rpc_latency_seconds", "JSON-RPC request latency", ["endpoint"], registry=r,
                                      buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 10))
         self.endpoint_score = Gauge("watchdog_rpc_endpoint_health", "Endpoint health score (0..1)", ["endpoint"], registry=r)
-        self.commit_latency = Histogram("watchdog_block_to_store_seconds", "Time to ingest, evaluate and commit the head block(s)", ["network"],
-                                        registry=r, buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.2, 0.5, 1, 2.5, 5))
+        self.commit_latency = Histogram(
+            "watchdog_block_to_store_seconds", "From a block mined (its head first seen) to its findings committed, every block",
+            ["network"], registry=r, buckets=(0.01, 0.025, 0.05, 0.1, 0.2, 0.35, 0.5, 1, 2, 5, 10, 30, 60, 300))
 
     def rpc_hook(self, endpoint: Any, ok: bool, elapsed_ms: float) -> None:
         """RpcClient.on_request: counts, latency and health score per endpoint."""
         self.rpc_requests.labels(endpoint.label, "true" if ok else "false").inc()
         self.rpc_latency.labels(endpoint.label).observe(elapsed_ms / 1000)
         self.endpoint_score.labels(endpoint.label).set(endpoint.health_score())
+
+    def rpc_calls_hook(self, calls: list[tuple[str, Any]]) -> None:
+        """RpcClient.on_calls: the methods of each request, for what following a chain costs by method."""
+        for method, _ in calls:
+            self.rpc_calls.labels(method).inc()
 
     def render(self) -> bytes:
         """This daemon's metrics, then the process-wide ones: per-rule timing and errors

@@ -122,6 +122,7 @@ class RpcClient:
         backoff: float = 0.1,
         max_backoff: float = 2.0,
         on_request: Callable[[Endpoint, bool, float], None] | None = None,
+        on_calls: Callable[[list[Call]], None] | None = None,
     ) -> None:
         urls = [urls] if isinstance(urls, str) else list(urls)
         if not urls:
@@ -131,6 +132,7 @@ class RpcClient:
         self.backoff = backoff
         self.max_backoff = max_backoff
         self.on_request = on_request  # metrics hook: (endpoint, ok, elapsed_ms)
+        self.on_calls = on_calls      # metrics hook: the calls of each request (once, whatever the retries)
         self._http = httpx.Client(timeout=httpx.Timeout(timeout, connect=min(timeout, 3.0)),
                                   limits=httpx.Limits(max_keepalive_connections=8))
         self._ids = itertools.count(1)
@@ -152,6 +154,8 @@ class RpcClient:
         with self._id_lock:
             ids = [next(self._ids) for _ in calls]
         body = [{"jsonrpc": "2.0", "id": i, "method": m, "params": p} for i, (m, p) in zip(ids, calls)]
+        if self.on_calls:
+            self.on_calls(calls)
         answers = self._send(body if len(body) > 1 else body[0], ids, calls, at_least)
         results: list[Any] = []
         for (method, _), answer in zip(calls, answers):

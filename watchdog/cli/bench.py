@@ -48,3 +48,19 @@ def bench_ingest(
     except WatchdogError as exc:
         raise _fail(exc) from None
     _print(result, json_output)
+
+
+@bench_app.command("load")
+def bench_load(
+    levels: str = typer.Option("20:0.5,100:0.5,300:0.1,300:0.5",
+                               help="Levels as N:watched-share, comma-separated (N transactions per block)."),
+    blocks: int = typer.Option(60, help="1-second blocks per level."),
+    accounts: int = typer.Option(400, help="Sending accounts (each transaction of a block comes from another one)."),
+    json_output: bool = typer.Option(False, "--json", help="Print only the JSON object."),
+) -> None:
+    """Mainnet-shaped load: `watchdog run` on busy 1-second blocks against the raw minimum, per level."""
+    try:
+        result = harness("load").run_load(levels=levels, blocks=blocks, accounts=accounts)
+    except WatchdogError as exc:
+        raise _fail(exc) from None
+    _print(result, json_output)

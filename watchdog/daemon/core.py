@@ -79,7 +79,7 @@ class Daemon:
             registry.add_abi_file(self.settings.path(file))
         for directory in self.settings.abis.artifacts:
             registry.add_artifacts(self.settings.path(directory))
-        rpc = RpcClient(net.rpc_urls, timeout=net.timeout, on_request=self.metrics.rpc_hook)
+        rpc = RpcClient(net.rpc_urls, timeout=net.timeout, on_request=self.metrics.rpc_hook, on_calls=self.metrics.rpc_calls_hook)
         addresses = {c.address.lower() for c in manifest.contracts}
         start = net.start_block if net.start_block is not None else (manifest.block or None)
         options = FollowerOptions(confirmations=net.confirmations, reorg_window=net.reorg_window, backfill=net.backfill,
@@ -164,7 +164,7 @@ class Daemon:
 
     def _subscriber(self, name: str, url: str, runtime: NetworkRuntime) -> Subscriber:
         subscriber = Subscriber(url, name=name)
-        subscriber.subscribe("newHeads", lambda _head: runtime.follower.wake.set())
+        subscriber.subscribe("newHeads", runtime.follower.on_head)
         if runtime.mempool is not None:
             subscriber.subscribe("newPendingTransactions", runtime.mempool.enqueue)
             # Polling the pending filter pauses while the subscription delivers hashes.

@@ -161,17 +161,18 @@ class Engine:
             prefetch(list(bundle.txs))  # one batch instead of a receipt request per transaction
         scope = self._scope(bundle.reader, bundle.block, block_logs=bundle.logs, txs=bundle.txs)
         self.model.keep(scope)
+        by_tx: dict[str, list[Log]] = {}
+        for entry in bundle.logs:
+            by_tx.setdefault(entry.tx_hash, []).append(entry)
+        txs = self._txs_in_order(bundle)
+        self._prefetch_traces(scope, txs, by_tx)
         findings: list[Finding] = []
         for rule in self._with(Trigger.BLOCK):
             findings += self._run(rule, Trigger.BLOCK, scope, None, bundle.logs)
         tx_rules = self._with(Trigger.TX)
-        if tx_rules:
-            by_tx: dict[str, list[Log]] = {}
-            for entry in bundle.logs:
-                by_tx.setdefault(entry.tx_hash, []).append(entry)
-            for tx in self._txs_in_order(bundle):
-                for rule in tx_rules:
-                    findings += self._run(rule, Trigger.TX, scope, tx, by_tx.get(tx.hash, []))
+        for tx in txs if tx_rules else []:
+            for rule in tx_rules:
+                findings += self._run(rule, Trigger.TX, scope, tx, by_tx.get(tx.hash, []))
         self.model.learn_from_traces(scope)
         self.state.flush(session)
         return findings
@@ -205,6 +206,31 @@ class Engine:
 
     def _with(self, trigger: Trigger) -> list[Rule]:
         return [r for r in self.rules if trigger in r.triggers()]
+
+    def _prefetch_traces(self, scope: Scope, txs: list[Tx], by_tx: dict[str, list[Log]]) -> None:
+        """Ask each rule that declares it which transactions it will trace, then fetch those traces together."""
+        prefetch = getattr(scope.reader, "prefetch_traces", None)
+        has_trace = getattr(scope.reader, "has_trace", lambda _hash: False)
+        declaring = [r for r in self.rules if type(r).needs_trace is not Rule.needs_trace]
+        untraced = [tx for tx in txs if not has_trace(tx.hash)]  # the block's traces may have come with it
+        if not callable(prefetch) or not declaring or not untraced:
+            return
+        wanted: list[str] = []
+        for tx in untraced:
+            for rule in declaring:
+                ctx = Context(rule=rule, trigger=Trigger.TX, network=self.network, scope=scope,
+                              state=RuleStateView(self.state, rule.id), tx=tx, logs=by_tx.get(tx.hash, []))
+                try:
+                    if rule.needs_trace(ctx):
+                        wanted.append(tx.hash)
+                        break
+                except RpcUnavailable:
+                    raise
+                except Exception:  # the rule still runs, and fetches what it reads itself
+                    log.exception("rule %s failed to say what it traces in %s", rule.id, tx.hash)
+        if wanted:
+            positions = {tx.hash: tx.index for tx in txs if tx.index is not None}
+            prefetch(wanted, positions, max(positions.values(), default=0) + 1)
 
     @staticmethod
     def _txs_in_order(bundle: BlockBundle) -> list[Tx]:

@@ -118,6 +118,12 @@ class Rule:
         """On a timer, at the head: staleness, heartbeats."""
         return ()
 
+    def needs_trace(self, ctx: "Context") -> bool:
+        """Whether this rule will read the trace of this mined transaction (`ctx.tx`), decided from its logs,
+        calldata and receipt before any rule runs: the context then fetches every trace the block needs in one
+        request. A trace read without being declared here is still fetched, alone."""
+        return False
+
     def __repr__(self) -> str:
         return f"<rule {self.id}>"
 

@@ -6,6 +6,11 @@ then ONE unit of work commits the findings, the recent block hashes and the chec
 moment therefore replays at most one uncommitted range, and findings are deduplicated by key, so nothing is
 missed and nothing is stored twice.
 
+Latency is measured per block, from the moment it was mined to its findings committed: a block is dated by
+the moment its head was first seen (a WebSocket notification, or the poll that found it), and a block first
+seen only behind a later head by that head's moment less their difference of timestamps (so the node's and
+this machine's clocks never need to agree).
+
 Reorgs: the hashes of the last `reorg_window` blocks are kept. When the block at the checkpoint changed,
 or a new block does not link to it, the follower finds the fork point, retracts the findings of the
 orphaned blocks (status "retracted" plus a notification to the sinks), and follows the new branch.
@@ -28,7 +33,7 @@ from watchdog.chain import parse
 from watchdog.chain.abi import AbiRegistry
 from watchdog.chain.events import Block, BlockBundle, Tx
 from watchdog.chain.logsource import ChainMoved, LogSource, RangeRead
-from watchdog.chain.reader import BlockReader
+from watchdog.chain.reader import BlockReader, ReaderMemory
 from watchdog.chain.rpc import LAG_TOLERANCE, RpcClient
 from watchdog.errors import RpcError
 from watchdog.finding import Finding
@@ -79,8 +84,9 @@ class Follower:
         self.options = options or FollowerOptions()
         self.unit = UnitOfWork(network, store, sinks=sinks, metrics=metrics, lock=handler_lock)
         self.metrics = self.unit.metrics
+        self.memory = ReaderMemory()  # the reads rules ask for block after block, and how the node traces
         self.source = LogSource(rpc, self.addresses, handler.watched_topics(), registry,
-                                max_range=self.options.max_range, name=network)
+                                max_range=self.options.max_range, name=network, memory=self.memory)
         self.wake = threading.Event()   # set by a WebSocket newHeads notification (or stop)
         self.head = 0
         self.head_time = 0  # the head block's timestamp: how old a block is, on the chain's clock
@@ -89,11 +95,32 @@ class Follower:
         self.failures = 0
         self.last_error = ""
         self.catching_up = False
+        self._seen: dict[int, tuple[int, float]] = {}  # head number -> (timestamp, monotonic time first seen)
         self._checkpoint = self._load_checkpoint()
 
     @property
     def sinks(self) -> list[Sink]:
         return self.unit.sinks
+
+    def on_head(self, header: Any) -> None:
+        """A new head announced (a WebSocket `newHeads` notification): date it, and wake the follower."""
+        try:
+            self._saw(int(header["number"], 16), int(header["timestamp"], 16))
+        except (KeyError, TypeError, ValueError):
+            pass  # a malformed notification still wakes the follower, which reads the head itself
+        self.wake.set()
+
+    def _saw(self, number: int, timestamp: int) -> None:
+        self._seen.setdefault(number, (timestamp, time.monotonic()))
+
+    def _mined_at(self, block: Block) -> float:
+        """When `block` was mined, on this machine's monotonic clock: its head's first sight, or that of the first
+        later head seen, less the chain time between them."""
+        later = [(n, when) for n, when in list(self._seen.items()) if n >= block.number]  # a copy: heads arrive meanwhile
+        if not later:
+            return time.monotonic()
+        timestamp, seen = min(later)[1]
+        return seen - max(0, timestamp - block.timestamp)
 
     # --- driving ---
     def run(self, stop: threading.Event) -> None:
@@ -115,7 +142,7 @@ class Follower:
                 self.wake.wait(random.uniform(0.5, 1.0) * min(5.0, 0.2 * 2 ** self.failures))
                 self.wake.clear()
                 continue
-            if not progressed:
+            if not progressed or self.behind() == 0:  # at the head: the next step waits for a new one
                 self.wake.wait(self.options.poll_interval)
                 self.wake.clear()
 
@@ -162,6 +189,7 @@ class Follower:
         self.rpc.refresh_heads()
         answers = self.rpc.batch(calls, at_least=max(self.rpc.best_head - LAG_TOLERANCE, cp.number if cp else 0) or None)
         head = parse.block(answers[0])
+        self._saw(head.number, head.timestamp)
         self.head, self.head_time = head.number, head.timestamp
         self.metrics.head.labels(self.network).set(self.head)
         if cp is not None:
@@ -206,10 +234,10 @@ class Follower:
 
     # --- processing a range ---
     def _process(self, first: int, target: int) -> None:
-        started = time.perf_counter()
         window_from = self.head - self.options.reorg_window + 1
         full_from = first if self.options.backfill == "complete" else window_from
-        read = self.source.read(first, target, full_from)
+        # live blocks come with their traces when the node keeps them (one call, beside the logs)
+        read = self.source.read(first, target, full_from, traced_from=max(window_from, first))
         cp = self._checkpoint
         if cp is not None and cp.number == first - 1 and read.blocks[first].parent_hash != cp.hash:
             self._reorg()  # the block at the checkpoint was replaced since this step began
@@ -225,18 +253,27 @@ class Follower:
         self.metrics.blocks.labels(self.network).inc(read.last - first + 1)
         self.metrics.logs.labels(self.network).inc(len(read.logs))
         self.metrics.checkpoint.labels(self.network).set(read.last)
-        if read.last >= self.head - 1:
-            self.metrics.commit_latency.labels(self.network).observe(time.perf_counter() - started)
+        committed = time.monotonic()
+        for block in read.blocks.values():
+            self.metrics.commit_latency.labels(self.network).observe(max(0.0, committed - self._mined_at(block)))
+        for number in [n for n in list(self._seen) if n <= read.last]:
+            self._seen.pop(number, None)
 
     def _detect(self, read: RangeRead, full_from: int, session: Session) -> list[Finding]:
         by_block = read.logs_by_block()
         findings: list[Finding] = []
-        for number in sorted(read.txs):
+        for number in read.full:
             block_logs = by_block.get(number, [])
-            reader = BlockReader(self.rpc, self.network, number)
+            reader = BlockReader(self.rpc, self.network, number, memory=self.memory)
             wanted = {item.tx_hash for item in block_logs}
+            if number in read.tracing:
+                # the receipts of the transactions behind the logs, and the reads rules ask for block after block,
+                # while the block's traces are still on their way
+                reader.prefetch_receipts(sorted(wanted))
+            raw_txs = self.source.settle(read, number)
+            reader.seed_traces(read.traces.get(number, {}))
             picked: dict[str, Tx] = {}
-            for raw in read.txs[number]:
+            for raw in raw_txs:
                 # Only the transactions behind the logs, calling a watched contract, or creating a contract
                 # (new deployments are scanned: attackers deploy before they strike) are parsed.
                 if _lower(raw, "hash") in wanted or raw.get("to") is None or _lower(raw, "to") in self.addresses:
