@@ -25,12 +25,8 @@ class SwapDeadlineNow(AbstractDetector):
 
     def _detect(self) -> list:
         results = []
-        for _, function in ir.declared_functions(self.compilation_unit):
-            if not ir.is_entry(function) or ir.access_controlled(function):
-                continue
-            for helper in ir.reachable(function):
-                for node, _, _, deadline in ir.swap_arguments(helper):
-                    if deadline is not None and ir.depends(deadline, [ir.BLOCK_TIMESTAMP], helper):
-                        info = [function, " lets anyone swap with block.timestamp as the deadline at ", node, "\n"]
-                        results.append(self.generate_result(info))
+        for function, helper, node, _, _, deadline in ir.public_swaps(self.compilation_unit):
+            if deadline is not None and ir.depends(deadline, [ir.BLOCK_TIMESTAMP], helper):
+                info = [function, " lets anyone swap with block.timestamp as the deadline at ", node, "\n"]
+                results.append(self.generate_result(info))
         return results

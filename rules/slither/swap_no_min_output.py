@@ -27,15 +27,11 @@ class SwapWithoutMinOutput(AbstractDetector):
 
     def _detect(self) -> list:
         results = []
-        for _, function in ir.declared_functions(self.compilation_unit):
-            if not ir.is_entry(function) or ir.access_controlled(function):
-                continue
-            for helper in ir.reachable(function):
-                for node, call, minimum, _ in ir.swap_arguments(helper):
-                    reason = self._unprotected(helper, minimum)
-                    if reason:
-                        info = [function, f" lets anyone swap with {reason} at ", node, "\n"]
-                        results.append(self.generate_result(info))
+        for function, helper, node, _, minimum, _ in ir.public_swaps(self.compilation_unit):
+            reason = self._unprotected(helper, minimum)
+            if reason:
+                info = [function, f" lets anyone swap with {reason} at ", node, "\n"]
+                results.append(self.generate_result(info))
         return results
 
     @staticmethod

@@ -46,14 +46,11 @@ def _derive(index: int) -> tuple[str, str]:
     return acct.address, acct.key.to_0x_hex()
 
 
-class Accounts:
-    """deployer, safe owners (owner1..3), responder, attacker, keeper, traders (trader1, trader2) and lp."""
+class NamedAccounts:
+    """Accounts by name: `accounts.attacker`, `accounts["lp"]`."""
 
-    def __init__(self) -> None:
-        self.by_name: dict[str, DevAccount] = {}
-        for name, index in ROLES.items():
-            address, key = _derive(index)
-            self.by_name[name] = DevAccount(name, address, key)
+    def __init__(self, by_name: dict[str, DevAccount]) -> None:
+        self.by_name = by_name
 
     def __getattr__(self, name: str) -> DevAccount:
         try:
@@ -63,6 +60,13 @@ class Accounts:
 
     def __getitem__(self, name: str) -> DevAccount:
         return self.by_name[name]
+
+
+class Accounts(NamedAccounts):
+    """deployer, safe owners (owner1..3), responder, attacker, keeper, traders (trader1, trader2) and lp."""
+
+    def __init__(self) -> None:
+        super().__init__({name: DevAccount(name, *_derive(index)) for name, index in ROLES.items()})
 
     @property
     def safe_owners(self) -> list[DevAccount]:

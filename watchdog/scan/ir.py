@@ -434,6 +434,17 @@ def swap_arguments(function: Function) -> Iterator[tuple[Node, HighLevelCall, ob
                 yield node, op, minimum, deadline
 
 
+def public_swaps(unit) -> Iterator[tuple[Function, Function, Node, HighLevelCall, object | None, object | None]]:
+    """(entry function, the function making the call, node, call, minimum output, deadline) for every swap that an
+    entry point anyone may call reaches."""
+    for _, function in declared_functions(unit):
+        if not is_entry(function) or access_controlled(function):
+            continue
+        for helper in reachable(function):
+            for node, call, minimum, deadline in swap_arguments(helper):
+                yield function, helper, node, call, minimum, deadline
+
+
 def _struct_fields(function: Function, value: object) -> dict[str, object]:
     """Field name -> value of a struct built in the function (`Params({...})`), when `value` is one."""
     for node in function.nodes:

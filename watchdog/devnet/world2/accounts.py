@@ -8,7 +8,7 @@ from functools import cache
 from eth_account import Account
 from eth_account.hdaccount import key_from_seed, seed_from_mnemonic
 
-from watchdog.devnet.accounts import DevAccount
+from watchdog.devnet.accounts import DevAccount, NamedAccounts
 from watchdog.devnet.anvil import DEV_MNEMONIC
 
 # Derivation index of each role. `responder` is the project's responder key (index 4), so that a watchdog
@@ -50,23 +50,12 @@ def _account(name: str, index: int) -> DevAccount:
     return DevAccount(name, Account.from_key(key).address, key)
 
 
-class AccountBook:
+class AccountBook(NamedAccounts):
     """Named accounts (`book.attacker`, `book["whale"]`) and `book.users` (user00 … user39)."""
 
     def __init__(self) -> None:
-        self.by_name: dict[str, DevAccount] = {name: _account(name, index) for name, index in ROLES.items()}
-        for i in range(USERS):
-            name = f"user{i:02d}"
-            self.by_name[name] = _account(name, FIRST_USER_INDEX + i)
-
-    def __getattr__(self, name: str) -> DevAccount:
-        try:
-            return self.__dict__["by_name"][name]
-        except KeyError:
-            raise AttributeError(name) from None
-
-    def __getitem__(self, name: str) -> DevAccount:
-        return self.by_name[name]
+        users = {f"user{i:02d}": FIRST_USER_INDEX + i for i in range(USERS)}
+        super().__init__({name: _account(name, index) for name, index in {**ROLES, **users}.items()})
 
     @property
     def users(self) -> list[DevAccount]:
