@@ -7,13 +7,13 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import AliasChoices, BaseModel, ConfigDict, Field, StrictBool, ValidationError, field_validator, model_validator
+from pydantic import AliasChoices, BaseModel, ConfigDict, Discriminator, Field, Tag, ValidationError, field_validator, model_validator
 
 from watchdog.chain.abi import parse_call
 from watchdog.errors import ConfigError
-from watchdog.validation import Address, abi_problems, check_address, problem_lines
+from watchdog.validation import Address, abi_problems, check_address, plain, problem_lines, shown
 
 MAX_MANIFEST_BYTES = 64 * 1024 * 1024  # a manifest or ABI file larger than this is refused before it is parsed
 
@@ -93,13 +93,22 @@ def _argument_types(signature: str) -> tuple[str, ...]:
     return parse_call(signature)[1]
 
 
+def _pause_shape(value: Any) -> str:
+    return "~many" if isinstance(value, list) else "~one"
+
+
+# One pause or a list of them: told apart by shape, so that a problem is reported against the shape given.
+PausePaths = Annotated[Annotated[PauseSpec, Tag("~one")] | Annotated[list[PauseSpec], Tag("~many")],
+                       Discriminator(_pause_shape)]
+
+
 class ContractEntry(BaseModel):
     model_config = ConfigDict(extra="allow")
     name: str = Field(min_length=1, max_length=200)
     address: Address
     role: Role
     abi: str | list[dict[str, Any]] = Field(default_factory=list)  # path (relative to the manifest) or inline
-    pause: PauseSpec | list[PauseSpec] | None = None  # a list: several calls, each paused and checked (markets)
+    pause: PausePaths | None = None  # a list: several calls, each paused and checked (markets)
 
     @field_validator("abi")
     @classmethod
@@ -181,9 +190,10 @@ def duplicates(contracts: list[ContractEntry]) -> list[str]:
     addresses: dict[str, int] = {}
     for n, entry in enumerate(contracts):
         if entry.name in names:
-            problems.append(f"entry {n} has the name {entry.name!r} of entry {names[entry.name]}: give each contract its own name")
+            problems.append(f"entry {n} has the name {shown(entry.name)} of entry {names[entry.name]}: give each contract "
+                            "its own name")
         if entry.address.lower() in addresses:
-            problems.append(f"entry {n} ({entry.name}) has the address of entry {addresses[entry.address.lower()]}: "
+            problems.append(f"entry {n} ({plain(entry.name)}) has the address of entry {addresses[entry.address.lower()]}: "
                             "list each contract once")
         names.setdefault(entry.name, n)
         addresses.setdefault(entry.address.lower(), n)

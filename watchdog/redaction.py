@@ -51,6 +51,8 @@ def redact_text(text: str) -> str:
 def _redact_match(match: re.Match[str]) -> str:
     url = match.group(0)
     kept = url.rstrip(_TRAILING)  # "see http://host:8545." or "http://host:8545: timeout"
+    if kept.endswith("/") and url[len(kept):].startswith("..."):
+        kept += "..."  # already redacted: stays as it is
     return redact_url(kept) + url[len(kept):]
 
 

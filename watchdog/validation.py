@@ -53,10 +53,19 @@ _FORMS = {
 }
 
 
+_LINE_BREAKS = re.compile("[\r\n\x0b\x0c\x1c-\x1e\x85\u2028\u2029]")  # everything str.splitlines() splits on
+
+
 def shown(value: Any) -> str:
     """A value as quoted in a problem: redacted, on one line, shortened."""
-    text = redact_text(repr(value)).replace("\n", "\\n")
+    text = _LINE_BREAKS.sub(" ", redact_text(repr(value)))
     return text if len(text) <= SHOWN_CHARS else text[:SHOWN_CHARS - 3] + "..."
+
+
+def plain(part: Any) -> str:
+    """One part of a key path as written (a table name, a list index), or quoted when it is not plain text."""
+    text = str(part)
+    return text if text.isprintable() and len(text) <= SHOWN_CHARS else shown(text)
 
 
 def problem_lines(source: str, exc: ValidationError, prefix: tuple[Any, ...] = ()) -> list[str]:
@@ -65,8 +74,9 @@ def problem_lines(source: str, exc: ValidationError, prefix: tuple[Any, ...] = (
 
 
 def _line(source: str, loc: tuple[Any, ...], error: Any) -> str:
-    key = ".".join(str(p) for p in loc if not str(p).startswith("function-")) or "(top level)"
-    message = redact_text(str(error["msg"]).removeprefix("Value error, ")).replace("\n", " ")
+    # Union branches are not keys the user wrote: validator wrappers ("function-...") and tags ("~...").
+    key = ".".join(plain(p) for p in loc if not str(p).startswith(("function-", "~"))) or "(top level)"
+    message = _LINE_BREAKS.sub(" ", redact_text(str(error["msg"]).removeprefix("Value error, ")))
     if error["type"] == "string_pattern_mismatch":
         message = _FORMS.get(str(loc[-1]), "is not in the expected form")
     value = error.get("input")

@@ -91,3 +91,5 @@ def probe_or_explain(rpc: RpcClient, ws_url: str | None = None) -> dict[str, Pro
         return probe(rpc, ws_url)
     except RpcError as exc:
         return str(exc)
+    except (TypeError, ValueError) as exc:  # a head that is not a hex number
+        return f"the node's answer is malformed ({exc})"

@@ -11,6 +11,7 @@ from rich.console import Console
 from watchdog.cli.app import app
 from watchdog.config import EXAMPLE, Settings, load_settings, zero_config
 from watchdog.errors import ConfigError
+from watchdog.store import Store
 
 DEFAULT_CONFIG = Path("watchdog.toml")
 
@@ -55,11 +56,12 @@ def run(
         settings.metrics.port = metrics_port
     setup_logging(settings.logging.level, settings.logging.json_format)
     factory = load_factory(handler) if handler else rule_engine
-    daemon = Daemon(settings, handler_factory=factory)
-    if check:
+    if check:  # everything is built, nothing is written: the store stays unopened
+        daemon = Daemon(settings, handler_factory=factory, store=Store("sqlite:///:memory:"))
         Console().print(f"config ok: {len(settings.networks)} network(s), "
                         f"{sum(len(r.follower.addresses) for r in daemon.networks.values())} contract(s) watched")
         return
+    daemon = Daemon(settings, handler_factory=factory)
     if once:
         try:
             daemon.run_once(to_block)

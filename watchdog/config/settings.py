@@ -17,7 +17,7 @@ from watchdog.chain.http import MiB
 from watchdog.errors import ConfigError
 from watchdog.manifest import ContractEntry, load_manifest
 from watchdog.config.response import NotifierConfig, Playbook, ResponderSection, ResponseConfig, SignerConfig
-from watchdog.validation import Address, problem_lines
+from watchdog.validation import Address, plain, problem_lines, shown
 
 DEFAULT_STORE = "sqlite:///watchdog.db"
 MAX_CONFIG_BYTES = 4 * 1024 * 1024
@@ -63,15 +63,15 @@ class NetworkConfig(Strict):
 def _check_url(url: str, schemes: tuple[str, ...], what: str) -> None:
     """A URL of one of `schemes` with a host; the problem never repeats the URL (it may hold a key)."""
     scheme, sep, rest = url.partition("://")
-    wanted = " or ".join(f"{s}://" for s in schemes)
+    wanted = f"{' or '.join(f'{s}://' for s in schemes)} followed by the host and port"
     if not sep:
-        raise ValueError(f"{what} is not a URL: write it as {wanted}HOST:PORT")
+        raise ValueError(f"{what} is not a URL: write {wanted}")
     if scheme.lower() not in schemes:
         named = f"scheme {scheme!r}" if scheme.isalnum() and len(scheme) <= 10 else "another scheme"
-        raise ValueError(f"{what} has {named}: write it as {wanted}HOST:PORT")
+        raise ValueError(f"{what} has {named}: write {wanted}")
     host = rest.split("/", 1)[0].rsplit("@", 1)[-1]
     if not host or any(c.isspace() for c in url):
-        raise ValueError(f"{what} has no host, or spaces: write it as {wanted}HOST:PORT")
+        raise ValueError(f"{what} has no host, or spaces: write {wanted}")
 
 
 class ProtocolConfig(Strict):
@@ -110,6 +110,13 @@ class RulesConfig(BaseModel):
 
 class StoreConfig(Strict):
     url: str = DEFAULT_STORE
+
+    @field_validator("url")
+    @classmethod
+    def _kind(cls, url: str) -> str:
+        if not url.startswith(("sqlite:///", "postgres://", "postgresql://", "postgresql+psycopg://")):
+            raise ValueError("is neither sqlite:///PATH nor a postgresql:// URL: write one of these")
+        return url
 
 
 class MetricsConfig(Strict):
@@ -196,16 +203,17 @@ def parse_settings(raw: dict[str, Any], source: str = "config", base_dir: Path |
         raise ConfigError("\n".join(problem_lines(source, exc))) from None
     for name, protocol in settings.protocols.items():
         if protocol.network is not None and protocol.network not in settings.networks:
-            problems.append(f"{source}: protocols.{name}.network: unknown network {protocol.network!r}: "
-                            f"use one of {', '.join(sorted(settings.networks))}")
+            problems.append(f"{source}: protocols.{plain(name)}.network: unknown network {shown(protocol.network)}: "
+                            f"use one of {', '.join(plain(n) for n in sorted(settings.networks))}")
         elif protocol.network is None and len(settings.networks) > 1:
-            problems.append(f"{source}: protocols.{name}.network: missing (there are several networks): add it")
+            problems.append(f"{source}: protocols.{plain(name)}.network: missing (there are several networks): add it")
         if protocol.manifest is not None and not settings.path(protocol.manifest).is_file():
-            problems.append(f"{source}: protocols.{name}.manifest: file {settings.path(protocol.manifest)} does not exist: "
-                            "fix the path (relative to the config file)")
+            problems.append(f"{source}: protocols.{plain(name)}.manifest: file {shown(str(settings.path(protocol.manifest)))} "
+                            "does not exist: fix the path (relative to the config file)")
     for n, directory in enumerate(settings.rules.rule_dirs):
         if not settings.path(directory).is_dir():
-            problems.append(f"{source}: rules.rule_dirs.{n}: directory {settings.path(directory)} does not exist: fix the path")
+            problems.append(f"{source}: rules.rule_dirs.{n}: directory {shown(str(settings.path(directory)))} does not exist: "
+                            "fix the path")
     if problems:
         raise ConfigError("\n".join(problems))
     return settings

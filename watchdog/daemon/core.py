@@ -34,6 +34,7 @@ from watchdog.respond.responder import Responder
 from watchdog.respond.rpc import Rpc
 from watchdog.respond.sink import ResponderSink
 from watchdog.store import Store
+from watchdog.validation import plain
 
 log = logging.getLogger("watchdog.daemon")
 
@@ -141,7 +142,7 @@ class Daemon:
         """A start block or a confirmation depth past the node's head can only be a mistake (another chain's
         block, a typo): following would wait for ever and a run --once would process nothing."""
         net, options = self.settings.networks[name], runtime.follower.options
-        where = f"{self.settings.source}: networks.{name}"
+        where = f"{self.settings.source}: networks.{plain(name)}"
         if runtime.follower.checkpoint is None and options.start_block is not None and options.start_block > head:
             key = "start_block" if net.start_block is not None else "start_block (from the manifest's block)"
             raise ConfigError(f"{where}.{key}: block {options.start_block} is past the node's head {head}: "

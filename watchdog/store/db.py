@@ -44,7 +44,7 @@ class Store:
                                                 pool_pre_ping=not sqlite)
         except (ArgumentError, NoSuchModuleError, ModuleNotFoundError) as exc:
             hint = "install the PostgreSQL driver: pip install 'defi-watchdog[postgres]'" if url.startswith("postgresql") \
-                else "use sqlite:///PATH or postgresql://USER@HOST/DB"
+                else "use sqlite:///PATH or a postgresql:// URL (user, password, host and database)"
             raise ConfigError(f"store url {redact_url(url)} cannot be used ({type(exc).__name__}): {hint}") from None
         if sqlite:
             event.listen(self.engine, "connect", _sqlite_read_only_pragmas if read_only else _sqlite_pragmas)
