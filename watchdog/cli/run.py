@@ -64,7 +64,7 @@ def run(
     daemon = Daemon(settings, handler_factory=factory)
     if once:
         try:
-            daemon.run_once(to_block)
+            daemon.run_once(to_block, expect_blocks=True)
             for name, runtime in daemon.networks.items():
                 logging.getLogger("watchdog").info("%s: processed up to block %s", name, runtime.follower.checkpoint)
         finally:

@@ -120,7 +120,7 @@ class Daemon:
                                max_instances=1, coalesce=True, misfire_grace_time=None)
 
     # --- running ---
-    def check_chains(self) -> None:
+    def check_chains(self, *, once: bool = False) -> None:
         """Each endpoint set must serve the configured chain; a node that is down only gets a warning."""
         for name, runtime in self.networks.items():
             if self.stopping.is_set():
@@ -136,24 +136,30 @@ class Daemon:
             if actual != expected:
                 raise ConfigError(f"networks.{name}.chain_id is {expected} but the RPC serves chain {actual}: "
                                   "fix chain_id or rpc_urls")
-            self._check_head(name, runtime, head)
+            self._check_head(name, runtime, head, once)
 
-    def _check_head(self, name: str, runtime: NetworkRuntime, head: int) -> None:
-        """A start block or a confirmation depth past the node's head can only be a mistake (another chain's
-        block, a typo): following would wait for ever and a run --once would process nothing."""
+    def _check_head(self, name: str, runtime: NetworkRuntime, head: int, once: bool) -> None:
+        """A start block or a confirmation depth past the node's head: a run --once would process nothing (an
+        error); the daemon waits for the chain to get there (said once, in case it is a typo)."""
         net, options = self.settings.networks[name], runtime.follower.options
         where = f"{self.settings.source}: networks.{plain(name)}"
-        if runtime.follower.checkpoint is None and options.start_block is not None and options.start_block > head:
+        problems = []
+        if runtime.follower.checkpoint is None and options.start_block is not None and options.start_block > head + (not once):
             key = "start_block" if net.start_block is not None else "start_block (from the manifest's block)"
-            raise ConfigError(f"{where}.{key}: block {options.start_block} is past the node's head {head}: "
-                              "lower it, or check that the manifest and rpc_urls are for this chain")
+            problems.append(f"{where}.{key}: block {options.start_block} is past the node's head {head}: "
+                            "lower it, or check that the manifest and rpc_urls are for this chain")
         if net.confirmations > head:
-            raise ConfigError(f"{where}.confirmations: {net.confirmations} is more than the {head} blocks the chain has: "
-                              "lower it (0 detects on the head itself)")
+            problems.append(f"{where}.confirmations: {net.confirmations} is more than the {head} blocks the chain has: "
+                            "lower it (0 detects on the head itself)")
+        if problems and once:
+            raise ConfigError("\n".join(problems))
+        for problem in problems:
+            log.warning("%s; waiting for the chain to get there", problem)
 
-    def run_once(self, to_block: int | None = None) -> None:
-        """Process every network up to its safe head (or `to_block`) and return."""
-        self.check_chains()
+    def run_once(self, to_block: int | None = None, *, expect_blocks: bool = False) -> None:
+        """Process every network up to its safe head (or `to_block`) and return. With `expect_blocks` (a run
+        --once), a start block or a confirmation depth that leaves nothing to process is a ConfigError."""
+        self.check_chains(once=expect_blocks)
         for runtime in self.networks.values():
             runtime.follower.run_until(to_block)
 
