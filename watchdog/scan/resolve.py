@@ -10,12 +10,16 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlencode
 
-import httpx
 from eth_utils import to_checksum_address
 
+from watchdog.chain.http import HttpClient, HttpFailure
 from watchdog.errors import ConfigError
+from watchdog.redaction import redact_text, redact_url
 from watchdog.detect.artifacts import ResolvedSource, from_forge_artifacts
+
+MAX_EXPLORER_BYTES = 64 * 1024 * 1024  # a verified source with all its files is far below this
 
 
 @dataclass(slots=True)
@@ -81,16 +85,20 @@ def from_explorer(api: str, key: str | None, address: str, workdir: Path, timeou
     params = {"module": "contract", "action": "getsourcecode", "address": address}
     if key:
         params["apikey"] = key
+    shown = redact_url(api)
+    url = api + ("&" if "?" in api else "?") + urlencode(params)
+    client = HttpClient()
     try:
-        response = httpx.get(api, params=params, timeout=timeout)
-        response.raise_for_status()
-        body = response.json()
-    except httpx.HTTPStatusError as exc:
-        raise ConfigError(f"explorer API {api} answered HTTP {exc.response.status_code}: check --explorer-api and the key") from None
-    except (httpx.HTTPError, ValueError) as exc:
+        response = client.request("GET", url, timeout=timeout, max_bytes=MAX_EXPLORER_BYTES)
+        if response.status != 200:
+            raise ConfigError(f"explorer API {shown} answered HTTP {response.status}: check --explorer-api and the key")
+        body = json.loads(response.body)
+    except (HttpFailure, ValueError) as exc:
         reason = str(exc).replace(key, "***") if key else str(exc)  # the key travels in the query string
-        raise ConfigError(f"explorer API {api} failed: {type(exc).__name__}: {reason}") from None
-    result = body.get("result")
+        raise ConfigError(f"explorer API {shown} failed: {type(exc).__name__}: {redact_text(reason)}") from None
+    finally:
+        client.close()
+    result = body.get("result") if isinstance(body, dict) else None
     if body.get("status") != "1" or not isinstance(result, list) or not result:
         return None
     entry: dict[str, Any] = result[0]
@@ -111,7 +119,7 @@ def from_explorer(api: str, key: str | None, address: str, workdir: Path, timeou
         else:
             sources = {f"{contract or 'Contract'}.sol": code}
     except (json.JSONDecodeError, KeyError, TypeError, AttributeError):
-        raise ConfigError(f"explorer API {api} returned a malformed SourceCode for {address}") from None
+        raise ConfigError(f"explorer API {shown} returned a malformed SourceCode for {address}") from None
     return _layout(workdir, sources, remappings, contract, "explorer", None)
 
 
