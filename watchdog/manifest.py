@@ -114,7 +114,7 @@ class ContractEntry(BaseModel):
     @classmethod
     def _abi(cls, value: str | list[dict[str, Any]]) -> str | list[dict[str, Any]]:
         problems = [] if isinstance(value, str) else abi_problems(value, "abi")
-        if problems:  # the first one: "abi: 3.inputs: ..." becomes "contracts.0.abi: abi: 3.inputs: ..."
+        if problems:  # the first one, under this entry's key: "contracts.0.abi: 3.inputs: ..."
             raise ValueError(problems[0].removeprefix("abi: "))
         return value
 
@@ -173,7 +173,7 @@ class Manifest(BaseModel):
         path = Path(entry.abi)
         if not path.is_absolute() and self.source is not None:
             path = self.source.parent / path
-        data = read_json(path, f"the ABI of {entry.name}", "point `abi` at a JSON ABI file or a forge artifact")
+        data = read_json(path, f"the ABI of {plain(entry.name)}", "point `abi` at a JSON ABI file or a forge artifact")
         abi = data.get("abi") if isinstance(data, dict) else data
         if not isinstance(abi, list):
             raise ConfigError(f"{path}: (top level): not an ABI: write a JSON list of ABI items, or an artifact with an `abi` list")

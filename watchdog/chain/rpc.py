@@ -252,10 +252,11 @@ class RpcClient:
             endpoint.record(False, elapsed, error)
             if self.on_request:
                 self.on_request(endpoint, False, elapsed)
-        if isinstance(exc, AnswerTooLarge):
+        first = endpoint.failures_in_row == 1  # said once per run of failures, not at every retry
+        if isinstance(exc, AnswerTooLarge) and first:
             log.warning("rpc %s: %s: refused, the endpoint counts as failing (raise `max_answer_mb` of the network "
                         "if its answers are that large)", endpoint.label, exc)
-        elif isinstance(exc, DeadlineExceeded):
+        elif isinstance(exc, DeadlineExceeded) and first:
             log.warning("rpc %s: %s: the endpoint counts as failing (raise the network's `timeout` if it is "
                         "only slow)", endpoint.label, exc)
         else:

@@ -100,7 +100,8 @@ class Daemon:
         """The responder of every network, over the deployments detection follows (register it with add_sink,
         then `start()` it to resume what a previous run left open)."""
         response = self.settings.response()
-        return ResponderSink({name: Responder(response, self.store, Rpc(net.rpc_urls, timeout=net.timeout),
+        return ResponderSink({name: Responder(response, self.store, Rpc(RpcClient(net.rpc_urls, timeout=net.timeout,
+                                                                                  max_answer_bytes=net.max_answer_bytes)),
                                               self.deployments[name].manifest, network=name)
                               for name, net in self.settings.networks.items()})
 
