@@ -16,6 +16,8 @@ from fixtures.scan.helpers import run_cli
 from watchdog.cli import app
 from watchdog.devnet import Anvil
 from watchdog.devnet.cache import world_on_anvil
+from watchdog.errors import ConfigError
+from watchdog.keys import KeySource, load_signer
 from watchdog.store import Store
 
 runner = CliRunner()
@@ -122,6 +124,25 @@ def test_list_commands_read_a_store_without_writing_it(tmp_path: Path) -> None:
     Store(f"sqlite:///{empty}").close()
     empty.write_bytes(b"")
     assert "holds no watchdog tables" in one_line(runner.invoke(app, ["incidents", "list", "--store", f"sqlite:///{empty}"]))
+
+
+# --- keys ---
+
+
+@pytest.mark.parametrize(("content", "expected"), [
+    (b"{" * 100_000, "is larger than 64 KiB: is it the right file?"),
+    (b"\xff\xfe keystore", "is not UTF-8 text: is it the right file?"),
+    (json.dumps({"version": 3, "crypto": {"kdf": "scrypt", "kdfparams": {"n": 2**30, "r": 8, "p": 1, "dklen": 32}}}).encode(),
+     "its key derivation asks for n = 1073741824, above 1048576: re-encrypt the key with standard parameters"),
+])
+def test_a_hostile_keystore_is_refused_before_any_expensive_work(tmp_path: Path, content: bytes, expected: str,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    keystore = tmp_path / "key.json"
+    keystore.write_bytes(content)
+    monkeypatch.setenv("KEY_PASSWORD", "pw")
+    with pytest.raises(ConfigError) as caught:
+        load_signer(KeySource(keystore, "KEY_PASSWORD"))
+    assert str(caught.value) == f"keystore {keystore}" + (": " if "derivation" in expected else " ") + expected
 
 
 # --- replay ---

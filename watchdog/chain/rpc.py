@@ -247,7 +247,8 @@ class RpcClient:
     def _failed(self, endpoint: Endpoint, started: float, exc: Exception) -> str:
         """Count a failed request against its endpoint; the error as shown (endpoint redacted)."""
         elapsed = (time.perf_counter() - started) * 1000
-        error = redact_text(f"{endpoint.label}: {type(exc).__name__}: {str(exc).replace(endpoint.url, endpoint.label)}")
+        what = str(exc) if isinstance(exc, HttpFailure) else f"{type(exc).__name__}: {exc}"  # HttpFailure names its cause
+        error = redact_text(f"{endpoint.label}: {what.replace(endpoint.url, endpoint.label)}")
         if not isinstance(exc, Stopped):
             endpoint.record(False, elapsed, error)
             if self.on_request:

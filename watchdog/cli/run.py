@@ -9,6 +9,7 @@ import typer
 from rich.console import Console
 
 from watchdog.cli.app import app
+from watchdog.cli.output import write_output
 from watchdog.config import EXAMPLE, Settings, load_settings, zero_config
 from watchdog.errors import ConfigError
 from watchdog.store import Store
@@ -88,6 +89,5 @@ def init(
     """Write a commented example configuration."""
     if path.exists() and not force:
         raise ConfigError(f"{path} already exists: pass --force to overwrite it, or choose another path")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(EXAMPLE)
+    write_output(path, EXAMPLE, "the configuration file")
     Console().print(f"wrote {path}: edit networks and protocols, then `watchdog run --config {path} --check`")
