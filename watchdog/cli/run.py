@@ -50,6 +50,10 @@ def run(
     """Run the watchdog: follow the chain, detect, store findings and hand them to the responder."""
     from watchdog.daemon import Daemon, load_factory, rule_engine, setup_logging
 
+    if metrics_port is not None and not 0 <= metrics_port <= 65535:
+        raise ConfigError(f"--metrics-port {metrics_port}: a port is a number from 0 (any free port) to 65535")
+    if to_block is not None and to_block < 0:
+        raise ConfigError(f"--to-block {to_block}: a block number is 0 or more")
     settings = _settings(config, manifest, rpc, ws, store)
     if json_logs is not None:
         settings.logging.json_format = json_logs
