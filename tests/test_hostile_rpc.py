@@ -5,6 +5,7 @@ a log line naming the endpoint, malformed answers count as that endpoint failing
 
 from __future__ import annotations
 
+import json
 import logging
 import subprocess
 import sys
@@ -95,12 +96,15 @@ def test_a_stale_head_is_not_asked_about_blocks_it_lacks(honest: HostileRpc) -> 
         assert {h["url"]: h["lagging"] for h in client.health()} == {stale.url: True, honest.url: False}
 
 
-def test_bad_hex_from_the_node_is_one_line_not_a_traceback() -> None:
+@pytest.mark.parametrize("command", [["doctor"], ["replay", "--block", "1"]])
+def test_bad_hex_from_the_node_is_one_line_not_a_traceback(tmp_path, command: list[str]) -> None:
+    (tmp_path / "manifest.json").write_text(json.dumps({"chain_id": 31337, "contracts": [
+        {"name": "Vault", "address": "0x00000000000000000000000000000000000000aa", "role": "vault"}]}))
+    extra = ["--manifest", str(tmp_path / "manifest.json")] if command[0] == "replay" else []
     with HostileRpc("bad_hex") as server:
-        done = subprocess.run([sys.executable, "-m", "watchdog", "doctor", "--rpc", server.keyed_url(SECRET)],
+        done = subprocess.run([sys.executable, "-m", "watchdog", *command, *extra, "--rpc", server.keyed_url(SECRET)],
                               capture_output=True, text=True, timeout=120)
     assert done.returncode == 2 and "Traceback" not in done.stderr and SECRET not in done.stdout + done.stderr
-    port = server.port
+    method = "eth_chainId" if command[0] == "doctor" else "eth_blockNumber"
     assert [line for line in done.stderr.splitlines() if line.strip()] == [
-        f"error: http://***@127.0.0.1:{port}/... answered eth_chainId with '0xzz', not a hex number: "
-        "is it an Ethereum JSON-RPC endpoint?"]
+        f"error: the node answered {method} with '0xzz', not a hex number: is it an Ethereum JSON-RPC endpoint?"]

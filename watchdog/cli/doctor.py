@@ -13,7 +13,7 @@ from rich.table import Table
 
 from watchdog import toolchain
 from watchdog.cli.app import app
-from watchdog.errors import RpcError, ToolchainError
+from watchdog.errors import ToolchainError
 
 PYTHON_PACKAGES = ("web3", "eth-abi", "slither-analyzer", "crytic-compile", "safe-eth-py", "sqlmodel", "httpx", "apscheduler")
 FIX_NPM = "run `make setup` (or `npm install`) in the watchdog checkout"
@@ -62,13 +62,14 @@ def checks() -> list[tuple[str, str | None, str]]:
 def node_report(rpc_url: str, ws_url: str | None) -> dict[str, Any]:
     """What the node at `rpc_url` can do, and which built-in rules lose power without what it lacks."""
     from watchdog.chain.capabilities import probe
+    from watchdog.chain.parse import quantity
     from watchdog.chain.rpc import RpcClient
     from watchdog.redaction import redact_url
     from watchdog.detect.loader import builtin_rules
 
     client = RpcClient(rpc_url, retries=1, timeout=10.0)
     try:
-        chain_id, head = (_hex_number(client, method, rpc_url) for method in ("eth_chainId", "eth_blockNumber"))
+        chain_id, head = (quantity(client.call(method), method) for method in ("eth_chainId", "eth_blockNumber"))
         found = probe(client, ws_url)
     finally:
         client.close()
@@ -79,18 +80,6 @@ def node_report(rpc_url: str, ws_url: str | None) -> dict[str, Any]:
     return {"url": redact_url(rpc_url), "chain_id": chain_id, "head": head, "capabilities": {
         name: {"ok": p.ok, "what": p.capability.what, "fallback": p.capability.fallback, "detail": p.detail,
                "rules": users.get(name, [])} for name, p in found.items()}}
-
-
-def _hex_number(client: Any, method: str, url: str) -> int:
-    from watchdog.redaction import redact_url
-    from watchdog.validation import shown
-
-    answer = client.call(method)
-    try:
-        return int(answer, 16)
-    except (TypeError, ValueError):
-        raise RpcError(f"{redact_url(url)} answered {method} with {shown(answer)}, not a hex number: "
-                       "is it an Ethereum JSON-RPC endpoint?") from None
 
 
 @app.command()

@@ -16,6 +16,7 @@ from rich.console import Console
 from rich.table import Table
 
 from watchdog.chain.capabilities import ZERO
+from watchdog.chain.parse import quantity
 from watchdog.chain.rpc import RpcAnswerError, RpcClient
 from watchdog.cli.app import app
 from watchdog.config import Settings, load_settings, zero_config
@@ -48,7 +49,7 @@ def _span(rpc, tx: str | None, block: int | None, span: str | None) -> tuple[int
         receipt = rpc.call("eth_getTransactionReceipt", [tx])
         if receipt is None:
             raise ConfigError(f"--tx {tx}: the node does not know this transaction (wrong network, or not mined)")
-        number = int(receipt["blockNumber"], 16)
+        number = quantity(receipt.get("blockNumber") if isinstance(receipt, dict) else None, "the receipt's blockNumber")
         return number, number
     if block is not None:
         if block < 0:
@@ -66,7 +67,7 @@ def _span(rpc, tx: str | None, block: int | None, span: str | None) -> tuple[int
 def _check_node(rpc: RpcClient, first: int, last: int) -> None:
     """The node must have the blocks and the state before them: otherwise every rule's read would fail and the
     replay would say "no findings" about blocks it never judged."""
-    head = int(rpc.call("eth_blockNumber"), 16)
+    head = quantity(rpc.call("eth_blockNumber"), "eth_blockNumber")
     if last > head:
         raise ConfigError(f"block {last} is past the node's head {head}: replay blocks up to {head}")
     before = max(first - 1, 0)
