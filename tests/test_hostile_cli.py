@@ -77,6 +77,14 @@ def test_output_to_a_directory_is_refused_before_scanning(tmp_path: Path) -> Non
     assert line == f"error: --output {tmp_path / 'out'} is a directory: give a file path, e.g. {tmp_path / 'out' / 'report.sarif'}"
 
 
+def test_debug_shows_what_the_one_line_hides(tmp_path: Path) -> None:
+    (tmp_path / "A.sol").write_text(CONTRACT)
+    args = ["scan", str(tmp_path / "A.sol"), "--timeout", "0"]
+    assert one_line(runner.invoke(app, args)).startswith("error: --timeout 0:")
+    debugged = runner.invoke(app, ["--debug", *args])
+    assert isinstance(debugged.exception, ConfigError) and "--timeout 0" in str(debugged.exception)
+
+
 @pytest.mark.parametrize(("content", "expected"), [
     ('{"findings": [', "is not valid JSON (line 1: Expecting value)"),
     ('{"runs": [{"results": 7}]}', "is neither a watchdog JSON/SARIF report nor a list of fingerprints"),
