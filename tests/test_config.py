@@ -112,7 +112,7 @@ def test_bad_toml_and_a_wrong_chain_id_are_one_line_each(tmp_path: Path) -> None
 def test_rules_tables_carry_enabled_and_params(tmp_path: Path) -> None:
     config = tmp_path / "w.toml"
     config.write_text('[networks.main]\nchain_id = 1\nrpc_urls = ["http://127.0.0.1:1"]\n'
-                      '[rules]\nallowlist = ["0xabc"]\n[rules.oracle-deviation]\nthreshold_bps = 500\n'
+                      '[rules]\nallowlist = ["0x00000000000000000000000000000000000000ab"]\n[rules.oracle-deviation]\nthreshold_bps = 500\n'
                       '[rules.flash-loan]\nenabled = false\n')
     settings = load_settings(config)
     assert settings.rules.settings() == {"oracle-deviation": {"enabled": True, "threshold_bps": 500},

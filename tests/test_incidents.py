@@ -158,7 +158,7 @@ def test_incident_commands_list_show_report_resolve(tmp_path: Path) -> None:
 def test_report_of_an_unknown_incident_is_one_clear_error(tmp_path: Path) -> None:
     _, db = responder(tmp_path)
     out = runner.invoke(app, ["incidents", "report", "7", "--store", db])
-    assert out.exit_code != 0 and "no incident 7" in str(out.exception)
+    assert out.exit_code == 2 and "no incident 7" in out.output
 
 
 def test_commands_take_the_store_from_the_config(tmp_path: Path) -> None:

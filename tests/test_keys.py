@@ -90,8 +90,8 @@ def test_no_private_key_in_logs_store_or_errors(world: World, anvil: Anvil, tmp_
     monkeypatch.setenv(PASSWORD_ENV, "wrong")
     result = runner.invoke(app, ["proposals", "sign", "1", "--store", db, "--rpc", anvil.url,
                                  "--keystore", str(keystore(tmp_path, "owner3", world.accounts.owner3.key)), "--password-env", PASSWORD_ENV])
-    outputs.append("".join(traceback.format_exception(result.exception)) if result.exception else result.output)
-    assert "wrong password" in outputs[-1]
+    outputs.append(result.output)
+    assert result.exit_code == 2 and "wrong password" in outputs[-1]
     stored = b"".join(p.read_bytes() for p in tmp_path.glob("wd.db*")).lower()
     logged = caplog.text.lower() + "".join(outputs).lower()
     for name in ("responder", "owner1", "owner2", "owner3"):

@@ -13,7 +13,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 # Lowest first. A module may import its own layer and the layers below; the exceptions are listed below.
 LAYERS = [
-    {"errors", "finding", "modules", "toolchain", "keys", "metrics"},
+    {"errors", "finding", "modules", "toolchain", "keys", "metrics", "redaction", "validation"},
     {"chain", "store"},
     {"manifest", "config"},
     {"detect", "rules", "pipeline"},
@@ -25,8 +25,8 @@ LAYERS = [
 # Stricter than the layer order: chain/ is pure I/O, the store knows only findings, and the pipeline drives
 # any handler without knowing the detection engine.
 ONLY = {
-    "chain": {"chain", "errors"},
-    "store": {"store", "errors", "finding"},
+    "chain": {"chain", "errors", "redaction", "validation"},
+    "store": {"store", "errors", "finding", "redaction"},
     "pipeline": {"pipeline", "chain", "store", "errors", "finding", "metrics"},
 }
 

@@ -48,6 +48,8 @@ def cli(*args: str) -> str:
     result = runner.invoke(app, list(args), catch_exceptions=True)
     if result.exception and not isinstance(result.exception, SystemExit):
         raise result.exception
+    if result.exit_code == 2 and result.output.startswith("error: "):  # the one line a user error is shown as
+        raise WatchdogError(result.output.removeprefix("error: ").strip())
     assert result.exit_code == 0, result.output
     return result.output
 

@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 
 from watchdog.chain.reader import BlockReader
-from watchdog.chain.rpc import RpcAnswerError, RpcClient, RpcUnavailable, redact
+from watchdog.chain.rpc import RpcAnswerError, RpcClient, RpcUnavailable
+from watchdog.redaction import redact_url
 from watchdog.chain.ws import Subscriber
 from watchdog.devnet import Anvil
 from watchdog.devnet.anvil import free_port
@@ -43,7 +44,7 @@ def test_a_dead_endpoint_fails_over_and_all_dead_raises(anvil: Anvil) -> None:
         client.call("eth_chainId")
     shown = str(err.value) + repr(client.health())
     assert "secret" not in shown and "0123456789abcdef" not in shown and "s3cret" not in shown
-    assert redact(keyed) == f"http://127.0.0.1:{keyed.split(':')[3].split('/')[0]}/..."
+    assert redact_url(keyed) == f"http://***@127.0.0.1:{keyed.split(':')[3].split('/')[0]}/..."
 
 
 @pytest.mark.parametrize("healthy_twin", [True, False], ids=["failover", "retries-only"])

@@ -72,5 +72,5 @@ def test_an_unreachable_server_is_one_line_without_the_password() -> None:
 
 
 def test_an_unknown_database_kind_names_the_supported_ones() -> None:
-    with pytest.raises(ConfigError, match="sqlite:///PATH or postgresql://"):
+    with pytest.raises(ConfigError, match="sqlite:///PATH or a postgresql:// URL"):
         Store("mysql://root:pw@127.0.0.1/db")

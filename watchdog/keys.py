@@ -16,6 +16,8 @@ from eth_keys import keys as eth_keys
 
 from watchdog.errors import ConfigError
 
+MAX_KEY_FILE_BYTES = 64 * 1024
+
 
 @dataclass(frozen=True, slots=True)
 class KeySource:
@@ -85,21 +87,17 @@ def _password(source: KeySource) -> str:
             raise ConfigError(f"keystore password variable {source.password_env} is not set: export it before starting")
         return value
     if source.password_file:
-        try:
-            return Path(source.password_file).expanduser().read_text().rstrip("\r\n")
-        except OSError as exc:
-            raise ConfigError(f"keystore password file {source.password_file} cannot be read: {exc.strerror}") from None
+        return _small_file(Path(source.password_file).expanduser(), "keystore password file").rstrip("\r\n")
     raise ConfigError(f"keystore {source.keystore}: set `password_env` or `password_file` for its password")
 
 
 def _from_keystore(source: KeySource) -> LocalAccount:
     path = Path(source.keystore).expanduser()  # type: ignore[arg-type]
     try:
-        data = json.loads(path.read_text())
-    except OSError as exc:
-        raise ConfigError(f"keystore {path} cannot be read: {exc.strerror}") from None
-    except json.JSONDecodeError:
+        data = json.loads(_small_file(path, "keystore"))
+    except (ValueError, RecursionError):
         raise ConfigError(f"keystore {path} is not JSON: give an eth-account keystore file") from None
+    _check_kdf(data, path)
     password = _password(source)
     try:
         key = Account.decrypt(data, password)
@@ -108,6 +106,36 @@ def _from_keystore(source: KeySource) -> LocalAccount:
     except Exception:
         raise ConfigError(f"keystore {path} is not a valid keystore (version 3 JSON expected)") from None
     return Account.from_key(key)
+
+
+def _small_file(path: Path, what: str) -> str:
+    """A keystore or a password file: a few hundred bytes, so at most MAX_KEY_FILE_BYTES are ever read."""
+    try:
+        with path.open("rb") as handle:
+            data = handle.read(MAX_KEY_FILE_BYTES + 1)
+    except OSError as exc:
+        raise ConfigError(f"{what} {path} cannot be read: {exc.strerror or exc}") from None
+    if len(data) > MAX_KEY_FILE_BYTES:
+        raise ConfigError(f"{what} {path} is larger than {MAX_KEY_FILE_BYTES // 1024} KiB: is it the right file?")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise ConfigError(f"{what} {path} is not UTF-8 text: is it the right file?") from None
+
+
+def _check_kdf(data: object, path: Path) -> None:
+    """Key derivation costs within what wallets use: a hostile keystore must not make decrypting it take hours
+    or all the memory (scrypt's memory is 128 * n * r bytes)."""
+    crypto = data.get("crypto", data.get("Crypto")) if isinstance(data, dict) else None
+    params = crypto.get("kdfparams") if isinstance(crypto, dict) else None
+    if not isinstance(params, dict):
+        return  # not a keystore at all: decrypting says so
+    limits = {"n": 2**20, "r": 16, "p": 16, "c": 10_000_000, "dklen": 64}
+    for name, limit in limits.items():
+        value = params.get(name, 0)
+        if not isinstance(value, int) or value > limit:
+            raise ConfigError(f"keystore {path}: its key derivation asks for {name} = {str(value)[:20]}, above {limit}: "
+                              "re-encrypt the key with standard parameters")
 
 
 def write_keystore(key: str, password: str, path: Path, *, iterations: int | None = None) -> str:

@@ -7,12 +7,15 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import AliasChoices, BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import AliasChoices, BaseModel, ConfigDict, Discriminator, Field, Tag, ValidationError, field_validator, model_validator
 
 from watchdog.chain.abi import parse_call
 from watchdog.errors import ConfigError
+from watchdog.validation import Address, abi_problems, check_address, plain, problem_lines, shown
+
+MAX_MANIFEST_BYTES = 64 * 1024 * 1024  # a manifest or ABI file larger than this is refused before it is parsed
 
 Role = Literal[
     "market", "vault", "lending", "oracle_feed", "oracle_adapter", "twap_oracle", "amm_pair", "router",
@@ -43,9 +46,9 @@ class PauseSpec(BaseModel):
 
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
     via: Literal["guardian", "self"]
-    guardian: str | None = None          # guardian address when via == "guardian"
+    guardian: Address | None = None      # guardian address when via == "guardian"
     scope: Literal["protocol", "market", "function_group"] = "protocol"
-    scope_id: str | None = None          # bytes32 hex naming the market or function group
+    scope_id: str | None = Field(None, pattern=r"^0x[0-9a-fA-F]{64}$")  # bytes32 hex naming the market or function group
     to: str | None = None                # via self: the contract called (manifest name or address; default: this one)
     call: str = Field("pause()", validation_alias=AliasChoices("call", "function"))  # via self: the function
     args: list[Any] = Field(default_factory=list)  # its arguments (addresses may be manifest names)
@@ -56,9 +59,16 @@ class PauseSpec(BaseModel):
     def _signature(cls, value: str) -> str:
         return _call_signature(value, returns=False)
 
+    @field_validator("to")
+    @classmethod
+    def _target(cls, value: str | None) -> str | None:
+        return check_address(value) if value is not None and value.startswith("0x") else value
+
     @model_validator(mode="after")
     def _consistent(self) -> "PauseSpec":
         if self.via == "guardian":
+            if self.guardian is None:
+                raise ValueError("a pause via the guardian needs `guardian`, the guardian's address")
             return self  # the guardian's own pause(target, scope, reason): `call` only names it
         types = _argument_types(self.call)
         if len(types) != len(self.args):
@@ -83,20 +93,29 @@ def _argument_types(signature: str) -> tuple[str, ...]:
     return parse_call(signature)[1]
 
 
+def _pause_shape(value: Any) -> str:
+    return "~many" if isinstance(value, list) else "~one"
+
+
+# One pause or a list of them: told apart by shape, so that a problem is reported against the shape given.
+PausePaths = Annotated[Annotated[PauseSpec, Tag("~one")] | Annotated[list[PauseSpec], Tag("~many")],
+                       Discriminator(_pause_shape)]
+
+
 class ContractEntry(BaseModel):
     model_config = ConfigDict(extra="allow")
-    name: str
-    address: str
+    name: str = Field(min_length=1, max_length=200)
+    address: Address
     role: Role
     abi: str | list[dict[str, Any]] = Field(default_factory=list)  # path (relative to the manifest) or inline
-    pause: PauseSpec | list[PauseSpec] | None = None  # a list: several calls, each paused and checked (markets)
+    pause: PausePaths | None = None  # a list: several calls, each paused and checked (markets)
 
-    @field_validator("address")
+    @field_validator("abi")
     @classmethod
-    def _address(cls, value: str) -> str:
-        if not (value.startswith("0x") and len(value) == 42):
-            raise ValueError("must be a 0x-prefixed 20-byte hex address")
-        int(value, 16)
+    def _abi(cls, value: str | list[dict[str, Any]]) -> str | list[dict[str, Any]]:
+        problems = [] if isinstance(value, str) else abi_problems(value, "abi")
+        if problems:  # the first one, under this entry's key: "contracts.0.abi: 3.inputs: ..."
+            raise ValueError(problems[0].removeprefix("abi: "))
         return value
 
     @property
@@ -108,18 +127,35 @@ class ContractEntry(BaseModel):
 
 
 class SafeInfo(BaseModel):
-    address: str
-    owners: list[str]
-    threshold: int
+    address: Address
+    owners: list[Address] = Field(min_length=1)
+    threshold: int = Field(ge=1)
+
+    @model_validator(mode="after")
+    def _threshold(self) -> "SafeInfo":
+        if len({owner.lower() for owner in self.owners}) != len(self.owners):
+            raise ValueError("an owner is listed twice: list each owner once")
+        if self.threshold > len(self.owners):
+            raise ValueError(f"threshold {self.threshold} is above the {len(self.owners)} owner(s): no pause proposal "
+                             "could ever be executed; lower it or list every owner")
+        return self
 
 
 class Manifest(BaseModel):
     model_config = ConfigDict(extra="allow")
-    chain_id: int
-    block: int = 0
+    chain_id: int = Field(gt=0)
+    block: int = Field(0, ge=0)
     contracts: list[ContractEntry]
     safe: SafeInfo | None = None
     source: Path | None = Field(default=None, exclude=True)
+
+    @field_validator("contracts")
+    @classmethod
+    def _unique(cls, contracts: list[ContractEntry]) -> list[ContractEntry]:
+        problems = duplicates(contracts)
+        if problems:
+            raise ValueError("; ".join(problems))
+        return contracts
 
     def by_role(self, role: str) -> list[ContractEntry]:
         return [c for c in self.contracts if c.role == role]
@@ -161,27 +197,58 @@ class Manifest(BaseModel):
         path = Path(entry.abi)
         if not path.is_absolute() and self.source is not None:
             path = self.source.parent / path
-        try:
-            data = json.loads(path.read_text())
-        except (OSError, json.JSONDecodeError) as exc:
-            raise ConfigError(f"ABI of {entry.name} at {path} is unreadable ({exc}): point `abi` at a JSON ABI file") from exc
-        return data["abi"] if isinstance(data, dict) else data
+        data = read_json(path, f"the ABI of {plain(entry.name)}", "point `abi` at a JSON ABI file or a forge artifact")
+        abi = data.get("abi") if isinstance(data, dict) else data
+        if not isinstance(abi, list):
+            raise ConfigError(f"{path}: (top level): not an ABI: write a JSON list of ABI items, or an artifact with an `abi` list")
+        problems = abi_problems(abi, str(path))
+        if problems:
+            raise ConfigError("\n".join(problems))
+        return abi
+
+
+def duplicates(contracts: list[ContractEntry]) -> list[str]:
+    """Two entries with one name or one address: which one a report, a playbook or a rule means is unclear."""
+    problems = []
+    names: dict[str, int] = {}
+    addresses: dict[str, int] = {}
+    for n, entry in enumerate(contracts):
+        if entry.name in names:
+            problems.append(f"entry {n} has the name {shown(entry.name)} of entry {names[entry.name]}: give each contract "
+                            "its own name")
+        if entry.address.lower() in addresses:
+            problems.append(f"entry {n} ({plain(entry.name)}) has the address of entry {addresses[entry.address.lower()]}: "
+                            "list each contract once")
+        names.setdefault(entry.name, n)
+        addresses.setdefault(entry.address.lower(), n)
+    return problems
+
+
+def read_json(path: Path, what: str, fix: str) -> Any:
+    """A JSON file, size-capped, or one ConfigError line naming it and the fix."""
+    try:
+        with path.open("rb") as handle:
+            text = handle.read(MAX_MANIFEST_BYTES + 1)
+    except OSError as exc:
+        raise ConfigError(f"{path}: {what} cannot be read ({exc.strerror or exc}): {fix}") from None
+    if len(text) > MAX_MANIFEST_BYTES:
+        raise ConfigError(f"{path}: {what} is larger than {MAX_MANIFEST_BYTES // (1024 * 1024)} MiB: {fix}")
+    try:
+        return json.loads(text)
+    except (ValueError, RecursionError) as exc:  # bad JSON, bad UTF-8, or nesting too deep
+        detail = f"line {exc.lineno}: {exc.msg}" if isinstance(exc, json.JSONDecodeError) else type(exc).__name__
+        raise ConfigError(f"{path}: {what} is not valid JSON ({detail}): {fix}") from None
 
 
 def load_manifest(path: Path | str) -> Manifest:
-    """Read and validate a manifest; one-line ConfigError naming the bad key."""
+    """Read and validate a manifest; ConfigError with one `file: key: problem: fix` line per problem."""
     path = Path(path)
-    try:
-        raw = json.loads(path.read_text())
-    except OSError as exc:
-        raise ConfigError(f"manifest {path} cannot be read: {exc.strerror}") from exc
-    except json.JSONDecodeError as exc:
-        raise ConfigError(f"manifest {path} is not JSON (line {exc.lineno}): {exc.msg}") from exc
+    raw = read_json(path, "the manifest", "point to the deployment manifest (JSON)")
     try:
         manifest = Manifest.model_validate(raw)
     except ValidationError as exc:
-        err = exc.errors()[0]
-        where = ".".join(str(p) for p in err["loc"])
-        raise ConfigError(f"manifest {path}: {where}: {err['msg']}") from exc
+        raise ConfigError("\n".join(problem_lines(str(path), exc))) from None
+    if not manifest.contracts:
+        raise ConfigError(f"{path}: contracts: the manifest lists no contract: add the contracts to watch")
     manifest.source = path.resolve()
     return manifest

@@ -9,6 +9,8 @@ from typing import Any, Callable
 
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
+from watchdog.redaction import redact_text
+
 
 class Metrics:
     """Every metric of one daemon, in its own registry (several daemons can live in one process)."""
@@ -70,7 +72,8 @@ class MetricsServer:
                     self._send(200, outer.metrics.render(), CONTENT_TYPE_LATEST)
                 elif self.path.split("?")[0] == "/health":
                     report = outer.health()
-                    self._send(200 if report.get("ok") else 503, json.dumps(report).encode(), "application/json")
+                    body = redact_text(json.dumps(report))  # errors quoted in the reasons may name endpoints
+                    self._send(200 if report.get("ok") else 503, body.encode(), "application/json")
                 else:
                     self._send(404, b"not found: try /metrics or /health\n", "text/plain")
 

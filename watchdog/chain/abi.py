@@ -22,6 +22,7 @@ from eth_utils import keccak
 
 from watchdog.chain.events import Log
 from watchdog.errors import ConfigError
+from watchdog.validation import abi_problems
 
 log = logging.getLogger("watchdog.abi")
 
@@ -197,11 +198,14 @@ class AbiRegistry:
         """A JSON ABI (list) or a forge/hardhat artifact (object with "abi")."""
         try:
             data = json.loads(Path(path).read_text())
-        except (OSError, json.JSONDecodeError) as exc:
+        except (OSError, ValueError, RecursionError) as exc:  # missing, not UTF-8, not JSON, nested too deeply
             raise ConfigError(f"ABI file {path} is unreadable ({exc}): point it at a JSON ABI or a forge artifact") from exc
         abi = data.get("abi") if isinstance(data, dict) else data
         if not isinstance(abi, list):
             raise ConfigError(f"ABI file {path} has no ABI list: expected a JSON list or an object with an `abi` key")
+        problems = abi_problems(abi, str(path))
+        if problems:
+            raise ConfigError("\n".join(problems))
         self.add_abi(abi, address, name)
 
     def add_artifacts(self, directory: Path) -> None:
@@ -209,10 +213,13 @@ class AbiRegistry:
         for path in sorted(Path(directory).glob("*/*.json")):
             try:
                 data = json.loads(path.read_text())
-            except (OSError, json.JSONDecodeError):
+            except (OSError, ValueError, RecursionError):
                 log.warning("skipping unreadable artifact %s", path)
                 continue
             if isinstance(data, dict) and isinstance(data.get("abi"), list):
+                if abi_problems(data["abi"], str(path)):
+                    log.warning("skipping artifact %s: its ABI is malformed", path)
+                    continue
                 self.add_abi(data["abi"])
 
     def candidates(self, address: str, topic0: str | None) -> list[EventSpec]:

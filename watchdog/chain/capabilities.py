@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 import websockets
 
+from watchdog.chain.parse import quantity
 from watchdog.chain.rpc import RpcAnswerError, RpcClient
 from watchdog.errors import RpcError
 
@@ -49,7 +50,7 @@ class Probe:
 def probe(rpc: RpcClient, ws_url: str | None = None) -> dict[str, Probe]:
     """Every capability, probed on `rpc` (and `ws_url` for subscriptions)."""
     call = {"from": ZERO, "to": ZERO, "data": "0x"}
-    old = max(0, int(rpc.call("eth_blockNumber"), 16) - OLD_BLOCKS)
+    old = max(0, quantity(rpc.call("eth_blockNumber"), "eth_blockNumber") - OLD_BLOCKS)
     requests = {
         "trace": ("debug_traceCall", [call, "latest", CALL_TRACER]),
         "prestate": ("debug_traceCall", [call, "latest", {"tracer": "prestateTracer"}]),

@@ -6,6 +6,7 @@ from typing import Any, Callable
 
 from watchdog.chain.events import Block, CallFrame, Log, Tx
 from watchdog.errors import RpcError
+from watchdog.validation import shown
 
 
 class BadRpcAnswer(RpcError):
@@ -14,6 +15,15 @@ class BadRpcAnswer(RpcError):
 
 def _int(value: Any) -> int:
     return int(value, 16) if isinstance(value, str) else int(value)
+
+
+def quantity(raw: Any, what: str) -> int:
+    """A JSON-RPC quantity (a hex number) such as the answer of eth_chainId or eth_blockNumber."""
+    try:
+        return int(raw, 16)
+    except (TypeError, ValueError):
+        raise BadRpcAnswer(f"the node answered {what} with {shown(raw)}, not a hex number: "
+                           "is it an Ethereum JSON-RPC endpoint?") from None
 
 
 def block(raw: Any) -> Block:

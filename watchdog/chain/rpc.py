@@ -1,4 +1,4 @@
-"""JSON-RPC over httpx: batching, timeouts, retries with backoff and jitter, failover between endpoints.
+"""JSON-RPC over HTTP: batching, deadlines and size caps, retries with backoff and jitter, failover between endpoints.
 
 Every endpoint keeps a health score (an exponentially weighted success rate) and the head it last reported.
 A request goes to the healthiest endpoint that is not cooling down after a failure and not lagging behind
@@ -12,6 +12,7 @@ another endpoint would most likely say the same.
 from __future__ import annotations
 
 import itertools
+import json
 import logging
 import math
 import random
@@ -19,11 +20,10 @@ import threading
 import time
 from dataclasses import dataclass, field
 from typing import Any, Callable
-from urllib.parse import urlsplit
 
-import httpx
-
+from watchdog.chain.http import DEFAULT_MAX_BYTES, AnswerTooLarge, DeadlineExceeded, HttpClient, HttpFailure, Stopped
 from watchdog.errors import RpcError
+from watchdog.redaction import redact_text, redact_url
 
 log = logging.getLogger("watchdog.rpc")
 
@@ -55,15 +55,6 @@ class _BadAnswer(Exception):
     """A transport-level answer that is not valid JSON-RPC (garbage, wrong ids, HTTP error)."""
 
 
-def redact(url: str) -> str:
-    """The URL as shown in logs, metrics and /health: hosted endpoints carry API keys in the path,
-    the query or the user part, so only scheme, host and port are shown."""
-    parts = urlsplit(url)
-    port = f":{parts.port}" if parts.port else ""
-    hidden = "/..." if parts.path.strip("/") or parts.query else ""
-    return f"{parts.scheme}://{parts.hostname or ''}{port}{hidden}"
-
-
 @dataclass
 class Endpoint:
     url: str
@@ -80,7 +71,7 @@ class Endpoint:
 
     @property
     def label(self) -> str:
-        return redact(self.url)
+        return redact_url(self.url)
 
     def record(self, ok: bool, elapsed_ms: float = 0.0, error: str = "") -> None:
         with self.lock:
@@ -111,7 +102,11 @@ class Endpoint:
 
 
 class RpcClient:
-    """A JSON-RPC client over several HTTP endpoints of one network. Thread-safe."""
+    """A JSON-RPC client over several HTTP endpoints of one network. Thread-safe.
+
+    Every request ends within `timeout` seconds (connection and whole answer: a node that drips its answer does
+    not hold a thread), an answer above `max_answer_bytes` is refused and counts as that endpoint failing, and
+    `interrupt()` ends every request in flight at once (a shutdown)."""
 
     def __init__(
         self,
@@ -121,6 +116,7 @@ class RpcClient:
         retries: int = 4,
         backoff: float = 0.1,
         max_backoff: float = 2.0,
+        max_answer_bytes: int = DEFAULT_MAX_BYTES,
         on_request: Callable[[Endpoint, bool, float], None] | None = None,
         on_calls: Callable[[list[Call]], None] | None = None,
     ) -> None:
@@ -128,13 +124,14 @@ class RpcClient:
         if not urls:
             raise RpcError("no RPC endpoint given: set at least one URL in `rpc_urls`")
         self.endpoints = [Endpoint(url) for url in urls]
+        self.timeout = timeout
         self.retries = retries
         self.backoff = backoff
         self.max_backoff = max_backoff
+        self.max_answer_bytes = max_answer_bytes
         self.on_request = on_request  # metrics hook: (endpoint, ok, elapsed_ms)
         self.on_calls = on_calls      # metrics hook: the calls of each request (once, whatever the retries)
-        self._http = httpx.Client(timeout=httpx.Timeout(timeout, connect=min(timeout, 3.0)),
-                                  limits=httpx.Limits(max_keepalive_connections=8))
+        self._http = HttpClient(connect_timeout=min(timeout, 3.0))
         self._ids = itertools.count(1)
         self._id_lock = threading.Lock()
 
@@ -178,14 +175,14 @@ class RpcClient:
             request_id = next(self._ids)
         body = {"jsonrpc": "2.0", "id": request_id, "method": "eth_blockNumber", "params": []}
         for endpoint in self.endpoints:
-            if not endpoint.healthy:
+            if not endpoint.healthy or self._http.stopped.is_set():
                 continue
             started = time.perf_counter()
             try:
                 [answer] = self._post(endpoint, body, [request_id])
                 endpoint.head = int(answer["result"], 16)
-            except (httpx.HTTPError, _BadAnswer, ValueError, KeyError, TypeError) as exc:
-                endpoint.record(False, (time.perf_counter() - started) * 1000, f"{endpoint.label}: {type(exc).__name__}")
+            except (HttpFailure, _BadAnswer, ValueError, KeyError, TypeError) as exc:
+                self._failed(endpoint, started, exc)
 
     @property
     def best_head(self) -> int:
@@ -201,7 +198,12 @@ class RpcClient:
                  "head": e.head, "lagging": self.lagging(e)}
                 for e in self.endpoints]
 
+    def interrupt(self) -> None:
+        """End every request in flight now and refuse new ones (RpcUnavailable): the process is stopping."""
+        self._http.stop()
+
     def close(self) -> None:
+        self._http.stop()
         self._http.close()
 
     # --- internals ---
@@ -216,19 +218,16 @@ class RpcClient:
         for attempt in range(self.retries + 1):
             behind = 0
             for endpoint in self._ranked():
+                if self._http.stopped.is_set():
+                    raise RpcUnavailable("the RPC client was stopped (shutting down)")
                 if at_least is not None and 0 < endpoint.head < at_least:
                     behind += 1  # it has not got that block: asking it would read as a missing block
                     continue
                 started = time.perf_counter()
                 try:
                     answers = self._post(endpoint, body, ids)
-                except (httpx.HTTPError, _BadAnswer, ValueError) as exc:
-                    elapsed = (time.perf_counter() - started) * 1000
-                    last = f"{endpoint.label}: {type(exc).__name__}: {str(exc).replace(endpoint.url, endpoint.label)}"
-                    endpoint.record(False, elapsed, last)
-                    if self.on_request:
-                        self.on_request(endpoint, False, elapsed)
-                    log.debug("rpc failure %s", last)
+                except (HttpFailure, _BadAnswer, ValueError) as exc:
+                    last = self._failed(endpoint, started, exc)
                     continue
                 elapsed = (time.perf_counter() - started) * 1000
                 endpoint.record(True, elapsed)
@@ -246,23 +245,46 @@ class RpcClient:
                 raise RpcLagging(f"no RPC endpoint has reached block {at_least} yet (best head {self.best_head})")
             if attempt < self.retries:
                 # Exponential backoff with full jitter, so several clients do not retry in lockstep.
-                time.sleep(random.uniform(0, min(self.max_backoff, self.backoff * 2 ** attempt)))
+                self._http.stopped.wait(random.uniform(0, min(self.max_backoff, self.backoff * 2 ** attempt)))
         raise RpcUnavailable(f"no RPC endpoint answered after {self.retries + 1} attempts; last error: {last}")
 
+    def _failed(self, endpoint: Endpoint, started: float, exc: Exception) -> str:
+        """Count a failed request against its endpoint; the error as shown (endpoint redacted)."""
+        elapsed = (time.perf_counter() - started) * 1000
+        what = str(exc) if isinstance(exc, HttpFailure) else f"{type(exc).__name__}: {exc}"  # HttpFailure names its cause
+        error = redact_text(f"{endpoint.label}: {what.replace(endpoint.url, endpoint.label)}")
+        if not isinstance(exc, Stopped):
+            endpoint.record(False, elapsed, error)
+            if self.on_request:
+                self.on_request(endpoint, False, elapsed)
+        first = endpoint.failures_in_row == 1  # said once per run of failures, not at every retry
+        if isinstance(exc, AnswerTooLarge) and first:
+            log.warning("rpc %s: %s: refused, the endpoint counts as failing (raise `max_answer_mb` of the network "
+                        "if its answers are that large)", endpoint.label, exc)
+        elif isinstance(exc, DeadlineExceeded) and first:
+            log.warning("rpc %s: %s: the endpoint counts as failing (raise the network's `timeout` if it is "
+                        "only slow)", endpoint.label, exc)
+        else:
+            log.debug("rpc failure %s", error)
+        return error
+
     def _post(self, endpoint: Endpoint, body: Any, ids: list[int]) -> list[dict[str, Any]]:
-        response = self._http.post(endpoint.url, json=body)
-        if response.status_code != 200:
-            raise _BadAnswer(f"HTTP {response.status_code}")
-        data = response.json()
+        response = self._http.request("POST", endpoint.url, timeout=self.timeout, max_bytes=self.max_answer_bytes,
+                                      content=json.dumps(body).encode(), headers={"Content-Type": "application/json"})
+        if response.status != 200:
+            raise _BadAnswer(f"HTTP {response.status}")
+        data = json.loads(response.body)
         answers = data if isinstance(data, list) else [data]
-        by_id = {a.get("id"): a for a in answers if isinstance(a, dict)}
+        # Only well-formed answers count: a JSON-RPC answer is an object with an id and a result or an error.
+        by_id = {a["id"]: a for a in answers
+                 if isinstance(a, dict) and isinstance(a.get("id"), (int, str)) and ("result" in a or "error" in a)}
         try:
             return [by_id[i] for i in ids]
         except KeyError:
             # A single non-batched error (e.g. a batch refused as a whole) carries id null.
             if len(answers) == 1 and isinstance(answers[0], dict) and "error" in answers[0] and len(ids) == 1:
                 return answers
-            raise _BadAnswer("answer ids do not match the request") from None
+            raise _BadAnswer("answer ids do not match the request, or an answer has neither result nor error") from None
 
 
 def _reported_head(calls: list[Call], answers: list[dict[str, Any]]) -> int | None:

@@ -1,13 +1,9 @@
-"""`watchdog` console script: registers every command module, turns user errors into one line."""
+"""`watchdog` console script: registers every command module on `app`, whose root group reports every error
+as one line (see watchdog.cli.app)."""
 
 from __future__ import annotations
 
-import sys
-
-from rich.console import Console
-
 from watchdog.cli.app import app
-from watchdog.errors import WatchdogError
 
 # Importing a command module registers its commands on `app`.
 from watchdog.cli import (  # noqa: E402,F401
@@ -19,8 +15,4 @@ __all__ = ["app", "main"]
 
 
 def main() -> None:
-    try:
-        app()
-    except WatchdogError as exc:
-        Console(stderr=True).print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
-        sys.exit(exc.exit_code)
+    app()

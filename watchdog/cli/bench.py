@@ -11,8 +11,7 @@ from rich.console import Console
 
 from watchdog import toolchain
 from watchdog.cli.app import app
-from watchdog.cli.run import _fail
-from watchdog.errors import ToolchainError, WatchdogError
+from watchdog.errors import ToolchainError
 from watchdog.modules import load_file
 
 bench_app = typer.Typer(help="Benchmarks that print JSON figures against a baseline measured in the same run.", no_args_is_help=True)
@@ -42,11 +41,7 @@ def bench_ingest(
     json_output: bool = typer.Option(False, "--json", help="Print only the JSON object."),
 ) -> None:
     """Ingestion speed: raw eth_getLogs vs web3.py vs watchdog's full path, and live latency."""
-    try:
-        result = harness("ingest").run_ingest(logs=logs, latency_blocks=latency_blocks,
-                                              backfill_blocks=backfill_blocks)
-    except WatchdogError as exc:
-        raise _fail(exc) from None
+    result = harness("ingest").run_ingest(logs=logs, latency_blocks=latency_blocks, backfill_blocks=backfill_blocks)
     _print(result, json_output)
 
 

@@ -13,7 +13,7 @@ from rich.table import Table
 
 from watchdog import toolchain
 from watchdog.cli.app import app
-from watchdog.errors import ToolchainError, WatchdogError
+from watchdog.errors import ToolchainError
 
 PYTHON_PACKAGES = ("web3", "eth-abi", "slither-analyzer", "crytic-compile", "safe-eth-py", "sqlmodel", "httpx", "apscheduler")
 FIX_NPM = "run `make setup` (or `npm install`) in the watchdog checkout"
@@ -62,12 +62,14 @@ def checks() -> list[tuple[str, str | None, str]]:
 def node_report(rpc_url: str, ws_url: str | None) -> dict[str, Any]:
     """What the node at `rpc_url` can do, and which built-in rules lose power without what it lacks."""
     from watchdog.chain.capabilities import probe
-    from watchdog.chain.rpc import RpcClient, redact
+    from watchdog.chain.parse import quantity
+    from watchdog.chain.rpc import RpcClient
+    from watchdog.redaction import redact_url
     from watchdog.detect.loader import builtin_rules
 
     client = RpcClient(rpc_url, retries=1, timeout=10.0)
     try:
-        chain_id, head = int(client.call("eth_chainId"), 16), int(client.call("eth_blockNumber"), 16)
+        chain_id, head = (quantity(client.call(method), method) for method in ("eth_chainId", "eth_blockNumber"))
         found = probe(client, ws_url)
     finally:
         client.close()
@@ -75,7 +77,7 @@ def node_report(rpc_url: str, ws_url: str | None) -> dict[str, Any]:
     for rule in builtin_rules():
         for capability, what in rule.needs.items():
             users.setdefault(capability, []).append(f"{rule.id} ({what})")
-    return {"url": redact(rpc_url), "chain_id": chain_id, "head": head, "capabilities": {
+    return {"url": redact_url(rpc_url), "chain_id": chain_id, "head": head, "capabilities": {
         name: {"ok": p.ok, "what": p.capability.what, "fallback": p.capability.fallback, "detail": p.detail,
                "rules": users.get(name, [])} for name, p in found.items()}}
 
@@ -91,11 +93,7 @@ def doctor(
     missing = [(name, fix) for name, version, fix in rows if version is None]
     node = None
     if rpc:
-        try:
-            node = node_report(rpc, ws)
-        except WatchdogError as exc:
-            Console(stderr=True).print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
-            raise typer.Exit(exc.exit_code) from None
+        node = node_report(rpc, ws)
     if json_output:
         typer.echo(json.dumps({"ok": not missing, "components": {n: v for n, v, _ in rows}, "node": node}))
     else:

@@ -10,6 +10,7 @@ from rich.console import Console
 from rich.table import Table
 
 from watchdog.cli.app import app
+from watchdog.cli.output import write_output
 from watchdog.config import load_settings
 from watchdog.forensics import of_findings
 from watchdog.manifest import load_manifest
@@ -26,13 +27,11 @@ STORE_OPTION = typer.Option(None, "--store", envvar="WATCHDOG_STORE",
 CONFIG_OPTION = typer.Option(None, "--config", "-c", help="TOML config to take the store (and RPC) from.")
 
 
-def open_store(store: str | None, config: Path | None) -> Store:
-    """The store named on the command line, else the config's, else ./watchdog.db."""
-    if store:
-        return Store(store)
-    if config is not None:
-        return Store(load_settings(config).store_url())
-    return Store("sqlite:///watchdog.db")
+def open_store(store: str | None, config: Path | None, *, read_only: bool = False) -> Store:
+    """The store named on the command line, else the config's, else ./watchdog.db. It must exist: these commands
+    read what `watchdog run` stored, so a mistyped path is an error, never a new empty store."""
+    url = store or (load_settings(config).store_url() if config is not None else "sqlite:///watchdog.db")
+    return Store(url, create=False, read_only=read_only)
 
 
 @incidents_app.command("list")
@@ -43,7 +42,7 @@ def list_incidents(
     as_json: bool = typer.Option(False, "--json", help="JSON instead of a table."),
 ) -> None:
     """List incidents, newest first."""
-    db = open_store(store, config)
+    db = open_store(store, config, read_only=True)
     with db.session() as s:
         rows = incidents.incidents(s, status)
     if as_json:
@@ -60,7 +59,7 @@ def list_incidents(
 @incidents_app.command("show")
 def show(incident_id: int, store: str = STORE_OPTION, config: Path = CONFIG_OPTION) -> None:
     """An incident with its findings, actions and UTC timeline."""
-    report = postmortem(open_store(store, config), incident_id)
+    report = postmortem(open_store(store, config, read_only=True), incident_id)
     out = Console(width=160, highlight=False, soft_wrap=True)
     out.print(f"incident #{report['incident']}: {report['title']}")
     out.print(f"status {report['status']}, severity {report['severity_label']} ({report['severity']}), "
@@ -92,11 +91,11 @@ def report(
     detection; with --rpc, the forensics of the attack transactions."""
     if fmt not in ("markdown", "json"):
         raise typer.BadParameter("use markdown or json", param_hint="--format")
-    data = postmortem(open_store(store, config), incident_id,
+    data = postmortem(open_store(store, config, read_only=True), incident_id,
                       of_findings(rpc, load_manifest(manifest) if manifest else None) if rpc else None)
     text = markdown(data) if fmt == "markdown" else json.dumps(data, indent=2) + "\n"
     if out:
-        out.write_text(text)
+        write_output(out, text, "--out")
         typer.echo(f"wrote {out}")
     else:
         typer.echo(text, nl=False)

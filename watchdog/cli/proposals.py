@@ -66,7 +66,7 @@ def _proposals(store: Store, proposal: Proposal, rpc: str, service_url: str | No
 def list_proposals(store: str = STORE_OPTION, config: Path = CONFIG_OPTION,
                    as_json: bool = typer.Option(False, "--json", help="JSON instead of a table.")) -> None:
     """Proposals, newest first, with their signature count."""
-    db = open_store(store, config)
+    db = open_store(store, config, read_only=True)
     with db.session() as s:
         rows = proposals.proposals(s)
     data = [{"id": p.id, "status": p.status, "safe": p.safe, "nonce": p.nonce, "contract": p.contract,
@@ -86,7 +86,7 @@ def list_proposals(store: str = STORE_OPTION, config: Path = CONFIG_OPTION,
 def show(proposal_id: int, store: str = STORE_OPTION, config: Path = CONFIG_OPTION,
          as_json: bool = typer.Option(False, "--json", help="Everything as JSON.")) -> None:
     """The proposal and its evidence: what the SafeTx does, why, and what to check before signing."""
-    db = open_store(store, config)
+    db = open_store(store, config, read_only=True)
     p = get_proposal(db, proposal_id)
     sigs = signatures(db, proposal_id)
     if as_json:

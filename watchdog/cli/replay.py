@@ -7,6 +7,7 @@ reports what the live daemon stores for those blocks (rule state starts empty at
 from __future__ import annotations
 
 import json
+import re
 import tempfile
 from pathlib import Path
 
@@ -14,6 +15,9 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from watchdog.chain.capabilities import ZERO
+from watchdog.chain.parse import quantity
+from watchdog.chain.rpc import RpcAnswerError, RpcClient
 from watchdog.cli.app import app
 from watchdog.config import Settings, load_settings, zero_config
 from watchdog.errors import ConfigError
@@ -40,12 +44,16 @@ def _span(rpc, tx: str | None, block: int | None, span: str | None) -> tuple[int
     if sum(given) != 1:
         raise ConfigError("say what to replay: exactly one of --tx HASH, --block N, --range A:B")
     if tx is not None:
+        if not re.fullmatch(r"0x[0-9a-f]{64}", tx):
+            raise ConfigError(f"--tx {tx[:80]}: not a transaction hash (0x and 64 hex digits)")
         receipt = rpc.call("eth_getTransactionReceipt", [tx])
         if receipt is None:
             raise ConfigError(f"--tx {tx}: the node does not know this transaction (wrong network, or not mined)")
-        number = int(receipt["blockNumber"], 16)
+        number = quantity(receipt.get("blockNumber") if isinstance(receipt, dict) else None, "the receipt's blockNumber")
         return number, number
     if block is not None:
+        if block < 0:
+            raise ConfigError(f"--block {block}: a block number is 0 or more")
         return block, block
     try:
         first, last = (int(x) for x in span.split(":"))  # type: ignore[union-attr]
@@ -54,6 +62,20 @@ def _span(rpc, tx: str | None, block: int | None, span: str | None) -> tuple[int
     if first < 0 or last < first:
         raise ConfigError(f"--range {span}: the first block must be >= 0 and <= the last")
     return first, last
+
+
+def _check_node(rpc: RpcClient, first: int, last: int) -> None:
+    """The node must have the blocks and the state before them: otherwise every rule's read would fail and the
+    replay would say "no findings" about blocks it never judged."""
+    head = quantity(rpc.call("eth_blockNumber"), "eth_blockNumber")
+    if last > head:
+        raise ConfigError(f"block {last} is past the node's head {head}: replay blocks up to {head}")
+    before = max(first - 1, 0)
+    try:
+        rpc.call("eth_getBalance", [ZERO, hex(before)])
+    except RpcAnswerError as exc:
+        raise ConfigError(f"the node has no state for block {before} ({exc.message}): replay recent blocks, or use an "
+                          "archive node (`watchdog doctor --rpc URL` shows what a node keeps)") from None
 
 
 def replay_findings(settings: Settings, network: str, first: int, last: int) -> list[FindingRecord]:
@@ -90,8 +112,6 @@ def replay(
     as_json: bool = typer.Option(False, "--json", help="Print the findings as a JSON list."),
 ) -> None:
     """Run the rules over history and print the findings (for writing and testing rules)."""
-    from watchdog.chain.rpc import RpcClient
-
     settings = _settings(config, manifest, rpc)
     if network is None:
         if len(settings.networks) > 1:
@@ -99,9 +119,11 @@ def replay(
         network = next(iter(settings.networks))
     elif network not in settings.networks:
         raise ConfigError(f"--network {network}: not in the config; use one of {', '.join(settings.networks)}")
-    client = RpcClient(settings.networks[network].rpc_urls, timeout=settings.networks[network].timeout)
+    net = settings.networks[network]
+    client = RpcClient(net.rpc_urls, timeout=net.timeout, max_answer_bytes=net.max_answer_bytes)
     try:
         first, last = _span(client, tx.lower() if tx else None, block, span)
+        _check_node(client, first, last)
     finally:
         client.close()
     records = replay_findings(settings, network, first, last)

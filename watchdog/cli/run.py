@@ -10,18 +10,12 @@ import typer
 from rich.console import Console
 
 from watchdog.cli.app import app
+from watchdog.cli.output import write_output
 from watchdog.config import EXAMPLE, Settings, load_settings, zero_config
-from watchdog.errors import ConfigError, WatchdogError
+from watchdog.errors import ConfigError
+from watchdog.store import Store
 
 DEFAULT_CONFIG = Path("watchdog.toml")
-
-def _fail(exc: WatchdogError) -> typer.Exit:
-    """One red line per problem, exit code 2."""
-    err = Console(stderr=True)
-    for line in str(exc).splitlines():
-        err.print(f"[bold red]error:[/] {line}", highlight=False, soft_wrap=True)
-    return typer.Exit(exc.exit_code)
-
 
 def _settings(config: Path | None, manifest: Path | None, rpc: list[str], ws: str | None, store: str | None) -> Settings:
     if manifest is not None or rpc:
@@ -71,38 +65,44 @@ def run(
     """Run the watchdog: follow the chain, detect, store findings and hand them to the responder."""
     from watchdog.daemon import Daemon, load_factory, rule_engine, setup_logging
 
-    try:
-        settings = _settings(config, manifest, rpc, ws, store)
-        if json_logs is not None:
-            settings.logging.json_format = json_logs
-        if metrics_port is not None:
-            settings.metrics.port = metrics_port
-        setup_logging(settings.logging.level, settings.logging.json_format)
-        factory = load_factory(handler) if handler else rule_engine
-        daemon = Daemon(settings, handler_factory=factory)
-        if check:
-            Console().print(f"config ok: {len(settings.networks)} network(s), "
-                            f"{sum(len(r.follower.addresses) for r in daemon.networks.values())} contract(s) watched")
-            return
-        if once:
-            daemon.run_once(to_block)
+    if metrics_port is not None and not 0 <= metrics_port <= 65535:
+        raise ConfigError(f"--metrics-port {metrics_port}: a port is a number from 0 (any free port) to 65535")
+    if ui_port is not None and not 0 <= ui_port <= 65535:
+        raise ConfigError(f"--ui-port {ui_port}: a port is a number from 0 (any free port) to 65535")
+    if to_block is not None and to_block < 0:
+        raise ConfigError(f"--to-block {to_block}: a block number is 0 or more")
+    settings = _settings(config, manifest, rpc, ws, store)
+    if json_logs is not None:
+        settings.logging.json_format = json_logs
+    if metrics_port is not None:
+        settings.metrics.port = metrics_port
+    setup_logging(settings.logging.level, settings.logging.json_format)
+    factory = load_factory(handler) if handler else rule_engine
+    if check:  # everything is built, nothing is written: the store stays unopened
+        daemon = Daemon(settings, handler_factory=factory, store=Store("sqlite:///:memory:"))
+        Console().print(f"config ok: {len(settings.networks)} network(s), "
+                        f"{sum(len(r.follower.addresses) for r in daemon.networks.values())} contract(s) watched")
+        return
+    daemon = Daemon(settings, handler_factory=factory)
+    if once:
+        try:
+            daemon.run_once(to_block, expect_blocks=True)
             for name, runtime in daemon.networks.items():
                 logging.getLogger("watchdog").info("%s: processed up to block %s", name, runtime.follower.checkpoint)
-            daemon.store.close()
-            return
-        # The responder acts on live findings only; --once is for backfills and replays.
-        responder = daemon.responder_sink()
-        daemon.add_sink(responder)
-        responder.start()  # resume what a previous run left open (never a second transaction)
-        page = serve_page(daemon, settings.metrics.host, ui_port) if ui_port is not None else None
-        try:
-            daemon.run()
         finally:
-            responder.close()
-            if page is not None:
-                page.stop()
-    except WatchdogError as exc:
-        raise _fail(exc) from None
+            daemon.store.close()
+        return
+    # The responder acts on live findings only; --once is for backfills and replays.
+    responder = daemon.responder_sink()
+    daemon.add_sink(responder)
+    responder.start()  # resume what a previous run left open (never a second transaction)
+    page = serve_page(daemon, settings.metrics.host, ui_port) if ui_port is not None else None
+    try:
+        daemon.run()
+    finally:
+        responder.close()
+        if page is not None:
+            page.stop()
 
 
 @app.command()
@@ -112,7 +112,6 @@ def init(
 ) -> None:
     """Write a commented example configuration."""
     if path.exists() and not force:
-        raise _fail(ConfigError(f"{path} already exists: pass --force to overwrite it, or choose another path"))
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(EXAMPLE)
+        raise ConfigError(f"{path} already exists: pass --force to overwrite it, or choose another path")
+    write_output(path, EXAMPLE, "the configuration file")
     Console().print(f"wrote {path}: edit networks and protocols, then `watchdog run --config {path} --check`")

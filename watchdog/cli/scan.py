@@ -9,16 +9,23 @@ import typer
 from rich.console import Console
 
 from watchdog.cli.app import app
+from watchdog.cli.output import write_output
 from watchdog.finding import Severity
 from watchdog.errors import ConfigError
 from watchdog.scan import report as reports
 from watchdog.scan.scanner import ScanOptions, ScanReport, scan_path
 
 FAIL_ON_CHOICES = ("none", *(s.value for s in Severity))
+SUFFIXES = {"text": "txt", "json": "json", "sarif": "sarif", "markdown": "md"}
 
 
 def _split(values: list[str]) -> list[str]:
     return [part.strip() for value in values for part in value.split(",") if part.strip()]
+
+
+def _positive(value: float, option: str, what: str) -> None:
+    if not value > 0:
+        raise ConfigError(f"{option} {value:g}: the {what} must be above 0: raise it")
 
 
 def _list_detectors() -> None:
@@ -59,6 +66,12 @@ def scan(
         raise ConfigError(f"--format {fmt!r} is not one of {', '.join(reports.FORMATS)}")
     if fail_on not in FAIL_ON_CHOICES:
         raise ConfigError(f"--fail-on {fail_on!r} is not one of {', '.join(FAIL_ON_CHOICES)}")
+    _positive(timeout, "--timeout", "seconds a scan may take")
+    _positive(max_memory, "--max-memory", "MiB of memory a scan may use")
+    _positive(max_source_mb, "--max-source-mb", "MiB of Solidity a scan accepts")
+    if output is not None and output.is_dir():
+        raise ConfigError(f"--output {output} is a directory: give a file path, e.g. {output / ('report.' + SUFFIXES[fmt])}")
+    known = reports.load_baseline(baseline) if baseline else None  # a broken baseline fails before the scan
     options = ScanOptions(
         include=_split(include),
         exclude=_split(exclude),
@@ -80,12 +93,11 @@ def scan(
         result = scan_path(path, options)
     else:
         raise ConfigError("give a PATH to scan, or --address 0x... --rpc URL")
-    if baseline:
-        result = reports.apply_baseline(result, reports.load_baseline(baseline))
+    if known is not None:
+        result = reports.apply_baseline(result, known)
     rendered = reports.render(result, fmt)
     if output:
-        output.parent.mkdir(parents=True, exist_ok=True)
-        output.write_text(rendered)
+        write_output(output, rendered, "--output")
         Console(stderr=True).print(reports.to_text(result).splitlines()[-1], highlight=False, soft_wrap=True)
     else:
         sys.stdout.write(rendered)

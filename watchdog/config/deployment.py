@@ -11,6 +11,7 @@ from typing import Any
 from watchdog.config.settings import Settings
 from watchdog.errors import ConfigError
 from watchdog.manifest import ContractEntry, Manifest, load_manifest
+from watchdog.validation import plain, shown
 
 
 @dataclass(frozen=True)
@@ -49,8 +50,8 @@ def resolve_protocols(settings: Settings) -> list[ProtocolDeployment]:
         if config.manifest is not None:
             manifest = load_manifest(settings.path(config.manifest))
             if manifest.chain_id != chain_id:
-                raise ConfigError(f"protocols.{name}.manifest: chain id {manifest.chain_id} differs from "
-                                  f"networks.{network}.chain_id {chain_id}: point it at the right network")
+                raise ConfigError(f"protocols.{plain(name)}.manifest: chain id {manifest.chain_id} differs from "
+                                  f"networks.{plain(network)}.chain_id {chain_id}: point it at the right network")
             extra = dict(manifest.model_extra or {})
             label = str(extra.get("protocol") or extra.get("name") or name)
             contracts += [_inline(manifest, entry, label, _is_quote(manifest, entry)) for entry in manifest.contracts]
@@ -67,6 +68,12 @@ def resolve_protocols(settings: Settings) -> list[ProtocolDeployment]:
 def deployments(settings: Settings) -> dict[str, Deployment]:
     """One merged deployment per configured network (a network with no protocol watches nothing)."""
     protocols = resolve_protocols(settings)
+    problems = [*_shared_contracts(settings, protocols), *_unknown_response_names(settings, protocols)]
+    if not any(p.manifest.contracts for p in protocols):
+        problems.append(f"{settings.source}: protocols: no contract is watched: add a [protocols.<name>] table with "
+                        "a manifest or contracts")
+    if problems:
+        raise ConfigError("\n".join(problems))
     out: dict[str, Deployment] = {}
     for network, net in settings.networks.items():
         mine = tuple(p for p in protocols if p.network == network)
@@ -80,6 +87,47 @@ def deployments(settings: Settings) -> dict[str, Deployment]:
                           safe=next((p.manifest.safe for p in mine if p.manifest.safe), None), **extra)
         out[network] = Deployment(network, net.chain_id, merged, mine)
     return out
+
+
+def _shared_contracts(settings: Settings, protocols: list[ProtocolDeployment]) -> list[str]:
+    """A name or an address in two protocols of one network: which protocol a finding, a report or a pause
+    target means would depend on the order of the tables."""
+    problems = []
+    for network in settings.networks:
+        names: dict[str, str] = {}
+        addresses: dict[str, str] = {}
+        for protocol in (p for p in protocols if p.network == network):
+            for entry in protocol.manifest.contracts:
+                for seen, key, what in ((names, entry.name, f"contract name {shown(entry.name)}"),
+                                        (addresses, entry.address.lower(), f"address {entry.address} ({plain(entry.name)})")):
+                    other = seen.setdefault(key, protocol.name)
+                    if other != protocol.name:
+                        problems.append(f"{settings.source}: protocols.{plain(protocol.name)}: {what} is also in "
+                                        f"protocols.{plain(other)} on network {plain(network)}: list each contract in one "
+                                        "protocol, under one name")
+    return problems
+
+
+def _unknown_response_names(settings: Settings, protocols: list[ProtocolDeployment]) -> list[str]:
+    """Playbook targets must name watched contracts and notifiers configured ones: found now, not during an attack."""
+    contracts = sorted({c.name for p in protocols for c in p.manifest.contracts})
+    problems = []
+    for n, playbook in enumerate(settings.playbooks):
+        for m, action in enumerate(playbook.actions):
+            where = f"{settings.source}: playbooks.{n}.actions.{m}"
+            for target in action.targets:
+                if target not in ("affected", "all") and target not in contracts:
+                    problems.append(f"{where}.targets: {shown(target)} names no watched contract: use \"affected\", "
+                                    f"\"all\" or a contract name ({_some(contracts)})")
+            for notifier in action.notifiers:
+                if notifier not in settings.notifiers:
+                    problems.append(f"{where}.notifiers: {shown(notifier)} is not configured: add a [notifiers.{plain(notifier)}] "
+                                    f"table or use one of: {_some(sorted(settings.notifiers)) or 'none configured'}")
+    return problems
+
+
+def _some(names: list[str], count: int = 8) -> str:
+    return ", ".join(plain(n) for n in names[:count]) + (f" and {len(names) - count} more" if len(names) > count else "")
 
 
 def _is_quote(manifest: Manifest, entry: ContractEntry) -> bool:

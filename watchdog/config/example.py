@@ -18,6 +18,8 @@ reorg_window = 64          # recent blocks remembered to find the fork point of 
 max_log_range = 2000       # most blocks per eth_getLogs; halved automatically when a provider refuses
 # start_block = 19000000   # where to start without a checkpoint (default: the manifest's block, else the head)
 mempool = false            # simulate pending transactions that reach watched contracts (needs debug_traceCall)
+timeout = 10.0             # seconds a request may take, connection and whole answer (then the next endpoint)
+max_answer_mb = 64         # a larger answer is refused and counts as that endpoint failing
 
 # Protocols to watch: a deployment manifest, or contracts listed here (or both).
 [protocols.demo]

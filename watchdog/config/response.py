@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, field_validator, model_validator
 
 from watchdog.finding import Severity
 from watchdog.keys import KeySource
@@ -60,22 +60,22 @@ class Condition(_Strict):
     protocols: list[str] = []  # empty: any protocol
     count: int = Field(1, ge=1)  # matching findings needed within the window
     window_seconds: int = Field(3600, ge=1)
-    pending: bool | None = None  # only mempool findings (true), only mined (false), both (unset)
+    pending: StrictBool | None = None  # only mempool findings (true), only mined (false), both (unset)
 
 
 class PlaybookAction(_Strict):
     type: Literal["notify", "pause", "propose"]
     notifiers: list[str] = []  # notify: names in [notifiers]; empty: all
     targets: list[str] = ["affected"]  # pause/propose: manifest names, "affected" or "all"
-    dry_run: bool = False
+    dry_run: StrictBool = False
 
 
 class Playbook(_Strict):
     name: str
     when: Condition = Condition()
     actions: list[PlaybookAction]
-    dry_run: bool = False  # every action of the playbook in dry-run
-    enabled: bool = True
+    dry_run: StrictBool = False  # every action of the playbook in dry-run
+    enabled: StrictBool = True
 
 
 class NotifierConfig(_Strict):

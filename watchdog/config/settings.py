@@ -11,13 +11,16 @@ import tomllib
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, ValidationError, field_validator, model_validator
 
+from watchdog.chain.http import MiB
 from watchdog.errors import ConfigError
 from watchdog.manifest import ContractEntry, load_manifest
 from watchdog.config.response import NotifierConfig, Playbook, ResponderSection, ResponseConfig, SignerConfig
+from watchdog.validation import Address, plain, problem_lines, shown
 
 DEFAULT_STORE = "sqlite:///watchdog.db"
+MAX_CONFIG_BYTES = 4 * 1024 * 1024
 
 
 class Strict(BaseModel):
@@ -34,23 +37,41 @@ class NetworkConfig(Strict):
     backfill: Literal["complete", "logs"] = "complete"  # catch-up reads every block (complete) or those with logs
     max_log_range: int = Field(2000, ge=1)       # most blocks per eth_getLogs (halved when a provider refuses)
     start_block: int | None = Field(None, ge=0)  # first block when there is no checkpoint yet
-    mempool: bool = False                        # follow pending transactions (needs debug_traceCall)
-    timeout: float = Field(10.0, gt=0)           # seconds per HTTP request
+    mempool: StrictBool = False                  # follow pending transactions (needs debug_traceCall)
+    timeout: float = Field(10.0, gt=0, le=3600)  # seconds a request may take, connection and whole answer
+    max_answer_mb: float = Field(64.0, gt=0)     # a larger answer (HTTP or WebSocket) is refused: the endpoint fails
 
     @field_validator("rpc_urls")
     @classmethod
     def _http(cls, urls: list[str]) -> list[str]:
-        for url in urls:
-            if not url.startswith(("http://", "https://")):
-                raise ValueError(f"{url!r} is not an http(s):// URL")
+        for n, url in enumerate(urls):
+            _check_url(url, ("http", "https"), f"entry {n}")
         return urls
 
     @field_validator("ws_url")
     @classmethod
     def _ws(cls, url: str | None) -> str | None:
-        if url is not None and not url.startswith(("ws://", "wss://")):
-            raise ValueError(f"{url!r} is not a ws(s):// URL")
+        if url is not None:
+            _check_url(url, ("ws", "wss"), "it")
         return url
+
+    @property
+    def max_answer_bytes(self) -> int:
+        return int(self.max_answer_mb * MiB)
+
+
+def _check_url(url: str, schemes: tuple[str, ...], what: str) -> None:
+    """A URL of one of `schemes` with a host; the problem never repeats the URL (it may hold a key)."""
+    scheme, sep, rest = url.partition("://")
+    wanted = f"{' or '.join(f'{s}://' for s in schemes)} followed by the host and port"
+    if not sep:
+        raise ValueError(f"{what} is not a URL: write {wanted}")
+    if scheme.lower() not in schemes:
+        named = f"scheme {scheme!r}" if scheme.isalnum() and len(scheme) <= 10 else "another scheme"
+        raise ValueError(f"{what} has {named}: write {wanted}")
+    host = rest.split("/", 1)[0].rsplit("@", 1)[-1]
+    if not host or any(c.isspace() for c in url):
+        raise ValueError(f"{what} has no host, or spaces: write {wanted}")
 
 
 class ProtocolConfig(Strict):
@@ -70,7 +91,7 @@ class RuleConfig(BaseModel):
     """`[rules.<id>]`: enabled, and any other key is a parameter of the rule."""
 
     model_config = ConfigDict(extra="allow")
-    enabled: bool = True
+    enabled: StrictBool = True
 
     @property
     def params(self) -> dict[str, Any]:
@@ -81,7 +102,7 @@ class RulesConfig(BaseModel):
     model_config = ConfigDict(extra="allow")
     __pydantic_extra__: dict[str, RuleConfig] = Field(init=False)  # type: ignore[assignment]
     rule_dirs: list[str] = Field(default_factory=list)
-    allowlist: list[str] = Field(default_factory=list)  # addresses whose findings stay below pause level
+    allowlist: list[Address] = Field(default_factory=list)  # addresses whose findings stay below pause level
 
     def settings(self) -> dict[str, dict[str, Any]]:
         return {rule_id: {"enabled": rule.enabled, **rule.params} for rule_id, rule in (self.__pydantic_extra__ or {}).items()}
@@ -90,16 +111,23 @@ class RulesConfig(BaseModel):
 class StoreConfig(Strict):
     url: str = DEFAULT_STORE
 
+    @field_validator("url")
+    @classmethod
+    def _kind(cls, url: str) -> str:
+        if not url.startswith(("sqlite:///", "postgres://", "postgresql://", "postgresql+psycopg://")):
+            raise ValueError("is neither sqlite:///PATH nor a postgresql:// URL: write one of these")
+        return url
+
 
 class MetricsConfig(Strict):
-    enabled: bool = True
+    enabled: StrictBool = True
     host: str = "127.0.0.1"
     port: int = Field(9464, ge=0, le=65535)  # 0: any free port
 
 
 class LoggingConfig(Strict):
     level: str = "info"
-    json_format: bool = Field(False, alias="json")
+    json_format: StrictBool = Field(False, alias="json")
 
     @field_validator("level")
     @classmethod
@@ -151,9 +179,14 @@ class Settings(Strict):
     responder: ResponderSection = Field(default_factory=ResponderSection)
     # Where relative paths (manifests, ABI files, rule dirs, sqlite files) are read from.
     base_dir: Path = Field(default_factory=Path.cwd, exclude=True)
+    source: str = Field("config", exclude=True)  # the file (or "command line") problems are reported against
 
     def path(self, value: str) -> Path:
-        path = Path(value).expanduser()
+        path = Path(value)
+        try:
+            path = path.expanduser()
+        except RuntimeError:  # "~someone" with no such user: the path stays as written
+            pass
         return path if path.is_absolute() else self.base_dir / path
 
     def response(self) -> ResponseConfig:
@@ -175,54 +208,27 @@ class Settings(Strict):
         return url
 
 
-# --- fixes suggested per kind of problem ---
-_FIXES = {
-    "missing": "add it",
-    "extra_forbidden": "remove it or check its spelling",
-    "int_parsing": "write a whole number without quotes",
-    "int_type": "write a whole number without quotes",
-    "float_parsing": "write a number without quotes",
-    "bool_parsing": "write true or false",
-    "bool_type": "write true or false",
-    "string_type": "write a quoted string",
-    "list_type": 'write a list, e.g. ["..."]',
-    "dict_type": "write a table",
-    "model_type": "write a table",
-    "greater_than": "raise it",
-    "greater_than_equal": "raise it",
-    "less_than_equal": "lower it",
-    "too_short": "give at least one entry",
-    "literal_error": "use one of the allowed values",
-}
-
-
-def _line(source: str, loc: tuple[Any, ...], error: dict[str, Any]) -> str:
-    key = ".".join(str(p) for p in loc if not str(p).startswith("function-")) or "(top level)"
-    message = error["msg"].removeprefix("Value error, ")
-    given = "" if error["type"] in ("missing", "extra_forbidden") or isinstance(error.get("input"), dict) else f" (got {error.get('input')!r})"
-    fix = _FIXES.get(error["type"])
-    return f"{source}: {key}: {message}{given}" + (f": {fix}" if fix else "")
-
-
 def parse_settings(raw: dict[str, Any], source: str = "config", base_dir: Path | None = None) -> Settings:
     """Validate a config mapping; ConfigError with one line per problem."""
-    problems: list[str] = []
+    problems: list[str] = [f"{source}: {key}: not a configuration key: remove it" for key in ("base_dir", "source")
+                           if isinstance(raw, dict) and key in raw]
     try:
-        settings = Settings.model_validate({**raw, "base_dir": base_dir or Path.cwd()})
+        settings = Settings.model_validate({**raw, "base_dir": base_dir or Path.cwd(), "source": source})
     except ValidationError as exc:
-        raise ConfigError("\n".join(_line(source, tuple(e["loc"]), e) for e in exc.errors())) from exc
+        raise ConfigError("\n".join(problem_lines(source, exc))) from None
     for name, protocol in settings.protocols.items():
         if protocol.network is not None and protocol.network not in settings.networks:
-            problems.append(f"{source}: protocols.{name}.network: unknown network {protocol.network!r}: "
-                            f"use one of {', '.join(sorted(settings.networks))}")
+            problems.append(f"{source}: protocols.{plain(name)}.network: unknown network {shown(protocol.network)}: "
+                            f"use one of {', '.join(plain(n) for n in sorted(settings.networks))}")
         elif protocol.network is None and len(settings.networks) > 1:
-            problems.append(f"{source}: protocols.{name}.network: missing (there are several networks): add it")
+            problems.append(f"{source}: protocols.{plain(name)}.network: missing (there are several networks): add it")
         if protocol.manifest is not None and not settings.path(protocol.manifest).is_file():
-            problems.append(f"{source}: protocols.{name}.manifest: file {settings.path(protocol.manifest)} does not exist: "
-                            "fix the path (relative to the config file)")
+            problems.append(f"{source}: protocols.{plain(name)}.manifest: file {shown(str(settings.path(protocol.manifest)))} "
+                            "does not exist: fix the path (relative to the config file)")
     for n, directory in enumerate(settings.rules.rule_dirs):
         if not settings.path(directory).is_dir():
-            problems.append(f"{source}: rules.rule_dirs.{n}: directory {settings.path(directory)} does not exist: fix the path")
+            problems.append(f"{source}: rules.rule_dirs.{n}: directory {shown(str(settings.path(directory)))} does not exist: "
+                            "fix the path")
     if problems:
         raise ConfigError("\n".join(problems))
     return settings
@@ -231,13 +237,20 @@ def parse_settings(raw: dict[str, Any], source: str = "config", base_dir: Path |
 def load_settings(path: Path | str) -> Settings:
     path = Path(path)
     try:
-        text = path.read_text()
+        with path.open("rb") as handle:
+            data = handle.read(MAX_CONFIG_BYTES + 1)
     except OSError as exc:
-        raise ConfigError(f"config {path} cannot be read ({exc.strerror}): create it with `watchdog init`") from exc
+        raise ConfigError(f"config {path} cannot be read ({exc.strerror or exc}): create it with `watchdog init`") from None
+    if len(data) > MAX_CONFIG_BYTES:
+        raise ConfigError(f"{path}: (top level): larger than {MAX_CONFIG_BYTES // MiB} MiB: is it the configuration?")
     try:
-        raw = tomllib.loads(text)
+        raw = tomllib.loads(data.decode("utf-8"))
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{path}: (top level): not UTF-8 text (byte {exc.start}): save it as UTF-8") from None
     except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{path}: not valid TOML: {exc}") from exc
+        raise ConfigError(f"{path}: not valid TOML: {exc}") from None
+    except RecursionError:
+        raise ConfigError(f"{path}: not valid TOML: arrays or tables nest too deeply") from None
     return parse_settings(raw, str(path), path.resolve().parent)
 
 

@@ -10,6 +10,7 @@ and act; notifications of retractions let it close what no longer stands.
 from __future__ import annotations
 
 import logging
+import os
 import signal
 import threading
 import time
@@ -34,11 +35,14 @@ from watchdog.respond.responder import Responder
 from watchdog.respond.rpc import Rpc
 from watchdog.respond.sink import ResponderSink
 from watchdog.store import Store
+from watchdog.validation import plain
 
 log = logging.getLogger("watchdog.daemon")
 
 STALL_FLOOR = 5.0  # seconds: a follower this long without progress while behind is stuck (or 2 poll intervals)
 FAILURES = 3       # steps or detections failing in a row that make a network unhealthy
+SHUTDOWN_SECONDS = 10.0  # the threads get this long, together, to finish their step once stopped
+FORCED_EXIT_SECONDS = 20.0  # after a signal, the process ends by then whatever blocks (progress is in the store)
 _UNKNOWN = Probe(CAPABILITIES["simulation"], True, "not probed")  # not asked yet: assume the best until told
 
 
@@ -79,7 +83,8 @@ class Daemon:
             registry.add_abi_file(self.settings.path(file))
         for directory in self.settings.abis.artifacts:
             registry.add_artifacts(self.settings.path(directory))
-        rpc = RpcClient(net.rpc_urls, timeout=net.timeout, on_request=self.metrics.rpc_hook, on_calls=self.metrics.rpc_calls_hook)
+        rpc = RpcClient(net.rpc_urls, timeout=net.timeout, max_answer_bytes=net.max_answer_bytes,
+                        on_request=self.metrics.rpc_hook, on_calls=self.metrics.rpc_calls_hook)
         addresses = {c.address.lower() for c in manifest.contracts}
         start = net.start_block if net.start_block is not None else (manifest.block or None)
         options = FollowerOptions(confirmations=net.confirmations, reorg_window=net.reorg_window, backfill=net.backfill,
@@ -98,7 +103,8 @@ class Daemon:
         """The responder of every network, over the deployments detection follows (register it with add_sink,
         then `start()` it to resume what a previous run left open)."""
         response = self.settings.response()
-        return ResponderSink({name: Responder(response, self.store, Rpc(net.rpc_urls, timeout=net.timeout),
+        return ResponderSink({name: Responder(response, self.store, Rpc(RpcClient(net.rpc_urls, timeout=net.timeout,
+                                                                                  max_answer_bytes=net.max_answer_bytes)),
                                               self.deployments[name].manifest, network=name)
                               for name, net in self.settings.networks.items()})
 
@@ -118,32 +124,59 @@ class Daemon:
                                max_instances=1, coalesce=True, misfire_grace_time=None)
 
     # --- running ---
-    def check_chains(self) -> None:
+    def check_chains(self, *, once: bool = False) -> None:
         """Each endpoint set must serve the configured chain; a node that is down only gets a warning."""
         for name, runtime in self.networks.items():
+            if self.stopping.is_set():
+                return
             expected = self.settings.networks[name].chain_id
             try:
-                actual = int(runtime.rpc.call("eth_chainId"), 16)
+                actual, head = (int(value, 16) for value in runtime.rpc.batch([("eth_chainId", []), ("eth_blockNumber", [])]))
             except (RpcError, TypeError, ValueError) as exc:
+                if self.stopping.is_set():
+                    return
                 log.warning("%s: cannot read the chain id (%s); following anyway, retrying the node", name, exc)
                 continue
             if actual != expected:
                 raise ConfigError(f"networks.{name}.chain_id is {expected} but the RPC serves chain {actual}: "
                                   "fix chain_id or rpc_urls")
+            self._check_head(name, runtime, head, once)
 
-    def run_once(self, to_block: int | None = None) -> None:
-        """Process every network up to its safe head (or `to_block`) and return."""
-        self.check_chains()
+    def _check_head(self, name: str, runtime: NetworkRuntime, head: int, once: bool) -> None:
+        """A start block or a confirmation depth past the node's head: a run --once would process nothing (an
+        error); the daemon waits for the chain to get there (said once, in case it is a typo)."""
+        net, options = self.settings.networks[name], runtime.follower.options
+        where = f"{self.settings.source}: networks.{plain(name)}"
+        problems = []
+        if runtime.follower.checkpoint is None and options.start_block is not None and options.start_block > head + (not once):
+            key = "start_block" if net.start_block is not None else "start_block (from the manifest's block)"
+            problems.append(f"{where}.{key}: block {options.start_block} is past the node's head {head}: "
+                            "lower it, or check that the manifest and rpc_urls are for this chain")
+        if net.confirmations > head:
+            problems.append(f"{where}.confirmations: {net.confirmations} is more than the {head} blocks the chain has: "
+                            "lower it (0 detects on the head itself)")
+        if problems and once:
+            raise ConfigError("\n".join(problems))
+        for problem in problems:
+            log.warning("%s; waiting for the chain to get there", problem)
+
+    def run_once(self, to_block: int | None = None, *, expect_blocks: bool = False) -> None:
+        """Process every network up to its safe head (or `to_block`) and return. With `expect_blocks` (a run
+        --once), a start block or a confirmation depth that leaves nothing to process is a ConfigError."""
+        self.check_chains(once=expect_blocks)
         for runtime in self.networks.values():
             runtime.follower.run_until(to_block)
 
     def start(self) -> None:
+        self._serve_metrics()  # first: /health answers while the nodes are being asked
         self.check_chains()
         self._check_capabilities()
         if self.settings.scan.deployments:  # live only: a replay or a backfill does not scan what it finds
             self.deployment_scans = DeploymentScans(self.settings, self.store)
             self.add_sink(self.deployment_scans)
         for name, runtime in self.networks.items():
+            if self.stopping.is_set():
+                return
             net = self.settings.networks[name]
             self._spawn(f"follow-{name}", runtime.follower.run)
             if runtime.mempool is not None:
@@ -152,18 +185,21 @@ class Daemon:
                 runtime.subscriber = self._subscriber(name, net.ws_url, runtime)
             self.add_job(runtime.scheduled.run, self.settings.schedule.rules_interval, f"rules-{name}")
         self.scheduler.start()
-        metrics = self.settings.metrics
-        if metrics.enabled:
-            try:
-                self.server = MetricsServer(self.metrics, self.health, metrics.host, metrics.port).start()
-            except OSError as exc:
-                raise ConfigError(f"metrics: cannot listen on {metrics.host}:{metrics.port} ({exc.strerror}): "
-                                  "choose another port or set enabled = false") from exc
-            log.info("metrics on http://%s:%d/metrics and /health", metrics.host, self.server.port)
         log.info("watching %s", ", ".join(f"{n} ({len(r.follower.addresses)} contracts)" for n, r in self.networks.items()))
 
+    def _serve_metrics(self) -> None:
+        metrics = self.settings.metrics
+        if not metrics.enabled:
+            return
+        try:
+            self.server = MetricsServer(self.metrics, self.health, metrics.host, metrics.port).start()
+        except OSError as exc:
+            raise ConfigError(f"metrics: cannot listen on {metrics.host}:{metrics.port} ({exc.strerror}): "
+                              "choose another port or set enabled = false") from exc
+        log.info("metrics on %s:%d (/metrics and /health)", metrics.host, self.server.port)
+
     def _subscriber(self, name: str, url: str, runtime: NetworkRuntime) -> Subscriber:
-        subscriber = Subscriber(url, name=name)
+        subscriber = Subscriber(url, name=name, max_message_bytes=self.settings.networks[name].max_answer_bytes)
         subscriber.subscribe("newHeads", runtime.follower.on_head)
         if runtime.mempool is not None:
             subscriber.subscribe("newPendingTransactions", runtime.mempool.enqueue)
@@ -190,19 +226,29 @@ class Daemon:
 
     def _signal(self, signum: int) -> None:
         log.info("%s received: finishing the current step and stopping", signal.Signals(signum).name)
+        if not self.stopping.is_set():  # a backstop, should anything block the shutdown below
+            backstop = threading.Timer(FORCED_EXIT_SECONDS, _forced_exit)
+            backstop.daemon = True
+            backstop.start()
         self.stop()
 
     def stop(self) -> None:
+        """Stop following: requests in flight end now (an interrupted step commits nothing, so it is redone
+        after a restart) and every thread finishes."""
         self.stopping.set()
         for runtime in self.networks.values():
             runtime.follower.wake.set()
+            runtime.rpc.interrupt()
 
     def shutdown(self) -> None:
         self.stop()
         if self.scheduler.running:
             self.scheduler.shutdown(wait=False)
+        deadline = time.monotonic() + SHUTDOWN_SECONDS
         for thread in self._threads:
-            thread.join(timeout=30)
+            thread.join(timeout=max(0.0, deadline - time.monotonic()))
+            if thread.is_alive():
+                log.warning("thread %s is still busy after %.0f s: stopping without it", thread.name, SHUTDOWN_SECONDS)
         for runtime in self.networks.values():
             runtime.follower.close()
             if runtime.subscriber is not None:
@@ -253,6 +299,8 @@ class Daemon:
         that lose power and what is used instead."""
         for name, runtime in self.networks.items():
             found = probe_or_explain(runtime.rpc, self.settings.networks[name].ws_url)
+            if self.stopping.is_set():
+                return
             if isinstance(found, str):
                 log.warning("%s: cannot ask the node what it can do (%s); retried at the next start", name, found)
                 continue
@@ -265,3 +313,10 @@ class Daemon:
                 log.warning("%s: the node has no %s (%s): rules losing power: %s; instead: %s", name, capability,
                             result.capability.what, losers, result.capability.fallback,
                             extra={"network": name, "capability": capability, "detail": result.detail})
+
+
+def _forced_exit() -> None:
+    log.error("the shutdown did not finish within %.0f s: exiting now (progress is in the store; nothing is lost)",
+              FORCED_EXIT_SECONDS)
+    logging.shutdown()
+    os._exit(1)

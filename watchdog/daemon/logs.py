@@ -7,6 +7,8 @@ import logging
 import sys
 from datetime import datetime, timezone
 
+from watchdog.redaction import install_log_redaction, redact_text
+
 _STANDARD = set(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {"message", "asctime"}
 
 
@@ -21,11 +23,12 @@ class JsonFormatter(logging.Formatter):
         # Fields passed with `extra=` become keys of their own (network, block, rule...).
         entry.update({k: v for k, v in vars(record).items() if k not in _STANDARD})
         if record.exc_info:
-            entry["error"] = self.formatException(record.exc_info)
-        return json.dumps(entry, default=str)
+            entry["error"] = record.exc_text or self.formatException(record.exc_info)
+        return redact_text(json.dumps(entry, default=str))  # extras may quote a URL too
 
 
 def setup_logging(level: str = "info", json_format: bool = False) -> None:
+    install_log_redaction()
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(JsonFormatter() if json_format else
                          logging.Formatter("%(asctime)s %(levelname)-7s %(name)s: %(message)s"))

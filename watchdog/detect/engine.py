@@ -30,7 +30,7 @@ from watchdog.detect.model.keeper import ModelKeeper
 from watchdog.detect.registry import ProtocolRegistry
 from watchdog.detect.rule import HANDLERS, Rule, Trigger
 from watchdog.detect.state import RuleStateView, StateCache
-from watchdog.errors import ConfigError
+from watchdog.errors import ConfigError, RpcError
 from watchdog.manifest import Manifest
 from watchdog.store import Store
 
@@ -253,7 +253,8 @@ class Engine:
             stats.errors += 1
             stats.last_error = f"{type(exc).__name__}: {exc}"
             self._errors.labels(self.network, rule.id).inc()
-            log.exception("rule %s failed on %s %s", rule.id, trigger.value, tx.hash if tx else (scope.block.number if scope.block else ""))
+            log.error("rule %s failed on %s %s: %s", rule.id, trigger.value, tx.hash if tx else (scope.block.number if scope.block else ""),
+                      exc, exc_info=not isinstance(exc, RpcError))  # a node refusing a read is one line, not a traceback
             return []
         finally:
             elapsed = time.perf_counter() - started

@@ -36,10 +36,13 @@ def run_solc(standard_json: dict, version: str, cwd: Path, timeout: float) -> di
     except subprocess.TimeoutExpired:
         raise ScanInputError(f"solc {version} did not finish within {timeout:.0f} s: scan fewer files or raise --timeout") from None
     try:
-        output = json.loads(proc.stdout or b"{}")
+        output = json.loads(proc.stdout) if proc.stdout.strip() else None
     except json.JSONDecodeError:
-        tail = proc.stderr.decode(errors="replace").strip().splitlines()[-1:] or ["no output"]
-        raise ScanInputError(f"solc {version} failed: {tail[0]}") from None
+        output = None
+    if not isinstance(output, dict):  # the compiler died (solc-js runs out of its WebAssembly memory on huge input)
+        lines = [line.strip() for line in proc.stderr.decode(errors="replace").splitlines() if line.strip()]
+        reason = next((line for line in lines if "Error" in line), lines[-1] if lines else f"exit code {proc.returncode}")
+        raise ScanInputError(f"solc {version} failed on these sources ({reason[:200]}): scan fewer or smaller files")
     errors = [e for e in output.get("errors", []) if e.get("severity") == "error"]
     if errors:
         first = errors[0]

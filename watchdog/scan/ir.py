@@ -198,7 +198,8 @@ def name_has(name: str, needles: Iterable[str]) -> bool:
 
 def words(name: str) -> list[str]:
     """Lower-case words of an identifier: `setPauser` -> [set, pauser], `L2_GRACE` -> [l2, grace]."""
-    spaced = re.sub(r"([A-Z]+)([A-Z][a-z])", r"\1 \2", re.sub(r"([a-z0-9])([A-Z])", r"\1 \2", name))
+    # One character and a lookahead per position (linear): a run of capitals ends before a capitalised word.
+    spaced = re.sub(r"([A-Z])(?=[A-Z][a-z])", r"\1 ", re.sub(r"([a-z0-9])([A-Z])", r"\1 \2", name))
     return [w.lower() for w in re.split(r"[^A-Za-z0-9]+", spaced) if w]
 
 

@@ -6,12 +6,20 @@ import re
 
 Version = tuple[int, int, int]
 
-_COMPARATOR = re.compile(r"(\^|~|>=|<=|>|<|=)?\s*v?(\d+)(?:\.(\d+|x|\*))?(?:\.(\d+|x|\*))?")
+_COMPARATOR = re.compile(r"(\^|~|>=|<=|>|<|=)?v?(\d{1,9})(?:\.(\d{1,9}|x|\*))?(?:\.(\d{1,9}|x|\*))?")
+_OPERATOR_SPACE = re.compile(r"(\^|~|>=|<=|>|<|=)\s+")  # "^ 0.8.0" is "^0.8.0"
+_VERSION = re.compile(r"v?(\d{1,9})(?:\.(\d{1,9}))?(?:\.(\d{1,9}))?")
 
 
 def parse_version(text: str) -> Version:
     major, minor, patch = (text.split("+")[0].split("-")[0].split(".") + ["0", "0"])[:3]
     return int(major), int(minor), int(patch)
+
+
+def _bound(text: str) -> Version | None:
+    """One end of a hyphen range (`0.8.0` in `0.8.0 - 0.8.20`); None when it is not a version."""
+    match = _VERSION.fullmatch(text)
+    return None if match is None else tuple(int(part or 0) for part in match.groups())  # type: ignore[return-value]
 
 
 def _satisfies_comparator(version: Version, op: str, parts: list[str | None]) -> bool:
@@ -45,15 +53,16 @@ def _satisfies_comparator(version: Version, op: str, parts: list[str | None]) ->
 def satisfies(version: Version, pragma: str) -> bool:
     """Whether `version` satisfies one pragma expression (the text between `pragma solidity` and `;`)."""
     for alternative in pragma.split("||"):
-        alternative = re.sub(r"\s+-\s+", " - ", alternative.strip())
-        if " - " in alternative:  # hyphen range: a - b
-            low, high = (part.strip() for part in alternative.split(" - ", 1))
-            if parse_version(low) <= version <= parse_version(high):
+        words = _OPERATOR_SPACE.sub(r"\1", " ".join(alternative.split())).split(" ")
+        if len(words) == 3 and words[1] == "-":  # hyphen range: a - b
+            low, high = _bound(words[0]), _bound(words[2])
+            if low is not None and high is not None and low <= version <= high:
                 return True
             continue
-        comparators = list(_COMPARATOR.finditer(alternative))
+        comparators = [_COMPARATOR.fullmatch(word) for word in words if word]
         if comparators and all(
-            _satisfies_comparator(version, m.group(1) or "", [m.group(2), m.group(3), m.group(4)]) for m in comparators
+            m is not None and _satisfies_comparator(version, m.group(1) or "", [m.group(2), m.group(3), m.group(4)])
+            for m in comparators
         ):
             return True
     return False

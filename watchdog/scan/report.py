@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from collections import Counter
 from dataclasses import replace
 from pathlib import Path
@@ -29,26 +30,66 @@ SECURITY_SEVERITY = {Severity.CRITICAL: "9.5", Severity.HIGH: "8.0", Severity.ME
 IMPACT_NAME = {"High": Severity.HIGH, "Medium": Severity.MEDIUM, "Low": Severity.LOW}
 
 
+_FINGERPRINT = re.compile(r"[0-9a-f]{16,64}")
+MAX_BASELINE_BYTES = 64 * 1024 * 1024
+
+
 def load_baseline(path: Path) -> set[str]:
-    """Fingerprints from an earlier `--format json` or `--format sarif` output, or one per line."""
+    """Fingerprints from an earlier `--format json` or `--format sarif` output, or one per line. A file that is
+    none of these is an error: a baseline silently ignored would hide nothing and fail CI for the wrong reason."""
+    fix = "give a report written by `watchdog scan --format json` (or sarif), or one fingerprint per line"
     try:
-        text = path.read_text()
+        with path.open("rb") as handle:
+            text = handle.read(MAX_BASELINE_BYTES + 1).decode("utf-8")
     except OSError as exc:
-        raise ConfigError(f"cannot read baseline {path}: {exc.strerror}") from None
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError:
-        return {line.strip() for line in text.splitlines() if line.strip() and not line.startswith("#")}
-    if isinstance(data, dict) and "findings" in data:
-        return {f["fingerprint"] for f in data["findings"] if "fingerprint" in f}
-    if isinstance(data, dict) and "runs" in data:
-        return {
-            r["partialFingerprints"][FINGERPRINT_KEY]
-            for run in data["runs"]
-            for r in run.get("results", [])
-            if FINGERPRINT_KEY in r.get("partialFingerprints", {})
-        }
-    raise ConfigError(f"baseline {path} is neither a watchdog JSON/SARIF report nor a list of fingerprints")
+        raise ConfigError(f"cannot read baseline {path}: {exc.strerror or exc}") from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"baseline {path} is not UTF-8 text: {fix}") from None
+    if len(text) > MAX_BASELINE_BYTES:
+        raise ConfigError(f"baseline {path} is larger than {MAX_BASELINE_BYTES // (1024 * 1024)} MiB: {fix}")
+    if text.lstrip()[:1] in ("{", "["):
+        try:
+            data = json.loads(text)
+        except (ValueError, RecursionError) as exc:
+            where = f" (line {exc.lineno}: {exc.msg})" if isinstance(exc, json.JSONDecodeError) else ""
+            raise ConfigError(f"baseline {path} is not valid JSON{where}: {fix}") from None
+        found = _fingerprints(data)
+        if found is None:
+            raise ConfigError(f"baseline {path} is neither a watchdog JSON/SARIF report nor a list of fingerprints: {fix}")
+        return found
+    fingerprints = set()
+    for number, line in enumerate(text.splitlines(), start=1):
+        line = line.strip()
+        if not line or line.startswith("#"):
+            continue
+        if not _FINGERPRINT.fullmatch(line):
+            raise ConfigError(f"baseline {path} line {number} is not a fingerprint (hex digits): {fix}")
+        fingerprints.add(line)
+    return fingerprints
+
+
+def _fingerprints(data: Any) -> set[str] | None:
+    """The fingerprints of a parsed JSON report (watchdog JSON, SARIF or a list); None when it is none of these."""
+    if isinstance(data, dict) and isinstance(data.get("findings"), list):
+        items = [_get(f, "fingerprint") for f in data["findings"]]
+    elif isinstance(data, dict) and isinstance(data.get("runs"), list):
+        items = []
+        for run in data["runs"]:
+            results = _get(run, "results")
+            if not isinstance(results, list):
+                return None
+            items += [_get(_get(result, "partialFingerprints"), FINGERPRINT_KEY) for result in results]
+    elif isinstance(data, list):
+        items = list(data)
+    else:
+        return None
+    if not all(isinstance(item, str) and _FINGERPRINT.fullmatch(item) for item in items):
+        return None
+    return set(items)
+
+
+def _get(value: Any, key: str) -> Any:
+    return value.get(key) if isinstance(value, dict) else None
 
 
 def apply_baseline(report: ScanReport, known: set[str]) -> ScanReport:

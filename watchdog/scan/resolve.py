@@ -10,12 +10,16 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlencode
 
-import httpx
 from eth_utils import to_checksum_address
 
+from watchdog.chain.http import HttpClient, HttpFailure
 from watchdog.errors import ConfigError
+from watchdog.redaction import redact_text, redact_url
 from watchdog.detect.artifacts import ResolvedSource, from_forge_artifacts
+
+MAX_EXPLORER_BYTES = 64 * 1024 * 1024  # a verified source with all its files (explorer or Sourcify) is far below this
 
 
 @dataclass(slots=True)
@@ -32,11 +36,14 @@ def _layout(
     """Write sources at their unit names in a fresh folder with a foundry.toml carrying the remappings."""
     root = Path(tempfile.mkdtemp(prefix=f"{origin}-", dir=workdir)).resolve()
     for unit, content in sources.items():
-        path = (root / unit.lstrip("/")).resolve()
-        if not path.is_relative_to(root):
-            raise ConfigError(f"verified source names a file outside its folder ({unit}): refusing to write it")
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(content)
+        try:
+            path = (root / unit.lstrip("/")).resolve()
+            if not path.is_relative_to(root):
+                raise ConfigError(f"verified source names a file outside its folder ({unit[:200]!r}): refusing to write it")
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(content)
+        except (OSError, ValueError) as exc:  # a NUL byte, a name too long for the file system...
+            raise ConfigError(f"verified source names a file that cannot be written ({unit[:200]!r}: {exc})") from None
     (root / "foundry.toml").write_text(
         "[profile.default]\nsrc = \".\"\nlibs = []\nremappings = " + json.dumps(list(remappings)) + "\n"
     )
@@ -61,19 +68,39 @@ def from_sourcify(folder: Path, chain_id: int, address: str, workdir: Path) -> R
 
 
 def _sourcify_entry(entry: Path, workdir: Path) -> ResolvedSource:
-    metadata = json.loads((entry / "metadata.json").read_text())
-    sources = {}
-    for unit, info in metadata.get("sources", {}).items():
-        content = info.get("content")
-        if content is None:
-            on_disk = entry / "sources" / unit.lstrip("/")
-            if not on_disk.is_file():
-                raise ConfigError(f"Sourcify entry {entry.name} lacks the source {unit}: the folder is incomplete")
-            content = on_disk.read_text()
-        sources[unit] = content
-    settings = metadata.get("settings", {})
-    target = next(iter(settings.get("compilationTarget", {}).items()), (None, None))
-    return _layout(workdir, sources, settings.get("remappings", []), target[1], "sourcify", target[0])
+    budget = [MAX_EXPLORER_BYTES]  # all files of the entry together, as for an explorer's answer
+    try:
+        metadata = json.loads(_bounded_read(entry / "metadata.json", budget))
+        sources = {}
+        for unit, info in metadata.get("sources", {}).items():
+            content = info.get("content")
+            if content is None:
+                on_disk = entry / "sources" / unit.lstrip("/")
+                if not on_disk.is_file():
+                    raise ConfigError(f"Sourcify entry {entry.name} lacks the source {unit}: the folder is incomplete")
+                content = _bounded_read(on_disk, budget)
+            if not isinstance(content, str):
+                raise TypeError(f"the content of {unit} is not text")
+            sources[unit] = content
+        settings = metadata.get("settings", {})
+        target = next(iter(settings.get("compilationTarget", {}).items()), (None, None))
+        remappings = settings.get("remappings", [])
+    except (ValueError, RecursionError, AttributeError, TypeError) as exc:  # not JSON, or not the metadata format
+        raise ConfigError(f"Sourcify entry {entry} has malformed metadata ({type(exc).__name__}): the folder is "
+                          "not a Sourcify repository") from None
+    return _layout(workdir, sources, remappings, target[1], "sourcify", target[0])
+
+
+def _bounded_read(path: Path, budget: list[int]) -> str:
+    try:
+        with path.open("rb") as handle:
+            data = handle.read(budget[0] + 1)
+    except OSError as exc:
+        raise ConfigError(f"{path} cannot be read ({exc.strerror or exc})") from None
+    budget[0] -= len(data)
+    if budget[0] < 0:
+        raise ConfigError(f"the Sourcify entry of {path.parent} is larger than {MAX_EXPLORER_BYTES // (1024 * 1024)} MiB")
+    return data.decode("utf-8")
 
 
 def from_explorer(api: str, key: str | None, address: str, workdir: Path, timeout: float = 20.0) -> ResolvedSource | None:
@@ -81,16 +108,20 @@ def from_explorer(api: str, key: str | None, address: str, workdir: Path, timeou
     params = {"module": "contract", "action": "getsourcecode", "address": address}
     if key:
         params["apikey"] = key
+    shown = redact_url(api)
+    url = api + ("&" if "?" in api else "?") + urlencode(params)
+    client = HttpClient()
     try:
-        response = httpx.get(api, params=params, timeout=timeout)
-        response.raise_for_status()
-        body = response.json()
-    except httpx.HTTPStatusError as exc:
-        raise ConfigError(f"explorer API {api} answered HTTP {exc.response.status_code}: check --explorer-api and the key") from None
-    except (httpx.HTTPError, ValueError) as exc:
+        response = client.request("GET", url, timeout=timeout, max_bytes=MAX_EXPLORER_BYTES)
+        if response.status != 200:
+            raise ConfigError(f"explorer API {shown} answered HTTP {response.status}: check --explorer-api and the key")
+        body = json.loads(response.body)
+    except (HttpFailure, ValueError) as exc:
         reason = str(exc).replace(key, "***") if key else str(exc)  # the key travels in the query string
-        raise ConfigError(f"explorer API {api} failed: {type(exc).__name__}: {reason}") from None
-    result = body.get("result")
+        raise ConfigError(f"explorer API {shown} failed: {type(exc).__name__}: {redact_text(reason)}") from None
+    finally:
+        client.close()
+    result = body.get("result") if isinstance(body, dict) else None
     if body.get("status") != "1" or not isinstance(result, list) or not result:
         return None
     entry: dict[str, Any] = result[0]
@@ -111,7 +142,7 @@ def from_explorer(api: str, key: str | None, address: str, workdir: Path, timeou
         else:
             sources = {f"{contract or 'Contract'}.sol": code}
     except (json.JSONDecodeError, KeyError, TypeError, AttributeError):
-        raise ConfigError(f"explorer API {api} returned a malformed SourceCode for {address}") from None
+        raise ConfigError(f"explorer API {shown} returned a malformed SourceCode for {address}") from None
     return _layout(workdir, sources, remappings, contract, "explorer", None)
 
 

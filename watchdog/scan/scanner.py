@@ -87,6 +87,8 @@ def _store(cache_dir: Path, key: str, findings: list[dict]) -> None:
 
 
 def run_worker(request: dict, options: ScanOptions, label: str) -> dict:
+    """`scan_sources` in a child process under the time and memory limits: reading the sources, following their
+    imports, compiling and analysing all count against them."""
     env = toolchain.tool_env()
     if options.l2:
         env["WATCHDOG_SCAN_L2"] = "1"
@@ -96,10 +98,9 @@ def run_worker(request: dict, options: ScanOptions, label: str) -> dict:
         timeout=options.timeout,
         max_rss_mb=options.max_memory_mb,
         env=env,
-        cwd=Path(request["root"]),
     )
     if result.timed_out:
-        raise ScanError(f"scan of {label} did not finish within {options.timeout:.0f} s: scan fewer files or raise --timeout")
+        raise ScanError(f"scan of {label} did not finish within {options.timeout:g} s: scan fewer files or raise --timeout")
     if result.out_of_memory:
         raise ScanError(f"scan of {label} used more than {options.max_memory_mb} MiB: scan fewer files or raise --max-memory")
     try:
@@ -108,38 +109,62 @@ def run_worker(request: dict, options: ScanOptions, label: str) -> dict:
         lines = result.stderr.decode(errors="replace").strip().splitlines() or [f"exit code {result.returncode}"]
         raise ScanError(f"analysis of {label} crashed: {lines[-1]}") from None
     if "error" in response:
-        raise ScanError(response["error"])
+        raise (sources.ScanInputError if response.get("input") else ScanError)(response["error"])
     return response
 
 
 def scan_path(target: Path, options: ScanOptions | None = None) -> ScanReport:
+    """Scan a file, a folder or a project; everything that reads the sources runs in the limited worker."""
     options = options or ScanOptions()
     started = time.monotonic()
+    request = {"target": str(target), "include": options.include, "exclude": options.exclude,
+               "timeout": options.timeout, "max_source_bytes": options.max_source_mb * 1024 * 1024,
+               "cache_dir": str((options.cache_dir or default_cache_dir()).absolute()), "use_cache": options.use_cache,
+               "l2": options.l2}
+    response = run_worker(request, options, str(target))
+    ordered = sorted(
+        (ScanFinding.from_dict(f) for f in response["findings"]),
+        key=lambda f: (-f.severity.rank, f.file, f.start_line, f.detector),
+    )
+    return ScanReport(
+        target=str(target),
+        root=Path(response["root"]),
+        findings=ordered,
+        compilers=response["compilers"],
+        cached_groups=response["cached_groups"],
+        seconds=time.monotonic() - started,
+    )
+
+
+def scan_sources(request: dict) -> dict:
+    """The scan itself, in the worker: sources -> cache | solc-js + slither + watchdog detectors -> findings."""
+    options = ScanOptions(include=request["include"], exclude=request["exclude"], l2=request["l2"],
+                          cache_dir=Path(request["cache_dir"]), use_cache=request["use_cache"])
     if options.include or options.exclude:
         from watchdog.scan.analyze import select
 
         select(options.include, options.exclude)  # an unknown detector name fails here, cached or not
-    found = sources.load(target, max_source_bytes=options.max_source_mb * 1024 * 1024)
-    cache_dir = options.cache_dir or default_cache_dir()
+    found = sources.load(Path(request["target"]), max_source_bytes=request["max_source_bytes"])
+    assert options.cache_dir is not None
     salt = _analysis_fingerprint(options)
     keys = {id(g): hashlib.sha256((salt + g.digest(found.sources)).encode()).hexdigest() for g in found.groups}
-
     findings: list[dict] = []
     todo = []
-    cached = 0
     for group in found.groups:
-        hit = _cached(cache_dir / f"{keys[id(group)]}.json") if options.use_cache else None
+        hit = _cached(options.cache_dir / f"{keys[id(group)]}.json") if options.use_cache else None
         if hit is not None:
             findings += hit
-            cached += 1
         else:
             todo.append(group)
     if todo:
-        request = {
+        from watchdog.scan import analyze  # slither is heavy: imported only when something is analysed
+
+        os.chdir(found.root)  # compiler paths are relative to the project
+        analysed = analyze.run({
             "root": str(found.root),
             "include": options.include,
             "exclude": options.exclude,
-            "timeout": options.timeout,
+            "timeout": request["timeout"],
             "groups": [
                 {
                     "key": keys[id(g)],
@@ -150,21 +175,10 @@ def scan_path(target: Path, options: ScanOptions | None = None) -> ScanReport:
                 }
                 for g in todo
             ],
-        }
-        response = run_worker(request, options, str(target))
-        for key, group_findings in response["groups"].items():
+        })
+        for key, group_findings in analysed["groups"].items():
             findings += group_findings
             if options.use_cache:
-                _store(cache_dir, key, group_findings)
-    ordered = sorted(
-        (ScanFinding.from_dict(f) for f in findings),
-        key=lambda f: (-f.severity.rank, f.file, f.start_line, f.detector),
-    )
-    return ScanReport(
-        target=str(target),
-        root=found.root,
-        findings=ordered,
-        compilers={g.version: g.targets for g in found.groups},
-        cached_groups=cached,
-        seconds=time.monotonic() - started,
-    )
+                _store(options.cache_dir, key, group_findings)
+    return {"root": str(found.root), "findings": findings, "cached_groups": len(found.groups) - len(todo),
+            "compilers": {g.version: g.targets for g in found.groups}}

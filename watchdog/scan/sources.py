@@ -24,14 +24,10 @@ MAX_FILES = 4000
 SKIP_DIRS = {"node_modules", "out", "cache", "artifacts", "broadcast", ".git", "typechain-types", "crytic-export"}
 HARDHAT_CONFIGS = ("hardhat.config.js", "hardhat.config.ts", "hardhat.config.cjs", "hardhat.config.mjs")
 
-_IMPORT = re.compile(r"""^\s*import\s+(?:[^'";]*?\bfrom\s+)?["']([^"']+)["']""", re.MULTILINE)
-_PRAGMA = re.compile(r"pragma\s+solidity\s+([^;]+);")
-# String literals are matched first so that `//` inside an import path ('../contracts//IERC20.sol') is no comment.
-_STRING_OR_COMMENT = re.compile(r"""("(?:\\.|[^"\\\n])*"|'(?:\\.|[^'\\\n])*')|//[^\n]*|/\*.*?\*/""", re.DOTALL)
-
-
-def strip_comments(text: str) -> str:
-    return _STRING_OR_COMMENT.sub(lambda m: m.group(1) or "", text)
+# One pass over a source finds its import and pragma directives. Each alternative either fails on its first
+# character or consumes what it matched (an unclosed comment or string runs to the end of its line or of the
+# file), so the scan is linear in the size of the source whatever it holds: no backtracking over blank lines.
+_TOKENS = re.compile(r"""//[^\n]*|/\*(?:[^*]|\*(?!/))*(?:\*/)?|"(?:[^"\\\n]|\\.)*"?|'(?:[^'\\\n]|\\.)*'?|;|\b(?:import|pragma)\b""")
 
 
 class ScanInputError(WatchdogError):
@@ -93,16 +89,36 @@ def _find_project_root(start: Path) -> tuple[Path, str] | None:
 
 def _foundry_config(root: Path) -> tuple[str, list[str], list[str]]:
     """(src folder, library folders, remappings) from foundry.toml and remappings.txt."""
+    config = root / "foundry.toml"
     try:
-        profile = tomllib.loads((root / "foundry.toml").read_text()).get("profile", {}).get("default", {})
-    except tomllib.TOMLDecodeError as exc:
-        raise ScanInputError(f"{root / 'foundry.toml'} is not valid TOML ({exc}): fix the file") from None
-    remappings = list(profile.get("remappings", []))
+        profile = tomllib.loads(_small_text(config)).get("profile", {}).get("default", {})
+    except (tomllib.TOMLDecodeError, RecursionError, AttributeError) as exc:
+        raise ScanInputError(f"{config} is not a valid Foundry configuration ({exc}): fix the file") from None
+    remappings = _strings(profile, "remappings", [], config)
     txt = root / "remappings.txt"
     if txt.is_file():
-        remappings += [line.strip() for line in txt.read_text().splitlines() if line.strip() and not line.startswith("#")]
-    libs = list(profile.get("libs", ["lib"]))
-    return profile.get("src", "src"), libs, remappings + _auto_remappings(root, libs, remappings)
+        remappings += [line.strip() for line in _small_text(txt).splitlines() if line.strip() and not line.startswith("#")]
+    libs = _strings(profile, "libs", ["lib"], config)
+    src = profile.get("src", "src")
+    if not isinstance(src, str):
+        raise ScanInputError(f"{config}: profile.default.src must be a folder name: fix the file")
+    return src, libs, remappings + _auto_remappings(root, libs, remappings)
+
+
+def _strings(table: dict, key: str, default: list[str], source: Path) -> list[str]:
+    value = table.get(key, default)
+    if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
+        raise ScanInputError(f"{source}: profile.default.{key} must be a list of strings: fix the file")
+    return list(value)
+
+
+def _small_text(path: Path, limit: int = 1024 * 1024) -> str:
+    """A project's configuration file, as text (at most `limit` bytes are read)."""
+    try:
+        with path.open("rb") as handle:
+            return handle.read(limit).decode("utf-8", errors="replace")
+    except OSError as exc:
+        raise ScanInputError(f"{path} cannot be read ({exc.strerror or exc}): fix or remove it") from None
 
 
 def _auto_remappings(root: Path, libs: list[str], declared: list[str]) -> list[str]:
@@ -154,24 +170,36 @@ class _Resolver:
 
     def locate(self, unit: str) -> Path | None:
         for base in self.include:
-            candidate = (base / unit).resolve()
+            candidate = _resolved(base / unit)
             if candidate.is_file():
                 return candidate
         return None
 
 
 def _read(path: Path, budget: list[int], limit: int) -> str:
-    budget[0] -= path.stat().st_size
+    try:
+        with path.open("rb") as handle:  # never more than the budget left, whatever the file claims to be
+            data = handle.read(max(budget[0], 0) + 1)
+    except OSError as exc:
+        raise ScanInputError(f"{path} cannot be read ({exc.strerror or exc}): fix or remove it") from None
+    budget[0] -= len(data)
     if budget[0] < 0:
         raise ScanInputError(
             f"sources exceed {limit / (1024 * 1024):g} MiB (at {path.name}): scan fewer files or raise --max-source-mb"
         )
-    return path.read_text(encoding="utf-8", errors="replace")
+    return data.decode("utf-8", errors="replace")
+
+
+def _resolved(path: Path) -> Path:
+    try:
+        return path.resolve()
+    except (OSError, RuntimeError):  # a symlink loop
+        raise ScanInputError(f"{path} is a symbolic link loop: fix or remove the link") from None
 
 
 def load(target: Path, *, max_source_bytes: int = MAX_SOURCE_BYTES) -> SourceSet:
     """Discover, read and group the sources of `target`."""
-    target = target.resolve()
+    target = _resolved(target)
     if not target.exists():
         raise ScanInputError(f"{target} does not exist: give a .sol file, a folder or a Foundry/Hardhat project")
     start = target if target.is_dir() else target.parent
@@ -214,22 +242,50 @@ def load(target: Path, *, max_source_bytes: int = MAX_SOURCE_BYTES) -> SourceSet
         if unit in sources:
             continue
         content = _read(path, budget, max_source_bytes)
-        bare = strip_comments(content)
-        entry = SourceFile(unit, path, content, pragmas=[m.group(1).strip() for m in _PRAGMA.finditer(bare)])
+        imports, pragmas = directives(content)
+        entry = SourceFile(unit, path, content, pragmas=pragmas)
         sources[unit] = entry
-        for match in _IMPORT.finditer(bare):
-            imported = resolver.unit_name(unit, match.group(1))
+        for path_text in imports:
+            imported = resolver.unit_name(unit, path_text)
             entry.imports.append(imported)
             if imported in sources:
                 continue
             located = resolver.locate(imported)
             if located is None:
                 raise ScanInputError(
-                    f"import \"{match.group(1)}\" in {unit} not found under {root} or its library folders: "
+                    f"import \"{path_text}\" in {unit} not found under {root} or its library folders: "
                     "install the dependency or add a remapping"
                 )
             queue.append((imported, located))
     return SourceSet(root, kind, remappings, sources, targets, _group(sources, targets))
+
+
+def directives(content: str) -> tuple[list[str], list[str]]:
+    """(import paths, `pragma solidity` expressions) of a source, comments and strings skipped. Both directives
+    only exist at the top level and end at the next `;`, so no parsing of the rest is needed."""
+    imports: list[str] = []
+    pragmas: list[str] = []
+    current: str | None = None  # the directive being read: "import" or "pragma"
+    start = 0
+    first_string: str | None = None
+    for token in _TOKENS.finditer(content):
+        text = token.group()
+        if text.startswith("/") and text[1:2] in ("/", "*"):
+            continue
+        if text in ("import", "pragma"):
+            if current is None:
+                current, start, first_string = text, token.end(), None
+        elif text == ";":
+            if current == "import" and first_string is not None:
+                imports.append(first_string)
+            elif current == "pragma":
+                words = content[start:token.start()].split(None, 1)
+                if len(words) == 2 and words[0] == "solidity":
+                    pragmas.append(" ".join(words[1].split()))
+            current = None
+        elif current == "import" and first_string is None and len(text) >= 2 and text[-1] == text[0]:
+            first_string = text[1:-1]
+    return imports, pragmas
 
 
 def closure(sources: dict[str, SourceFile], unit: str) -> list[str]:

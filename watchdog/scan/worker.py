@@ -1,6 +1,7 @@
 """The scan worker: `python -m watchdog.scan.worker` reads a request on stdin and writes JSON on stdout.
 
-It runs under the limits of watchdog.scan.limits; a user error comes back as {"error": "one line"}.
+It runs under the limits of watchdog.scan.limits, from reading the sources to the last detector; a user error
+comes back as {"error": "one line"} ("input": true when the sources themselves are at fault).
 """
 
 from __future__ import annotations
@@ -9,14 +10,17 @@ import json
 import sys
 
 from watchdog.errors import WatchdogError
+from watchdog.scan.sources import ScanInputError
 
 
 def main() -> None:
     request = json.load(sys.stdin)
     try:
-        from watchdog.scan import analyze  # slither is heavy: import it inside the limits
+        from watchdog.scan.scanner import scan_sources
 
-        response = analyze.run(request)
+        response = scan_sources(request)
+    except ScanInputError as exc:
+        response = {"error": str(exc), "input": True}
     except WatchdogError as exc:
         response = {"error": str(exc)}
     except RecursionError:
