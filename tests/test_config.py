@@ -57,12 +57,15 @@ enabled = "maybe"
 
 [metrics]
 port = 70000
+
+[ui]
+token_env = "the token"
 """)
     result = runner.invoke(app, ["run", "--config", str(config), "--check"])
     assert result.exit_code == 2
     lines = [line for line in result.output.splitlines() if line.strip()]
     expected = ["networks.main.chain_id", "networks.main.rpc_urls", "networks.main.confirmations",
-                "networks.main.colour", "protocols.p", "rules.flash-loan.enabled", "metrics.port"]
+                "networks.main.colour", "protocols.p", "rules.flash-loan.enabled", "metrics.port", "ui.token_env"]
     assert len(lines) == len(expected)
     for line, key in zip(lines, expected):
         assert line.startswith("error: ") and f": {key}: " in line

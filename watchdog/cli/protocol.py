@@ -24,7 +24,6 @@ protocol_app = typer.Typer(help="The protocol model learned from the chain: pric
                            no_args_is_help=True)
 app.add_typer(protocol_app, name="protocol")
 
-DEFAULT_CONFIG = Path("watchdog.toml")
 
 
 @dataclass
@@ -67,7 +66,7 @@ def show(
 
 
 def _settings(config: Path | None, manifest: Path | None, rpc: str | None) -> Settings:
-    from watchdog.config import load_settings, zero_config
+    from watchdog.config import DEFAULT_CONFIG, load_settings, zero_config
 
     if manifest is not None or rpc:
         if config is not None:

@@ -19,11 +19,10 @@ from watchdog.chain.capabilities import ZERO
 from watchdog.chain.parse import quantity
 from watchdog.chain.rpc import RpcAnswerError, RpcClient
 from watchdog.cli.app import app
-from watchdog.config import Settings, load_settings, zero_config
+from watchdog.config import DEFAULT_CONFIG, Settings, load_settings, zero_config
 from watchdog.errors import ConfigError
 from watchdog.store import FindingRecord, Store, ledger
 
-DEFAULT_CONFIG = Path("watchdog.toml")
 
 
 def _settings(config: Path | None, manifest: Path | None, rpc: str | None) -> Settings:

@@ -11,11 +11,10 @@ from rich.console import Console
 
 from watchdog.cli.app import app
 from watchdog.cli.output import write_output
-from watchdog.config import EXAMPLE, Settings, load_settings, zero_config
+from watchdog.config import DEFAULT_CONFIG, EXAMPLE, Settings, load_settings, zero_config
 from watchdog.errors import ConfigError
 from watchdog.store import Store
 
-DEFAULT_CONFIG = Path("watchdog.toml")
 
 def _settings(config: Path | None, manifest: Path | None, rpc: list[str], ws: str | None, store: str | None) -> Settings:
     if manifest is not None or rpc:
@@ -34,13 +33,13 @@ def _settings(config: Path | None, manifest: Path | None, rpc: list[str], ws: st
     return settings
 
 
-def serve_page(daemon: Any, host: str, port: int) -> Any:
+def serve_page(daemon: Any, host: str, port: int, token_env: str) -> Any:
     """The web page on the daemon's store, beside its /metrics."""
-    from watchdog.cli.ui import TOKEN_ENV, write_token
+    from watchdog.cli.ui import write_token
     from watchdog.ui import UiServer, create_app
 
     manifests = [d.manifest for d in daemon.deployments.values()]
-    page = create_app(daemon.store, token=write_token(TOKEN_ENV), manifest=manifests[0] if len(manifests) == 1 else None)
+    page = create_app(daemon.store, token=write_token(token_env), manifest=manifests[0] if len(manifests) == 1 else None)
     server = UiServer(page, host, port).start()
     logging.getLogger("watchdog").info("web page on %s", server.url)
     return server
@@ -59,8 +58,8 @@ def run(
     check: bool = typer.Option(False, "--check", help="Validate the configuration and exit."),
     json_logs: bool = typer.Option(None, "--json-logs/--text-logs", help="One JSON object per log line (overrides logging.json)."),
     metrics_port: int = typer.Option(None, help="Port of /metrics and /health (overrides metrics.port; 0 = any free port)."),
-    ui_port: int = typer.Option(None, "--ui-port", help="Also serve the web page on this port, beside /metrics "
-                                "(writes need the token in WATCHDOG_UI_TOKEN; unset: read-only)."),
+    ui_port: int = typer.Option(None, "--ui-port", help="Also serve the web page on this port (overrides ui.port; "
+                                "writes need the token in the variable ui.token_env names; unset: read-only)."),
 ) -> None:
     """Run the watchdog: follow the chain, detect, store findings and hand them to the responder."""
     from watchdog.daemon import Daemon, load_factory, rule_engine, setup_logging
@@ -96,7 +95,8 @@ def run(
     responder = daemon.responder_sink()
     daemon.add_sink(responder)
     responder.start()  # resume what a previous run left open (never a second transaction)
-    page = serve_page(daemon, settings.metrics.host, ui_port) if ui_port is not None else None
+    page = (serve_page(daemon, settings.ui.host, settings.ui.port if ui_port is None else ui_port, settings.ui.token_env)
+            if settings.ui.enabled or ui_port is not None else None)
     try:
         daemon.run()
     finally:

@@ -11,6 +11,8 @@ import typer
 
 from watchdog.cli.app import app
 from watchdog.cli.incidents import CONFIG_OPTION, STORE_OPTION, open_store
+from watchdog.config import DEFAULT_CONFIG, load_settings
+from watchdog.config.settings import UiConfig
 from watchdog.errors import ConfigError
 from watchdog.manifest import load_manifest
 from watchdog.ui import UiServer, create_app
@@ -30,18 +32,26 @@ def ui(
     store: str = STORE_OPTION,
     config: Path = CONFIG_OPTION,
     manifest: Path = typer.Option(None, "--manifest", help="Name contracts on the page with this manifest."),
-    host: str = typer.Option("127.0.0.1", "--host", help="Interface to listen on."),
-    port: int = typer.Option(8080, "--port", help="Port to listen on."),
-    token_env: str = typer.Option(TOKEN_ENV, "--token-env",
-                                  help="Environment variable holding the write token (unset: read-only)."),
+    host: str = typer.Option(None, "--host", help="Interface to listen on (default: ui.host of the config, else "
+                                                  "127.0.0.1)."),
+    port: int = typer.Option(None, "--port", min=0, max=65535, help="Port to listen on (default: ui.port, else 8080)."),
+    token_env: str = typer.Option(None, "--token-env", help="Environment variable holding the write token (default: "
+                                                            f"ui.token_env, else {TOKEN_ENV}; unset: read-only)."),
 ) -> None:
     """Serve the page: incidents, findings, proposals (safeTxHash recomputed in the page), recovery plans."""
-    token = write_token(token_env)
+    section = _section(config)
+    token = write_token(token_env or section.token_env)
     page = create_app(open_store(store, config), token=token, manifest=load_manifest(manifest) if manifest else None)
-    server = UiServer(page, host, port).start()
+    server = UiServer(page, host or section.host, section.port if port is None else port).start()
     typer.echo(f"watchdog page on {server.url} ({'writes need the token' if token else 'read-only'}); Ctrl-C stops it")
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
     stop.wait()
     server.stop()
+
+
+def _section(config: Path | None) -> UiConfig:
+    """The `[ui]` section of the config (its defaults without one)."""
+    path = config or DEFAULT_CONFIG
+    return load_settings(path).ui if config is not None or path.is_file() else UiConfig()

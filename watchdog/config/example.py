@@ -56,6 +56,12 @@ enabled = true
 host = "127.0.0.1"
 port = 9464                 # GET /metrics (Prometheus) and GET /health
 
+[ui]                         # the page for signers and responders (`watchdog ui`)
+enabled = false              # true: `watchdog run` serves it too
+host = "127.0.0.1"
+port = 8080
+token_env = "WATCHDOG_UI_TOKEN"  # environment variable holding the write token (unset: read-only)
+
 [logging]
 level = "info"
 json = false                # one JSON object per line

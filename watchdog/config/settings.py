@@ -125,6 +125,19 @@ class MetricsConfig(Strict):
     port: int = Field(9464, ge=0, le=65535)  # 0: any free port
 
 
+DEFAULT_CONFIG = Path("watchdog.toml")  # what the commands read when no --config is given
+
+
+class UiConfig(Strict):
+    """The web page for signers and responders (`watchdog ui`; with `enabled`, also served by `watchdog run`). Writes
+    need the token held in the environment variable `token_env` (never in this file); unset, the page is read-only."""
+
+    enabled: StrictBool = False
+    host: str = "127.0.0.1"
+    port: int = Field(8080, ge=0, le=65535)  # 0: any free port
+    token_env: str = Field("WATCHDOG_UI_TOKEN", pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
 class LoggingConfig(Strict):
     level: str = "info"
     json_format: StrictBool = Field(False, alias="json")
@@ -168,6 +181,7 @@ class Settings(Strict):
     rules: RulesConfig = Field(default_factory=RulesConfig)
     store: StoreConfig = Field(default_factory=StoreConfig)
     metrics: MetricsConfig = Field(default_factory=MetricsConfig)
+    ui: UiConfig = Field(default_factory=UiConfig)
     logging: LoggingConfig = Field(default_factory=LoggingConfig)
     schedule: ScheduleConfig = Field(default_factory=ScheduleConfig)
     abis: AbiConfig = Field(default_factory=AbiConfig)

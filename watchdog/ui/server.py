@@ -28,6 +28,8 @@ class UiServer:
             if not self._thread.is_alive() or time.monotonic() > deadline:
                 raise ConfigError(f"the page cannot listen on {self.host}:{self.port}: choose another --port")
             time.sleep(0.02)
+        if self.port == 0:  # any free port: the one the socket got
+            self.port = self.server.servers[0].sockets[0].getsockname()[1]
         return self
 
     def stop(self) -> None:
