@@ -15,6 +15,7 @@ from eth_account.signers.local import LocalAccount
 from eth_keys import keys as eth_keys
 
 from watchdog.errors import ConfigError
+from watchdog.validation import read_capped
 
 MAX_KEY_FILE_BYTES = 64 * 1024
 
@@ -110,13 +111,8 @@ def _from_keystore(source: KeySource) -> LocalAccount:
 
 def _small_file(path: Path, what: str) -> str:
     """A keystore or a password file: a few hundred bytes, so at most MAX_KEY_FILE_BYTES are ever read."""
-    try:
-        with path.open("rb") as handle:
-            data = handle.read(MAX_KEY_FILE_BYTES + 1)
-    except OSError as exc:
-        raise ConfigError(f"{what} {path} cannot be read: {exc.strerror or exc}") from None
-    if len(data) > MAX_KEY_FILE_BYTES:
-        raise ConfigError(f"{what} {path} is larger than {MAX_KEY_FILE_BYTES // 1024} KiB: is it the right file?")
+    data = read_capped(path, MAX_KEY_FILE_BYTES, lambda reason: f"{what} {path} cannot be read: {reason}",
+                       f"{what} {path} is larger than {MAX_KEY_FILE_BYTES // 1024} KiB: is it the right file?")
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError:

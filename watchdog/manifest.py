@@ -13,7 +13,7 @@ from pydantic import AliasChoices, BaseModel, ConfigDict, Discriminator, Field, 
 
 from watchdog.chain.abi import parse_call
 from watchdog.errors import ConfigError
-from watchdog.validation import Address, abi_problems, check_address, plain, problem_lines, shown
+from watchdog.validation import Address, abi_problems, check_address, plain, problem_lines, read_capped, shown
 
 MAX_MANIFEST_BYTES = 64 * 1024 * 1024  # a manifest or ABI file larger than this is refused before it is parsed
 
@@ -226,13 +226,8 @@ def duplicates(contracts: list[ContractEntry]) -> list[str]:
 
 def read_json(path: Path, what: str, fix: str) -> Any:
     """A JSON file, size-capped, or one ConfigError line naming it and the fix."""
-    try:
-        with path.open("rb") as handle:
-            text = handle.read(MAX_MANIFEST_BYTES + 1)
-    except OSError as exc:
-        raise ConfigError(f"{path}: {what} cannot be read ({exc.strerror or exc}): {fix}") from None
-    if len(text) > MAX_MANIFEST_BYTES:
-        raise ConfigError(f"{path}: {what} is larger than {MAX_MANIFEST_BYTES // (1024 * 1024)} MiB: {fix}")
+    text = read_capped(path, MAX_MANIFEST_BYTES, lambda reason: f"{path}: {what} cannot be read ({reason}): {fix}",
+                       f"{path}: {what} is larger than {MAX_MANIFEST_BYTES // (1024 * 1024)} MiB: {fix}")
     try:
         return json.loads(text)
     except (ValueError, RecursionError) as exc:  # bad JSON, bad UTF-8, or nesting too deep

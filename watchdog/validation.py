@@ -8,11 +8,13 @@ line whatever the input.
 from __future__ import annotations
 
 import re
-from typing import Annotated, Any
+from pathlib import Path
+from typing import Annotated, Any, Callable
 
 from eth_utils import to_checksum_address
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictBool, TypeAdapter, ValidationError
 
+from watchdog.errors import ConfigError
 from watchdog.redaction import redact_text
 
 SHOWN_CHARS = 80  # at most this much of a bad value is shown
@@ -164,3 +166,16 @@ def abi_problems(abi: Any, source: str) -> list[str]:
         except ValidationError as exc:
             problems += problem_lines(source, exc, (n, "inputs"))
     return problems
+
+
+def read_capped(path: Path, limit: int, unreadable: Callable[[str], str], oversize: str) -> bytes:
+    """A file's bytes, never more than `limit` read: a ConfigError line `unreadable(reason)` when it cannot be read,
+    `oversize` when it holds more."""
+    try:
+        with path.open("rb") as handle:
+            data = handle.read(limit + 1)
+    except OSError as exc:
+        raise ConfigError(unreadable(str(exc.strerror or exc))) from None
+    if len(data) > limit:
+        raise ConfigError(oversize)
+    return data

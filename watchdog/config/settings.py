@@ -17,7 +17,7 @@ from watchdog.chain.http import MiB
 from watchdog.errors import ConfigError
 from watchdog.manifest import ContractEntry, load_manifest
 from watchdog.config.response import NotifierConfig, Playbook, ResponderSection, ResponseConfig, SignerConfig
-from watchdog.validation import Address, plain, problem_lines, shown
+from watchdog.validation import Address, plain, problem_lines, read_capped, shown
 
 DEFAULT_STORE = "sqlite:///watchdog.db"
 MAX_CONFIG_BYTES = 4 * 1024 * 1024
@@ -250,13 +250,9 @@ def parse_settings(raw: dict[str, Any], source: str = "config", base_dir: Path |
 
 def load_settings(path: Path | str) -> Settings:
     path = Path(path)
-    try:
-        with path.open("rb") as handle:
-            data = handle.read(MAX_CONFIG_BYTES + 1)
-    except OSError as exc:
-        raise ConfigError(f"config {path} cannot be read ({exc.strerror or exc}): create it with `watchdog init`") from None
-    if len(data) > MAX_CONFIG_BYTES:
-        raise ConfigError(f"{path}: (top level): larger than {MAX_CONFIG_BYTES // MiB} MiB: is it the configuration?")
+    data = read_capped(path, MAX_CONFIG_BYTES,
+                       lambda reason: f"config {path} cannot be read ({reason}): create it with `watchdog init`",
+                       f"{path}: (top level): larger than {MAX_CONFIG_BYTES // MiB} MiB: is it the configuration?")
     try:
         raw = tomllib.loads(data.decode("utf-8"))
     except UnicodeDecodeError as exc:
