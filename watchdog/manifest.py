@@ -13,7 +13,7 @@ from pydantic import AliasChoices, BaseModel, ConfigDict, Discriminator, Field, 
 
 from watchdog.chain.abi import parse_call
 from watchdog.errors import ConfigError
-from watchdog.validation import Address, abi_problems, check_address, plain, problem_lines, read_capped, shown
+from watchdog.validation import Address, abi_of_json, abi_problems, check_address, plain, problem_lines, read_capped, shown
 
 MAX_MANIFEST_BYTES = 64 * 1024 * 1024  # a manifest or ABI file larger than this is refused before it is parsed
 
@@ -198,13 +198,7 @@ class Manifest(BaseModel):
         if not path.is_absolute() and self.source is not None:
             path = self.source.parent / path
         data = read_json(path, f"the ABI of {plain(entry.name)}", "point `abi` at a JSON ABI file or a forge artifact")
-        abi = data.get("abi") if isinstance(data, dict) else data
-        if not isinstance(abi, list):
-            raise ConfigError(f"{path}: (top level): not an ABI: write a JSON list of ABI items, or an artifact with an `abi` list")
-        problems = abi_problems(abi, str(path))
-        if problems:
-            raise ConfigError("\n".join(problems))
-        return abi
+        return abi_of_json(data, str(path))
 
 
 def duplicates(contracts: list[ContractEntry]) -> list[str]:

@@ -179,3 +179,16 @@ def read_capped(path: Path, limit: int, unreadable: Callable[[str], str], oversi
     if len(data) > limit:
         raise ConfigError(oversize)
     return data
+
+
+def abi_of_json(data: Any, source: str) -> list[dict[str, Any]]:
+    """The ABI in a parsed JSON file (a list, or an artifact with an `abi` list), every item checked; one ConfigError
+    line per problem."""
+    abi = data.get("abi") if isinstance(data, dict) else data
+    if not isinstance(abi, list):
+        raise ConfigError(f"{source}: (top level): not an ABI: write a JSON list of ABI items, or an artifact with an "
+                          "`abi` list")
+    problems = abi_problems(abi, source)
+    if problems:
+        raise ConfigError("\n".join(problems))
+    return abi

@@ -22,7 +22,7 @@ from eth_utils import keccak
 
 from watchdog.chain.events import Log
 from watchdog.errors import ConfigError
-from watchdog.validation import abi_problems
+from watchdog.validation import abi_of_json, abi_problems
 
 log = logging.getLogger("watchdog.abi")
 
@@ -200,13 +200,7 @@ class AbiRegistry:
             data = json.loads(Path(path).read_text())
         except (OSError, ValueError, RecursionError) as exc:  # missing, not UTF-8, not JSON, nested too deeply
             raise ConfigError(f"ABI file {path} is unreadable ({exc}): point it at a JSON ABI or a forge artifact") from exc
-        abi = data.get("abi") if isinstance(data, dict) else data
-        if not isinstance(abi, list):
-            raise ConfigError(f"ABI file {path} has no ABI list: expected a JSON list or an object with an `abi` key")
-        problems = abi_problems(abi, str(path))
-        if problems:
-            raise ConfigError("\n".join(problems))
-        self.add_abi(abi, address, name)
+        self.add_abi(abi_of_json(data, str(path)), address, name)
 
     def add_artifacts(self, directory: Path) -> None:
         """Every forge artifact under `directory` (e.g. contracts/out), for events of any emitter."""

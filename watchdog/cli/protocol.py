@@ -93,7 +93,8 @@ def _network(settings: Settings, network: str | None) -> str:
 def learn(settings: Settings, network: str) -> Learned:
     """Probe every watched contract of `network` at the node's head (nothing is kept: the daemon keeps its own)."""
     from watchdog.chain.reader import BlockReader
-    from watchdog.chain.rpc import RpcClient, redact
+    from watchdog.chain.rpc import RpcClient
+    from watchdog.redaction import redact_url
     from watchdog.config import deployments
     from watchdog.detect.model import Prober
     from watchdog.detect.model.probe import SOURCE_ROLES
@@ -107,7 +108,7 @@ def learn(settings: Settings, network: str) -> Learned:
     try:
         chain_id = int(client.call("eth_chainId"), 16)
         if chain_id != net.chain_id:
-            raise ConfigError(f"networks.{network}.chain_id is {net.chain_id} but the node at {redact(net.rpc_urls[0])} "
+            raise ConfigError(f"networks.{network}.chain_id is {net.chain_id} but the node at {redact_url(net.rpc_urls[0])} "
                               f"serves chain {chain_id}: fix chain_id, or point the network at a node of chain {net.chain_id}")
         head = int(client.call("eth_blockNumber"), 16)
         reads = ChainReads(BlockReader(client, network, head), {})

@@ -12,7 +12,8 @@ from eth_abi.exceptions import EncodingError
 
 from watchdog.chain.abi import ERROR_STRING, encode_call, parse_call, revert_reason, selector
 from watchdog.chain.reader import BlockReader
-from watchdog.chain.rpc import RpcAnswerError, RpcClient, redact
+from watchdog.chain.rpc import RpcAnswerError, RpcClient
+from watchdog.redaction import redact_url
 from watchdog.errors import ConfigError
 from watchdog.manifest import ContractEntry, Manifest, PauseCheck, PauseSpec
 from watchdog.manifests.calls import decode_answer
@@ -238,7 +239,7 @@ def check_manifest(manifest: Manifest, rpc: RpcClient, signer: str | None = None
     chain_id = int(rpc.call("eth_chainId"), 16)
     report = CheckReport(chain_id, int(rpc.call("eth_blockNumber"), 16))
     if manifest.chain_id != chain_id:
-        url = redact(rpc.endpoints[0].url)
+        url = redact_url(rpc.endpoints[0].url)
         report.problems.append(Problem("chain_id", f"is {manifest.chain_id} but the node at {url} serves chain {chain_id}",
                                        f"fix chain_id, or give --rpc a node of chain {manifest.chain_id}"))
     checker = _Checker(manifest, rpc, report.block, report)
