@@ -1,4 +1,5 @@
-"""`watchdog stress`: what-if scenarios played on a local fork of the chain's current state."""
+"""`watchdog stress`: what-if scenarios played on a local fork of the chain's current state; and an incident's own:
+`watchdog incidents stress ID` (its stress view) and `watchdog incidents comms ID` (its communications)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import typer
 from rich.console import Console
 
 from watchdog.cli.app import app
+from watchdog.cli.incidents import CONFIG_OPTION, STORE_OPTION, incidents_app, open_store
 from watchdog.errors import ConfigError
 
 DEFAULT_CONFIG = Path("watchdog.toml")
@@ -92,3 +94,96 @@ def _target(rpc: str | None, manifest: Path | None, config: Path | None, network
     if name not in settings.networks:
         raise ConfigError(f"--network {name}: not in the config; use one of {', '.join(settings.networks)}")
     return deployments(settings)[name].manifest, rpc or settings.networks[name].rpc_urls[0]
+
+
+# -- an incident's stress view and communications --------------------------------------------------------------
+
+@incidents_app.command("stress")
+def incident_stress(
+    incident_id: int,
+    store: str = STORE_OPTION,
+    config: Path = CONFIG_OPTION,
+    rpc: str = typer.Option(None, "--rpc", help="The incident network's node (default: the config's)."),
+    manifest: Path = typer.Option(None, "--manifest", help="Its deployment manifest (default: the config's protocols)."),
+    as_json: bool = typer.Option(False, "--json", help="Print the view as JSON."),
+) -> None:
+    """Play the incident's stress view on a fork now (its manipulated price back to the reference, the affected
+    contracts paused) and keep it on the incident's timeline and in its proposals' evidence."""
+    from watchdog.store.responder import Incident
+    from watchdog.stress.incident import incident_view, record
+
+    db = open_store(store, config)
+    with db.session() as s:
+        incident = s.get(Incident, incident_id)
+    if incident is None:
+        raise ConfigError(f"no incident {incident_id}: see `watchdog incidents list`")
+    deployment, url = _target(rpc, manifest, None if manifest else config, None if manifest else incident.network)
+    view = incident_view(db, incident_id, url, deployment)
+    record(db, incident_id, view)
+    typer.echo(json.dumps(view, indent=1) if as_json else "\n".join(view["markdown"]))
+
+
+@incidents_app.command("comms")
+def incident_comms(
+    incident_id: int,
+    store: str = STORE_OPTION,
+    config: Path = CONFIG_OPTION,
+    kind: str = typer.Option(None, "--kind", help="Only this one: status, exchanges or security."),
+    fmt: str = typer.Option("markdown", "--format", help="markdown or json."),
+    out: Path = typer.Option(None, "--out", help="Write each as <kind>-v<version>.md and .json to this folder."),
+    rpc: str = typer.Option(None, "--rpc", help="A tracing node: adds the traces and where the funds went."),
+    manifest: Path = typer.Option(None, "--manifest", help="Names contracts and prices flows in the traces."),
+    approve: str = typer.Option(None, "--approve", help="Approve this communication (with --version and --by)."),
+    version: int = typer.Option(None, "--version", help="The version approved."),
+    by: str = typer.Option(None, "--by", help="Who reviewed and approved it."),
+    send: str = typer.Option(None, "--send", help="Send this approved communication through the internal notifiers."),
+    notifier: list[str] = typer.Option([], "--notifier", help="Only through this notifier (repeat)."),
+) -> None:
+    """The incident's communications: drafted again from what is known now (a new version when they changed) and
+    printed; --approve records a review; --send delivers an approved one through the notifiers the config's
+    communications section lists. Nothing is published on its own."""
+    from watchdog.config import load_settings
+    from watchdog.manifest import load_manifest
+    from watchdog.respond import comms
+    from watchdog.respond.notify import Notifications
+    from watchdog.stress.incident import traced
+
+    if fmt not in ("markdown", "json"):
+        raise ConfigError(f"--format {fmt}: use markdown or json")
+    if kind is not None and kind not in comms.KINDS:
+        raise ConfigError(f"--kind {kind}: use one of {', '.join(comms.KINDS)}")
+    db = open_store(store, config)
+    settings = load_settings(config) if config is not None else None
+    contacts = settings.communications if settings else comms.Contacts()
+    if approve:
+        if version is None or not by:
+            raise ConfigError("--approve needs --version N and --by NAME (who reviewed it)")
+        comms.approve(db, incident_id, approve, version, by)
+        typer.echo(f"{comms.KINDS[approve]} v{version} of incident #{incident_id} approved by {by}")
+        return
+    if send:
+        if settings is None:
+            raise ConfigError("--send needs --config: the notifiers come from it")
+        notifications = Notifications(db, settings.response().notifiers)
+        try:
+            sent = comms.send(db, incident_id, send, contacts, notifications, notifier or None)
+        finally:
+            notifications.close()
+        typer.echo(f"{comms.KINDS[send]} of incident #{incident_id} sent to {', '.join(sent)}")
+        return
+    forensics = traced(db, incident_id, rpc, load_manifest(manifest) if manifest else None) if rpc else None
+    current = comms.draft(db, incident_id, contacts, forensics)
+    shown = {k: v for k, v in current.items() if kind is None or k == kind}
+    if out is not None:
+        out.mkdir(parents=True, exist_ok=True)
+        for name, v in shown.items():
+            (out / f"{name}-v{v['version']}.md").write_text(v["markdown"])
+            (out / f"{name}-v{v['version']}.json").write_text(json.dumps(v["json"], indent=1) + "\n")
+    if fmt == "json":
+        typer.echo(json.dumps(shown, indent=1, default=str))
+        return
+    for name, v in shown.items():
+        typer.echo(f"<!-- {comms.KINDS[name]} v{v['version']}: {v['state']}"
+                   + (f", approved by {v['reviewed_by']}" if v["reviewed_by"] else ", to be reviewed before it is sent")
+                   + " -->")
+        typer.echo(v["markdown"])

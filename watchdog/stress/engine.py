@@ -195,6 +195,7 @@ class World:
     # -- one scenario --------------------------------------------------------------------------------------
     def play(self, steps: Steps, baseline: Reading, options: StressOptions) -> dict[str, Any]:
         fork, model = self.fork, self.model
+        touched = {m.source.address for m in [*steps.moves, *steps.frozen]}
         before = self.source_prices()
         now = fork.now()
         moved = {m.source.address: moves.set_source(fork, m.source, m.target(before.get(m.source.address) or 0.0), now)
@@ -224,7 +225,7 @@ class World:
             "asset": model.tokens.get(steps.asset or "", None), "hold_seconds": steps.hold,
             "sources": [{"source": s.name, "kind": s.kind, "before": _round(before.get(a)), "after": _round(after.get(a)),
                          "moved": a in moved, "stopped": any(f.source.address == a for f in steps.frozen)}
-                        for a, s in model.sources.items() if steps.asset and s.base == steps.asset],
+                        for a, s in model.sources.items() if (steps.asset and s.base == steps.asset) or a in touched],
             "paused": paused,
             "holders": holders,
             "liquidations": {"executed": sum(len(x) for x in liquidations.values()), "sales": sales},

@@ -197,7 +197,7 @@ def record(store: Store, incident_id: int, view: dict[str, Any]) -> None:
             s.add(proposal)
 
 
-def traced(store: Store, incident_id: int, rpc_url: str, manifest: Manifest) -> list[dict[str, Any]]:
+def traced(store: Store, incident_id: int, rpc_url: str, manifest: Manifest | None) -> list[dict[str, Any]]:
     """The forensics of the incident's attack transactions (traces, attacker cluster, flows), [] when the node cannot
     trace them."""
     with store.session() as s:

@@ -105,15 +105,18 @@ def _pausable(model: ProtocolModel, manifest: Manifest, name: str) -> list[Contr
 
 
 def _halt(s: Scenario, model: ProtocolModel, manifest: Manifest, hold: int | None) -> Steps:
-    """A bridge route on this chain: its endpoints (manifest entries with a `bridge` hint) paused, the feeds relayed
-    from the peer chain (`source` hint) stopped while the asset moves by the scenario's move."""
+    """A bridge route on this chain: the endpoints that carry it (manifest entries whose `bridge` hint names the same
+    peer chain and token as the one named) paused, the feeds relayed from the peer chain (`source` hint) stopped
+    while the asset moves by the scenario's move."""
     wanted = s.target.lower()
     endpoints = [c for c in manifest.contracts if isinstance(_extra(c).get("bridge"), dict)]
-    chosen = [c for c in endpoints if wanted in (c.name.lower(), c.address.lower())]
-    if not chosen:
+    named = [c for c in endpoints if wanted in (c.name.lower(), c.address.lower())]
+    if not named:
         names = ", ".join(c.name for c in endpoints) or "none (no contract of the manifest has a `bridge` hint)"
         raise ConfigError(f"{s.target!r} is not a bridge endpoint of the manifest: endpoints: {names}")
-    peers = {int(_extra(c)["bridge"].get("peer_chain_id", 0)) for c in chosen}
+    routes = {_route(c) for c in named}
+    chosen = [c for c in endpoints if _route(c) in routes]
+    peers = {peer for peer, _ in routes}
     relayed = [model.sources[c.address.lower()] for c in manifest.contracts
                if isinstance(_extra(c).get("source"), dict) and int(_extra(c)["source"].get("chain_id", 0)) in peers
                and c.address.lower() in model.sources]
@@ -122,6 +125,12 @@ def _halt(s: Scenario, model: ProtocolModel, manifest: Manifest, hold: int | Non
     default = max((2 * f.heartbeat for f in relayed if f.heartbeat), default=STOP_HOLD)
     return Steps(s, asset, others, [Move(f, s.move) for f in relayed], [c for c in chosen if c.pause is not None],
                  hold if hold is not None else default)
+
+
+def _route(entry: ContractEntry) -> tuple[int, str]:
+    """(peer chain id, local token) of a bridge endpoint."""
+    hint = _extra(entry)["bridge"]
+    return int(hint.get("peer_chain_id", 0)), str(hint.get("token", "")).lower()
 
 
 def _extra(entry: ContractEntry) -> dict[str, Any]:
