@@ -31,6 +31,7 @@ from watchdog.stress import StressRun, load, parse
 POSITIONS = [(10, 5_000), (10, 8_000), (5, 6_000), (-10, 4_000), (20, 20_000)]
 MAINTENANCE = 0.05  # PerpMarket.maintenanceMarginBps
 WATCHDOG = Path(sys.executable).parent / "watchdog"  # the console script of this environment
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def trader(n: int) -> str:
@@ -152,7 +153,7 @@ def test_the_report_in_markdown_json_and_a_chart(demo) -> None:
     report, _, _, out = demo
     assert json.loads((out / "report.json").read_text())["block"] == report["block"]
     markdown = (out / "report.md").read_text()
-    assert "| WETH -30% | 3 | 3 | 5,000.00 | 0.00 |" in markdown and "![Loss against the size" in markdown
+    assert "| WETH -30% | 3 | 3 | 0 | 0 | 5,000.00 | 0.00 |" in markdown and "![Loss against the size" in markdown
     chart = (out / "chart.svg").read_text()
     assert chart.startswith("<svg") and chart.count("<polyline") == 2 and "-30%" in chart and "-10%" in chart
 
@@ -315,3 +316,12 @@ def test_a_halted_route_hides_the_liquidations_of_the_bridged_collateral(tmp_pat
     assert relayed["source"] == "ALP-USD-Relayed" and relayed["after"] == relayed["before"]
     held = holder(halt, "BridgedCollateralMarket")
     assert held["liquidatable"] == [] and held["hidden"] == [borrower.lower()]
+
+
+def test_the_benchmark_prints_its_figures() -> None:
+    done = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "stress.py"), "--scenarios", "2"],
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    figures = json.loads(done.stdout.strip().splitlines()[-1])
+    assert {"learn_model_s", "setup_s", "run_s", "per_scenario_s", "run_vs_learn_model", "under_a_minute"} <= set(figures)
+    assert figures["scenarios"] == 2 and figures["accounts"] > 0

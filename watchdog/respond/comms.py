@@ -168,7 +168,7 @@ def _status(data: dict[str, Any], contacts: Contacts, name: str) -> dict[str, An
         actions.append("Positions in the paused contracts cannot be changed while they are paused; liquidations there "
                        "wait too, and resume only after a grace period once the pause is lifted.")
     actions.append("Beware of impersonators: official updates come only from the channels below.")
-    costs = (data["stress"] or {}).get("pausing_costs") or {}
+    costs = ((data["stress"] or {}).get("pausing_costs") or {}) if data["paused"] else {}
     content = {"kind": "status", "incident": data["incident"], "protocol": name, "state": _state(data),
                "severity": data["severity"], "as_of": data["as_of"], "affected": affected, "paused": paused,
                "accounts_unable_to_act": costs.get("accounts"), "what_users_should_do": actions,

@@ -61,7 +61,7 @@ class StressRun:
                                   f"{self.manifest.chain_id}: point --rpc at the chain the manifest describes")
             head = int(upstream.call("eth_blockNumber"), 16)
             with Fork(self.rpc_url, head, chain_id) as fork:
-                world = World.learn(fork, self.registry, self.manifest, head)
+                world = Forked.learn(fork, self.registry, self.manifest, head)
                 steps = [resolve(s, world.model, self.manifest, self.options.hold) for s in scenarios]
                 world.find_accounts(upstream, self.options)
                 world.arm_liquidator()
@@ -94,8 +94,8 @@ class Reading:
         return {a.account: a for a in self.accounts.get(holder, [])}
 
 
-class World:
-    """The forked chain, the model learned on it, and a lens on each holder."""
+class Forked:
+    """The forked chain, the protocol model learned on it, the holders' accounts, and a lens on each holder."""
 
     def __init__(self, fork: Fork, manifest: Manifest, model: ProtocolModel, head: int) -> None:
         self.fork, self.manifest, self.model, self.head = fork, manifest, model, head
@@ -111,7 +111,7 @@ class World:
             self.lenses[holder.address] = Lens(model, holder, manifest.abi_of(entry), fork.decimals(unit) if unit else 18, {})
 
     @classmethod
-    def learn(cls, fork: Fork, registry: ProtocolRegistry, manifest: Manifest, head: int) -> "World":
+    def learn(cls, fork: Fork, registry: ProtocolRegistry, manifest: Manifest, head: int) -> "Forked":
         reads = ChainReads(BlockReader(fork.client, "stress"), {})
         empty = [w.name for w in registry.role("market", "vault", "lending") if reads.reader.code(w.address, head) in ("", "0x")]
         if empty:

@@ -33,7 +33,7 @@ from watchdog.respond.incidents import IncidentBook
 from watchdog.store import FindingRecord, Store, ledger, proposals
 from watchdog.store.incidents import events
 from watchdog.store.responder import Incident
-from watchdog.stress.engine import StressOptions, World
+from watchdog.stress.engine import Forked, StressOptions
 from watchdog.stress.fork import Fork
 from watchdog.stress.plan import Steps, resolve
 from watchdog.stress.scenarios import Scenario
@@ -59,7 +59,7 @@ def incident_view(store: Store, incident_id: int, rpc_url: str, manifest: Manife
                                 "use the incident's network")
         head = int(upstream.call("eth_blockNumber"), 16)
         with Fork(rpc_url, head, chain_id) as fork:
-            world = World.learn(fork, ProtocolRegistry(manifest), manifest, head)
+            world = Forked.learn(fork, ProtocolRegistry(manifest), manifest, head)
             steps = _steps(world, manifest, findings, named)
             attackers = sorted({a.lower() for a in incident.addresses})
             opts = options or StressOptions()
@@ -78,7 +78,7 @@ def incident_view(store: Store, incident_id: int, rpc_url: str, manifest: Manife
     return summarise(incident_id, header, played, attackers, world.model)
 
 
-def _steps(world: World, manifest: Manifest, findings: list[FindingRecord], named: list[str]) -> list[Steps]:
+def _steps(world: Forked, manifest: Manifest, findings: list[FindingRecord], named: list[str]) -> list[Steps]:
     model = world.model
     out = []
     prices = world.source_prices()
@@ -235,16 +235,18 @@ class IncidentViews:
         self.options = options or StressOptions()
         self._queue: queue.Queue[int | None] = queue.Queue()
         self._seen: set[int] = set()
+        self._lock = threading.Lock()  # each network's follower delivers from its own thread
         self._thread = threading.Thread(target=self._work, name="incident-stress", daemon=True)
         self._thread.start()
 
     def __call__(self, new: list[FindingRecord], retracted: list[FindingRecord]) -> None:
         with self.store.session() as s:
             rows = ledger.findings_by_keys(s, [f.dedup_key for f in new])
-        for row in rows.values():
-            if row.incident_id is not None and row.incident_id not in self._seen:
-                self._seen.add(row.incident_id)
-                self._queue.put(row.incident_id)
+        with self._lock:
+            for row in rows.values():
+                if row.incident_id is not None and row.incident_id not in self._seen:
+                    self._seen.add(row.incident_id)
+                    self._queue.put(row.incident_id)
 
     def _work(self) -> None:
         while (incident_id := self._queue.get()) is not None:

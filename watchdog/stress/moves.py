@@ -10,6 +10,7 @@ from typing import Any
 from eth_utils import keccak
 
 from watchdog.chain.abi import selector, topic
+from watchdog.chain.rpc import RpcAnswerError
 from watchdog.detect.model import ProtocolModel, Source
 from watchdog.manifest import ContractEntry, Manifest
 from watchdog.recovery.replay import is_done
@@ -177,7 +178,8 @@ def _solve(reached: Any, start: int) -> int:
 def set_source(fork: Fork, source: Source, price: float, now: int) -> float | None:
     """Put `source` at `price` of its asset (a feed's answer is set, a pool is swapped); the price it then gives."""
     if source.kind == "feed":
-        decimals = fork.decimals(source.address) if fork.read(source.address, "decimals()(uint8)") else 8
+        out = fork.read(source.address, "decimals()(uint8)")
+        decimals = int(out[0]) if out else 8
         set_feed(fork, source.address, int(round(price * 10**decimals)), now)
         return price
     if source.kind == "pair" and source.base:
@@ -200,7 +202,8 @@ def update_derived(fork: Fork, model: ProtocolModel) -> list[str]:
     """Derived sources with an `update()` (TWAPs) are updated; those that took it."""
     updated = []
     for source in model.sources.values():
-        if source.kind == "derived" and fork.send(MOVER, source.address, "update()").ok:
+        if (source.kind == "derived" and isinstance(fork.raw_call(source.address, selector("update()"), MOVER), str)
+                and fork.send(MOVER, source.address, "update()").ok):
             updated.append(source.address)
     return updated
 
@@ -234,8 +237,11 @@ def _pausers(fork: Fork, manifest: Manifest, model: ProtocolModel, entry: Contra
             out = fork.read(address, view)
             if out:
                 found.append(out[0])
-        logs = fork.client.call("eth_getLogs", [{"address": address, "topics": [ROLE_GRANTED], "fromBlock": "0x0",
-                                                 "toBlock": "latest"}]) or []
+        try:
+            logs = fork.client.call("eth_getLogs", [{"address": address, "topics": [ROLE_GRANTED], "fromBlock": "0x0",
+                                                     "toBlock": "latest"}]) or []
+        except RpcAnswerError:  # a node that refuses so long a range: the other candidates remain
+            logs = []
         found += ["0x" + entry_log["topics"][2][-40:] for entry_log in logs if len(entry_log.get("topics") or []) > 2]
     if manifest.safe is not None:
         found.append(manifest.safe.address)

@@ -45,10 +45,11 @@ def tables(report: dict[str, Any]) -> list[Table]:
                    h["methods"]["equity"] or "not evaluated", h["methods"]["liquidation"] or "not evaluated",
                    listed(h["liquidatable"]), money(h["value_at_risk"])] for h in report["holders"]],
                  [f"{h['holder']}: {gap}" for h in report["holders"] for gap in h["gaps"]])]
-    out.append(Table("Scenarios", ["scenario", "newly liquidatable", "liquidated", "bad debt", "not covered",
-                                   "value at risk after"],
+    out.append(Table("Scenarios", ["scenario", "newly liquidatable", "liquidated", "blocked by a pause",
+                                   "hidden by a stopped feed", "bad debt", "not covered", "value at risk after"],
                      [[s["name"], str(sum(len(h["newly_liquidatable"]) for h in s["holders"])),
-                       str(s["liquidations"]["executed"]), money(s["bad_debt"]), money(s["uncovered"]),
+                       str(s["liquidations"]["executed"]), str(sum(len(h.get("blocked", [])) for h in s["holders"])),
+                       str(sum(len(h.get("hidden", [])) for h in s["holders"])), money(s["bad_debt"]), money(s["uncovered"]),
                        ", ".join(f"{p}: {money(v)}" for p, v in s["value_at_risk"].items())] for s in report["scenarios"]]))
     for s in report["scenarios"]:
         out.append(_scenario(s))
