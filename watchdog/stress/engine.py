@@ -336,7 +336,8 @@ class Forked:
         if paused:
             can = final.liquidatable(holder)
             row["paused"] = is_paused
-            row["blocked"] = sorted(liquidatable - can) if is_paused else []
+            # what could be liquidated but cannot while paused: by the calls before the pause, or by a view that says so
+            row["blocked"] = sorted((liquidatable | final.flagged(holder)) - can) if is_paused else []
             frozen = [a for a in final.accounts.get(holder, [])] if is_paused else []
             row["frozen_users"] = {"accounts": len(frozen),
                                    "equity": round(sum(max(0.0, a.equity or 0.0) for a in frozen), 2)}
