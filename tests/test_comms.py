@@ -140,6 +140,13 @@ def test_an_incident_gets_its_stress_view_and_three_reviewed_communications(anvi
     approved = subprocess.run([str(WATCHDOG), "incidents", "comms", str(rec.incident_id), "--store", rec.store_url,
                                "--approve", "security", "--version", "1"], capture_output=True, text=True, timeout=60)
     assert approved.returncode == 2 and "--approve needs --version N and --by NAME" in approved.stderr
+    again = subprocess.run([str(WATCHDOG), "incidents", "stress", str(rec.incident_id), "--store", rec.store_url,
+                            "--rpc", anvil.url, "--manifest", str(world.manifest_path), "--json"],
+                           capture_output=True, text=True, timeout=120)
+    assert again.returncode == 0, again.stderr
+    assert json.loads(again.stdout)["pausing_costs"]["accounts"] == len(traders)
+    with store.session() as s:
+        assert len(incidents.events(s, rec.incident_id, kind="stress")) == 2  # played again, kept beside the first
 
 
 def test_a_drill_report_carries_the_stress_view_and_the_communications(tmp_path: Path) -> None:
