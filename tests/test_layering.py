@@ -18,7 +18,7 @@ LAYERS = [
     {"manifest", "config"},
     {"detect", "rules", "pipeline"},
     {"respond", "scan", "manifests", "rules.slither", "forensics"},
-    {"devnet", "scenarios", "daemon", "recovery"},
+    {"devnet", "scenarios", "daemon", "recovery", "stress"},
     {"drill"},
     {"cli", "ui", "__main__"},
 ]

@@ -8,7 +8,7 @@ from watchdog.cli.app import app
 # Importing a command module registers its commands on `app`.
 from watchdog.cli import (  # noqa: E402,F401
     bench, demo, devnet, doctor, drill, forensics, incidents, manifest, proposals, protocol, recover, replay, rules, run, scan,
-    ui,
+    stress, ui,
 )
 
 __all__ = ["app", "main"]

@@ -63,6 +63,7 @@ def run(
 ) -> None:
     """Run the watchdog: follow the chain, detect, store findings and hand them to the responder."""
     from watchdog.daemon import Daemon, load_factory, rule_engine, setup_logging
+    from watchdog.stress.incident import incident_views
 
     if metrics_port is not None and not 0 <= metrics_port <= 65535:
         raise ConfigError(f"--metrics-port {metrics_port}: a port is a number from 0 (any free port) to 65535")
@@ -95,12 +96,18 @@ def run(
     responder = daemon.responder_sink()
     daemon.add_sink(responder)
     responder.start()  # resume what a previous run left open (never a second transaction)
+    # when an incident opens: its stress view on a fork, in the background, and its communications drafted
+    views = incident_views(settings, daemon.store, {n: d.manifest for n, d in daemon.deployments.items()})
+    if views is not None:
+        daemon.add_sink(views)
     page = (serve_page(daemon, settings.ui.host, settings.ui.port if ui_port is None else ui_port, settings.ui.token_env)
             if settings.ui.enabled or ui_port is not None else None)
     try:
         daemon.run()
     finally:
         responder.close()
+        if views is not None:
+            views.close()
         if page is not None:
             page.stop()
 

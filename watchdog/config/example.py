@@ -95,4 +95,15 @@ rules_interval = 60         # seconds between scheduled rule runs (oracle heartb
 # open_min_severity = "medium" # lower findings (arbitrage, allowlisted keepers) only join an open incident
 # [responder.safe_service]
 # url = "http://127.0.0.1:8000"   # a Safe Transaction Service
+# [responder.stress]
+# on_incident = true           # an opened incident's stress view, played on a local fork (anvil)
+
+# What an incident's drafted communications say and where a reviewed one may be sent (never on its own).
+# [communications]
+# security_contact = "security@example.org"   # an email address or an http(s) URL
+# bug_bounty = "https://immunefi.com/bounty/example"
+# safe_harbor = "https://example.org/safe-harbor"
+# status_channels = ["X @example"]
+# exchanges = ["listings@exchange.example"]
+# notifiers = ["ops"]          # notifiers (above) that may send an approved message
 '''

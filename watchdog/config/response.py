@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Literal
 
@@ -124,6 +125,13 @@ class ActionAge(_Strict):
         return age is not None and (age[0] > self.blocks or age[1] > self.seconds)
 
 
+class StressSettings(_Strict):
+    """`[responder.stress]`: an incident's stress view, played on a local fork (anvil) when the incident opens."""
+
+    on_incident: bool = True
+    max_slippage: float = Field(0.05, gt=0, lt=1)  # how far a sale may move a pool and still count as absorbed
+
+
 class ResponderSection(_Strict):
     """`[responder]`: how the executor prices, how incidents group, where Safe proposals are posted, and how
     old a finding may be to be acted on."""
@@ -132,6 +140,51 @@ class ResponderSection(_Strict):
     executor: ExecutorSettings = ExecutorSettings()
     incidents: IncidentSettings = IncidentSettings()
     safe_service: SafeServiceConfig | None = None
+    stress: StressSettings = StressSettings()
+
+
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+
+
+def _contact(value: str | None) -> str | None:
+    """An email address or an http(s) URL."""
+    if value is not None and not (_EMAIL.match(value) or value.startswith(("https://", "http://", "mailto:"))):
+        raise ValueError(f"{value!r} is neither an email address nor an http(s) URL")
+    return value
+
+
+class CommunicationsConfig(_Strict):
+    """`[communications]`: what an incident's messages say about reaching the protocol and where they go. Messages
+    are drafted on the incident's timeline and only sent after review, through `notifiers` (internal channels)."""
+
+    protocol_name: str | None = None           # how the messages name the protocol (default: the manifest's)
+    status_page: str | None = None             # URL where public status updates are posted
+    status_channels: list[str] = []            # public channels that carry the status update (names, e.g. "X @proto")
+    security_contact: str | None = None        # the protocol's security team: email or URL
+    bug_bounty: str | None = None              # the bug-bounty program's URL
+    safe_harbor: str | None = None             # the safe-harbor agreement: URL (or email of whom to reach under it)
+    exchanges: list[str] = []                  # exchanges and integrators the notice goes to (names or contacts)
+    security_groups: list[str] = []            # security response groups the packet goes to (names or contacts)
+    notifiers: list[str] = []                  # notifiers that may send a reviewed message (names in [notifiers])
+
+    @field_validator("security_contact", "safe_harbor")
+    @classmethod
+    def _reachable(cls, value: str | None) -> str | None:
+        return _contact(value)
+
+    @field_validator("status_page", "bug_bounty")
+    @classmethod
+    def _url(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(("https://", "http://")):
+            raise ValueError(f"{value!r} is not an http(s) URL")
+        return value
+
+    @field_validator("status_channels", "exchanges", "security_groups", "notifiers")
+    @classmethod
+    def _names(cls, value: list[str]) -> list[str]:
+        if any(not name.strip() for name in value):
+            raise ValueError("an entry is empty: remove it or name the channel or contact")
+        return value
 
 
 class ResponseConfig(_Strict):

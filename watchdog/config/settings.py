@@ -16,7 +16,8 @@ from pydantic import BaseModel, ConfigDict, Field, StrictBool, ValidationError, 
 from watchdog.chain.http import MiB
 from watchdog.errors import ConfigError
 from watchdog.manifest import ContractEntry, load_manifest
-from watchdog.config.response import NotifierConfig, Playbook, ResponderSection, ResponseConfig, SignerConfig
+from watchdog.config.response import (CommunicationsConfig, NotifierConfig, Playbook, ResponderSection, ResponseConfig,
+                                      SignerConfig)
 from watchdog.validation import Address, plain, problem_lines, read_capped, shown
 
 DEFAULT_STORE = "sqlite:///watchdog.db"
@@ -191,6 +192,7 @@ class Settings(Strict):
     notifiers: dict[str, NotifierConfig] = Field(default_factory=dict)
     signers: dict[str, SignerConfig] = Field(default_factory=dict)
     responder: ResponderSection = Field(default_factory=ResponderSection)
+    communications: CommunicationsConfig = Field(default_factory=CommunicationsConfig)
     # Where relative paths (manifests, ABI files, rule dirs, sqlite files) are read from.
     base_dir: Path = Field(default_factory=Path.cwd, exclude=True)
     source: str = Field("config", exclude=True)  # the file (or "command line") problems are reported against
@@ -243,6 +245,10 @@ def parse_settings(raw: dict[str, Any], source: str = "config", base_dir: Path |
         if not settings.path(directory).is_dir():
             problems.append(f"{source}: rules.rule_dirs.{n}: directory {shown(str(settings.path(directory)))} does not exist: "
                             "fix the path")
+    for n, name in enumerate(settings.communications.notifiers):
+        if name not in settings.notifiers:
+            problems.append(f"{source}: communications.notifiers.{n}: no notifier named {name!r}: use one of "
+                            f"[notifiers] ({', '.join(sorted(settings.notifiers)) or 'none configured'})")
     if problems:
         raise ConfigError("\n".join(problems))
     return settings

@@ -14,10 +14,12 @@ from watchdog.drill.measure import PAUSE_LEVEL, Recording
 from watchdog.forensics import of_findings
 from watchdog.manifest import Manifest
 from watchdog.recovery import recover
+from watchdog.respond.comms import Contacts, draft
 from watchdog.respond.report import markdown, postmortem
 from watchdog.scenarios import Scenario
 from watchdog.store import Store, ledger
 from watchdog.store.responder import Incident
+from watchdog.stress.incident import incident_view, record, viewed
 
 
 def _incident(store: Store, recording: Recording) -> int | None:
@@ -34,9 +36,10 @@ def _incident(store: Store, recording: Recording) -> int | None:
 
 
 def sections(store_url: str, rpc_urls: Mapping[str, str], manifests: Mapping[str, Manifest],
-             recording: Recording) -> dict[str, Any]:
+             recording: Recording, contacts: Contacts | None = None) -> dict[str, Any]:
     """While the drill's chains still run: the forensics of the attack transactions and the recovery plan of the
-    incident (its checks, and the attack replayed on a fork with the pause lifted), on the incident's network."""
+    incident (its checks, and the attack replayed on a fork with the pause lifted), on the incident's network; its
+    stress view (played when it opened, else now) and its communications drafted as the drill ends."""
     store = Store(store_url)
     try:
         incident = _incident(store, recording)
@@ -46,7 +49,11 @@ def sections(store_url: str, rpc_urls: Mapping[str, str], manifests: Mapping[str
             network = s.get(Incident, incident).network  # type: ignore[union-attr]
             findings = [f for f in ledger.findings(s, incident_id=incident) if f.network == network]
         rpc_url, manifest = rpc_urls[network], manifests[network]
-        return {"forensics": of_findings(rpc_url, manifest)(findings), "recovery": recover(store, incident, rpc_url, manifest)}
+        forensics = of_findings(rpc_url, manifest)(findings)
+        if not viewed(store, incident):
+            record(store, incident, incident_view(store, incident, rpc_url, manifest))
+        draft(store, incident, contacts or Contacts(), forensics)
+        return {"forensics": forensics, "recovery": recover(store, incident, rpc_url, manifest)}
     finally:
         store.close()
 
@@ -65,7 +72,9 @@ def write_report(out: Path, scenario: Scenario, result: dict[str, Any], store_ur
         report["impact"]["losses"] = f"{result['funds_lost']:,.2f} {result['unit']} (drill measurement)"
     document = {"drill": result, "scenario": {"name": scenario.name, "title": scenario.title, "summary": scenario.summary},
                 "timeline": [_step(s) for s in recording.steps], "postmortem": report,
-                "forensics": extra["forensics"], "recovery": extra["recovery"]}
+                "forensics": extra["forensics"], "recovery": extra["recovery"],
+                "stress": report["stress"] if report else None,
+                "communications": report["communications"] if report else {}}
     json_path, md_path = out / "report.json", out / "report.md"
     json_path.write_text(json.dumps(document, indent=2, default=str) + "\n")
     md_path.write_text(_markdown(scenario, result, recording) + ("\n" + markdown(report) if report else ""))

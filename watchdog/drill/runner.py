@@ -84,7 +84,7 @@ def run_drill(name: str, options: DrillOptions, emit: Emit = _quiet) -> dict[str
         finally:
             watchdog.stop()
         extra = sections(watchdog.store_url, {n: a.url for n, a in anvils.items()},
-                         {n: w.manifest for n, w in worlds.items()}, recording)
+                         {n: w.manifest for n, w in worlds.items()}, recording, watchdog.settings.communications)
     result = measure(recording, world_catalogue.books.unit, world_catalogue.books.decimals)
     paths = write_report(out, chosen, result, watchdog.store_url, recording, extra)
     result["report"] = {"markdown": str(paths[0]), "json": str(paths[1])}

@@ -27,6 +27,7 @@ from watchdog.devnet.world import World
 from watchdog.manifest import Manifest
 from watchdog.scenarios.base import DEVNET
 from watchdog.respond.sink import ResponderSink
+from watchdog.stress.incident import incident_views
 from watchdog.store import FindingRecord, FindingStatus, Store, actions, ledger
 from watchdog.store.responder import Action
 
@@ -167,6 +168,10 @@ class Watchdog:
         self.daemon.add_sink(self._observe)  # before the responder: the time a finding comes out of detection
         self.daemon.add_sink(self.sink)
         self.daemon.add_sink(self._acted)  # after the responder: the finding has been acted on
+        # an opened incident's stress view, played on a fork in the background, and its communications drafted
+        self.views = incident_views(self.settings, self.daemon.store, {n: w.manifest for n, w in worlds.items()})
+        if self.views is not None:
+            self.daemon.add_sink(self.views)
         self.seen: list[Seen] = []
         self._seen_lock = threading.Lock()
         self.on_finding = on_finding
@@ -186,6 +191,8 @@ class Watchdog:
         self.running = False
         self.sink.close()
         self.daemon.shutdown()
+        if self.views is not None:
+            self.views.close()  # the view being played is finished: the report reads it
 
     # --- observation ---
     def _observe(self, new: list[FindingRecord], retracted: list[FindingRecord]) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from watchdog.store import FindingRecord, Store, ledger
+from watchdog.store import FindingRecord, Store, incidents, ledger
 from watchdog.store.responder import Incident
 
 
@@ -33,6 +33,8 @@ def incident_evidence(store: Store, incident: Incident) -> dict[str, Any]:
     """What signers read: the incident's findings, tx hashes, addresses, funds at risk."""
     with store.session() as s:
         findings = ledger.findings(s, incident_id=incident.id)
+        views = incidents.events(s, incident.id, kind="stress")
+    stress = next((e.detail["stress"] for e in reversed(views) if (e.detail or {}).get("stress")), None)
     at_risk = [x for x in (funds_at_risk(f) for f in findings) if x]
     return {
         "incident": {"id": incident.id, "title": incident.title, "severity": incident.severity,
@@ -43,4 +45,11 @@ def incident_evidence(store: Store, incident: Incident) -> dict[str, Any]:
         "tx_hashes": sorted({f.tx_hash for f in findings if f.tx_hash}),
         "addresses": incident.addresses,
         "funds_at_risk": at_risk,
+        # the incident's stress view once played (watchdog.stress.incident): what pausing saves and costs
+        **({"stress": stress_summary(stress)} if stress else {}),
     }
+
+
+def stress_summary(view: dict[str, Any]) -> dict[str, Any]:
+    """What a signer reads of an incident's stress view: what pausing saves and costs, what a manipulation left."""
+    return {k: view.get(k) for k in ("block", "quote", "summary", "pausing_saves", "pausing_costs", "manipulation")}

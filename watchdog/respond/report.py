@@ -10,6 +10,7 @@ from typing import Any, Callable
 
 from watchdog.errors import WatchdogError
 from watchdog.forensics.rootcause import root_cause
+from watchdog.respond import comms
 from watchdog.respond.evidence import funds_at_risk
 from watchdog.respond.incidents import aware
 from watchdog.respond.stages import timeline as stage_timeline
@@ -148,6 +149,8 @@ def postmortem(store: Store, incident_id: int, forensics: Callable[[list[Any]], 
                    for e, moment in zip(events, clock.lines())],
         "stages": stage_timeline(findings),
         "recovery": next((e.detail.get("plan") for e in reversed(events) if e.kind == "recovery"), None),
+        "stress": next((e.detail["stress"] for e in reversed(events) if e.kind == "stress" and e.detail.get("stress")), None),
+        "communications": comms.latest(store, incident_id),
         "forensics": forensics(findings) if forensics is not None else [],
     }
 
@@ -218,4 +221,12 @@ def markdown(report: dict[str, Any]) -> str:
             lines += item.get("markdown") or [f"- `{item.get('tx')}`: {item.get('error')}"]
     if report["recovery"]:
         lines += ["", "## Recovery", ""] + report["recovery"].get("markdown", [report["recovery"].get("verdict", "")])
+    if report.get("stress"):
+        lines += ["", "## Stress view", ""] + report["stress"].get("markdown", report["stress"].get("summary", []))
+    if report.get("communications"):
+        lines += ["", "## Communications", "", "Drafts for review: nothing is published until a person approves it.", ""]
+        for kind, version in report["communications"].items():
+            lines += [f"### {comms.KINDS[kind]} (v{version['version']}, {version['state']}"
+                      + (f", approved by {version['reviewed_by']}" if version["reviewed_by"] else "") + ")", ""]
+            lines += ["> " + line if line else ">" for line in version["markdown"].rstrip().splitlines()] + [""]
     return "\n".join(lines) + "\n"
