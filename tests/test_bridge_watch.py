@@ -19,7 +19,7 @@ from watchdog.devnet import Anvil
 from watchdog.devnet.bridge import BridgeWorld, Relayer, scenarios
 from watchdog.devnet.bridge.world import E18
 from watchdog.finding import Severity
-from watchdog.store import FindingRecord, Store, incidents
+from watchdog.store import FindingRecord, incidents
 from watchdog.store.responder import Incident
 
 KEY_ENV = "WATCHDOG_BRIDGE_TEST_KEY"

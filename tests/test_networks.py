@@ -3,7 +3,6 @@ detection is stuck does not hold up another, and two chains with the same contra
 
 from __future__ import annotations
 
-import json
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -12,12 +11,10 @@ import pytest
 from fixtures.chain.chainkit import Chain
 from test_daemon import wait_for
 
-from watchdog.chain.events import BlockBundle
 from watchdog.config import parse_settings
 from watchdog.daemon import Daemon
 from watchdog.detect import Context, Engine, Rule
 from watchdog.devnet import Anvil
-from watchdog.finding import Finding
 from watchdog.store import Store, rulestate
 
 HELD = 777  # a Transfer of this value holds detection on its network until the test lets it go

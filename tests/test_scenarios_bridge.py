@@ -8,7 +8,7 @@ from collections.abc import Iterator
 import pytest
 
 from watchdog.devnet import Anvil
-from watchdog.devnet.bridge import BridgeWorld, deploy_bridge_world
+from watchdog.devnet.bridge import BridgeWorld
 from watchdog.devnet.bridge.world import E18, HOME_CHAIN_ID, REMOTE_CHAIN_ID
 from watchdog.scenarios import catalogue, play_attack, play_traffic
 from watchdog.scenarios.bridge import BENIGN, COMPROMISED_RELAYER, FORGED_MINT, REPLAYED_MESSAGE, STUCK_RELAYER, TRAFFIC

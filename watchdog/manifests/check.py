@@ -176,7 +176,7 @@ class _Checker:
         try:
             out = self.manifest.call_arguments(signature, values, entry)
             encode_call(signature, out)
-        except ConfigError as exc:
+        except ConfigError:
             self.problem(key, f"{values!r}: an address argument names no contract of the manifest", "use a manifest name or an address")
             return None
         except (EncodingError, TypeError, ValueError) as exc:

@@ -15,13 +15,16 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from watchdog.errors import WatchdogError
 from watchdog.finding import Severity
 from watchdog.respond.stages import stage_of, timeline
 from watchdog.store import FindingRecord, Store, incidents, ledger, utcnow
 from watchdog.store.responder import ACTIVE_INCIDENTS, Incident, IncidentEvent, IncidentStatus
+
+if TYPE_CHECKING:
+    from sqlmodel import Session
 
 
 # Responders of several networks attach findings from their own threads: a route's incident is found or opened by

@@ -14,7 +14,7 @@ from watchdog.respond import comms
 from watchdog.respond.evidence import funds_at_risk
 from watchdog.respond.incidents import aware
 from watchdog.respond.stages import timeline as stage_timeline
-from watchdog.store import Store, actions, incidents, ledger, proposals
+from watchdog.store import BlockRecord, Store, actions, incidents, ledger, proposals
 from watchdog.store.responder import ActionStatus, Incident, IncidentEvent
 
 PRIORITY = {"critical": "P1", "high": "P2", "medium": "P3", "low": "P4", "info": "P5"}

@@ -15,7 +15,7 @@ from typing import Any, Iterable
 
 
 from watchdog.finding import Finding
-from watchdog.errors import ConfigError, RpcError, WatchdogError
+from watchdog.errors import RpcError, WatchdogError
 from watchdog.keys import Signer, load_signer
 from watchdog.manifest import ContractEntry, Manifest
 from watchdog.respond.clock import ChainClock
@@ -25,7 +25,7 @@ from watchdog.respond.executor import Executor, Outcome
 from watchdog.respond.incidents import IncidentBook
 from watchdog.respond.notify import Notice, Notifications
 from watchdog.respond.isolation import Target, blast_radius, load_model, pausable, select_targets
-from watchdog.respond.plan import TxPlan, pause_plans
+from watchdog.respond.plan import TxPlan
 from watchdog.respond.playbooks import triggered
 from watchdog.respond.rpc import CallReverted, Rpc
 from watchdog.respond.safe import SafeProposals

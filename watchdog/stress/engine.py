@@ -12,7 +12,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from watchdog.chain.reader import BlockReader
-from watchdog.chain.rpc import RpcClient, redact
+from watchdog.chain.rpc import RpcClient
+from watchdog.redaction import redact_url
 from watchdog.detect.model import ProtocolModel, Prober
 from watchdog.detect.model.books import share_price
 from watchdog.detect.model.prices import honest_price, read_prices
@@ -57,7 +58,7 @@ class StressRun:
         try:
             chain_id = int(upstream.call("eth_chainId"), 16)
             if chain_id != self.manifest.chain_id:
-                raise ConfigError(f"the node at {redact(self.rpc_url)} serves chain {chain_id} but the manifest is for chain "
+                raise ConfigError(f"the node at {redact_url(self.rpc_url)} serves chain {chain_id} but the manifest is for chain "
                                   f"{self.manifest.chain_id}: point --rpc at the chain the manifest describes")
             head = int(upstream.call("eth_blockNumber"), 16)
             with Fork(self.rpc_url, head, chain_id) as fork:

@@ -10,7 +10,7 @@ from typing import Any
 
 from watchdog.chain.abi import selector
 from watchdog.devnet.world2.chain import HarborWorld
-from watchdog.devnet.world2.deploy import E18, FEED_DECIMALS, USD, market_ids
+from watchdog.devnet.world2.deploy import E18, FEED_DECIMALS, USD
 
 FAR_DEADLINE = 2**63  # router deadlines: the scenarios' swaps are sent at once
 FEE = 0.997  # Uniswap V2 keeps 0.3% of the input
