@@ -74,7 +74,7 @@ class SuspiciousDeployment(Rule):
                 description=f"{how} {address} by {deployer}: " + ("; ".join(verdict.reasons) or "nothing notable in its bytecode"),
                 addresses=[address, deployer, ctx.tx.sender, *verdict.watched_references],
                 evidence={**verdict.evidence(), "deployer": deployer, "creation": how, "from_watched_deployer": from_watched},
-                labels={"stage": "preparation", "new_contract": address},
+                labels={"stage": "preparation", "new_contract": address, "actor": ctx.tx.sender},
                 key=address,
             )
 

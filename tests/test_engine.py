@@ -220,3 +220,15 @@ def test_attack_waiting_in_the_mempool_is_flagged_before_it_lands(world, anvil, 
     with store.session() as s:
         flash = s.exec(select(FindingRecord).where(FindingRecord.rule_id == "flash-loan.protocol")).all()
     assert len(flash) == 1 and not flash[0].pending and flash[0].block_number == first  # the same finding, now mined
+
+
+def test_after_an_exploit_the_attackers_next_moves_are_followed_outside_the_manifest(world, anvil, tmp_path):
+    first = world.head() + 1
+    exploit = world.send(world.spot_attacker, *ATTACK, sender=world.attacker)
+    fresh = "0x" + "5a" * 20  # never seen on this chain
+    world.receipt(world.node.rpc("eth_sendTransaction", [{"from": world.attacker, "to": fresh, "value": hex(10**18)}]))
+    records = follow(world, tmp_path, first)
+    assert any(r.tx_hash == exploit and r.severity in ("high", "critical") for r in records)
+    laundering = [r for r in records if r.rule_id == "attacker-flows.laundering"]
+    assert [(r.evidence["member"], r.evidence["counterparty"]) for r in laundering] == [(world.attacker.lower(), fresh)]
+    assert laundering[0].labels["stage"] == "laundering"

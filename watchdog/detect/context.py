@@ -20,6 +20,7 @@ from watchdog.finding import Finding, Severity
 
 if TYPE_CHECKING:
     from watchdog.detect.model import ProtocolModel
+    from watchdog.detect.clusters import AttackerClusters
     from watchdog.detect.model.keeper import ModelKeeper, SourceChange
 
 log = logging.getLogger(__name__)
@@ -143,7 +144,7 @@ class Scope:
                  pending: PendingTx | None = None, block_logs: list[Log] | None = None,
                  txs: dict[str, Tx] | None = None, static: dict | None = None,
                  remote: Callable[[str], ChainReads] | None = None, chains: Mapping[int, str] | None = None,
-                 model: ModelKeeper | None = None) -> None:
+                 model: ModelKeeper | None = None, clusters: AttackerClusters | None = None) -> None:
         self.reader, self.registry, self.block, self.pending = reader, registry, block, pending
         self.chains = dict(chains or {})  # chain id -> RPC URL of the other networks the daemon follows
         self.block_logs = block_logs or []
@@ -151,6 +152,7 @@ class Scope:
         self.reads = ChainReads(reader, static if static is not None else {}, known_decimals=self._manifest_decimals)
         self._remote_factory = remote
         self.keeper = model
+        self.clusters = clusters
         self._remote: dict[str, ChainReads] = {}
         self._traces: dict[str, CallFrame | None] = {}
         self._tx_logs: dict[str, list[Log]] = {}
@@ -329,6 +331,11 @@ class Context:
         return self.scope.keeper.current(self.scope) if self.scope.keeper is not None else None
 
     @property
+    def cluster(self) -> dict[str, dict]:
+        """The attacker clusters findings have named so far: address -> {"since": block, "why": rule id}."""
+        return self.scope.clusters.members() if self.scope.clusters is not None else {}
+
+    @property
     def source_changes(self) -> list["SourceChange"]:
         """The price sources holders read differently since their owners called them in this block."""
         return self.scope.keeper.changes if self.scope.keeper is not None and not self.pending else []
@@ -344,6 +351,10 @@ class Context:
     def balance_of(self, token: str, holder: str, block: int | str | None = None) -> int | None:
         out = self.read(token, "balanceOf(address)(uint256)", [holder], block)
         return out[0] if out else None
+
+    def code(self, address: str, block: int | str | None = None) -> str:
+        """The code at `address` ("0x" for an account)."""
+        return self.scope.reader.code(address, self.at if block is None else block) or "0x"
 
     def native_balance(self, holder: str, block: int | str | None = None) -> int | None:
         """Wei of the chain's native coin held by `holder`; None when the node cannot say."""

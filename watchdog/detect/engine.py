@@ -26,6 +26,7 @@ from watchdog.detect.context import Context, Scope
 from watchdog.detect.reads import ChainReads
 from watchdog.finding import Finding, Severity
 from watchdog.detect.loader import discover
+from watchdog.detect.clusters import AttackerClusters
 from watchdog.detect.model.keeper import ModelKeeper
 from watchdog.detect.registry import ProtocolRegistry
 from watchdog.detect.rule import HANDLERS, Rule, Trigger
@@ -120,6 +121,7 @@ class Engine:
         self.store = store
         self.state = StateCache(store, network)
         self.model = ModelKeeper(self.registry, self.state)
+        self.clusters = AttackerClusters(self.state)
         self.allowlist = {a.lower() for a in allowlist}
         classes = discover([Path(d) for d in rule_dirs], builtin=builtin, classes=rule_classes)
         families, checks = _split_settings(dict(rules or {}), classes)
@@ -151,6 +153,10 @@ class Engine:
     def watched_addresses(self) -> set[str]:
         return self.registry.addresses()
 
+    def followed(self) -> set[str]:
+        """Accounts whose transactions are judged too, whatever they call: the attacker clusters findings named."""
+        return set(self.clusters.members())
+
     # -- entry points --------------------------------------------------------------------------------
     def on_block(self, bundle: BlockBundle, session: Session | None = None) -> list[Finding]:
         """Findings of one block; rule state is written in `session` when given (else in its own transaction)."""
@@ -174,6 +180,7 @@ class Engine:
             for rule in tx_rules:
                 findings += self._run(rule, Trigger.TX, scope, tx, by_tx.get(tx.hash, []))
         self.model.learn_from_traces(scope)
+        self.clusters.learn(findings, bundle.block.number if bundle.block else None, self.allowlist)
         self.state.flush(session)
         return findings
 
@@ -199,7 +206,7 @@ class Engine:
     # -- internals -----------------------------------------------------------------------------------
     def _scope(self, reader: ChainReader, block: Block | None, **event: Any) -> Scope:
         return Scope(reader, self.registry, block, static=self._static, remote=self._remote_reads, chains=self.chains,
-                     model=self.model, **event)
+                     model=self.model, clusters=self.clusters, **event)
 
     def _remote_reads(self, url: str) -> ChainReads:
         return ChainReads(self._remote(url), self._remote_static.setdefault(url, {}), strict=False)

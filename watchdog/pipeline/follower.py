@@ -38,7 +38,7 @@ from watchdog.chain.rpc import LAG_TOLERANCE, RpcClient
 from watchdog.errors import RpcError
 from watchdog.finding import Finding
 from watchdog.metrics import Metrics
-from watchdog.pipeline.handler import Handler, Sink, stamped
+from watchdog.pipeline.handler import Handler, Sink, followed, stamped
 from watchdog.pipeline.unit import UnitOfWork
 from watchdog.store import Store, ledger
 
@@ -273,10 +273,13 @@ class Follower:
             raw_txs = self.source.settle(read, number)
             reader.seed_traces(read.traces.get(number, {}))
             picked: dict[str, Tx] = {}
+            cluster = followed(self.handler)
             for raw in raw_txs:
-                # Only the transactions behind the logs, calling a watched contract, or creating a contract
-                # (new deployments are scanned: attackers deploy before they strike) are parsed.
-                if _lower(raw, "hash") in wanted or raw.get("to") is None or _lower(raw, "to") in self.addresses:
+                # Only the transactions behind the logs, calling a watched contract, creating a contract (new
+                # deployments are scanned: attackers deploy before they strike), or from or to an account the
+                # handler follows (an attacker's next moves) are parsed.
+                if (_lower(raw, "hash") in wanted or raw.get("to") is None or _lower(raw, "to") in self.addresses
+                        or (cluster and (_lower(raw, "from") in cluster or _lower(raw, "to") in cluster))):
                     tx = parse.tx(raw)
                     picked[tx.hash] = tx
                     reader.remember_tx(tx)

@@ -28,6 +28,13 @@ class Handler(Protocol):
         ...
 
 
+def followed(handler: Any) -> set[str]:
+    """Accounts the handler wants every transaction of, sent or received (an attacker cluster); none when the
+    handler does not say."""
+    method = getattr(handler, "followed", None)
+    return {a.lower() for a in method()} if callable(method) else set()
+
+
 # A sink receives, right after the store transaction that holds them has committed, the findings that
 # are new (or re-activated after a reorg) and those retracted because their block was reorged out.
 # Sinks run on the listener's thread: they must be quick (hand work to a queue) and may raise — an
