@@ -27,7 +27,7 @@ class OracleHealth(Rule):
     params = {
         "heartbeat": 3600,          # seconds, when the manifest has no `heartbeat` and none was learned yet
         "grace": 0.1,               # tolerated lateness as a share of the heartbeat
-        "stale_move": 0.05,         # a stale feed this far off its asset's other sources is alarming
+        "stale_move": 0.05,         # a stale feed this far off any other source of its asset is alarming
         "notable_move": 0.10,       # a move this large is reported as information
         "jump_threshold": 0.25,     # a move this large between two answers is alarming
         "divergence": 0.10,         # vs another source: reported
@@ -39,8 +39,8 @@ class OracleHealth(Rule):
         "stale": Check("Feed stale beyond its heartbeat", Severity.HIGH, ("heartbeat", "grace", "stale_move"),
                        "No new answer for longer than the heartbeat (the manifest's, else the one learned from the "
                        "feed's rounds, else the parameter) plus the grace; checked on the schedule, in every block "
-                       "where the protocol acts and where another source of the asset moves. Medium when the other "
-                       "sources of its asset say the answer is still within stale_move."),
+                       "where the protocol acts and where another source of the asset moves. Medium when every other "
+                       "source of its asset says the answer is still within stale_move."),
         "non-positive": Check("Feed answer not positive", Severity.CRITICAL, (), "The latest answer is <= 0."),
         "incomplete-round": Check("Feed answer from an incomplete round", Severity.HIGH, (),
                                   "answeredInRound < roundId: the answer was carried over from an older round."),
@@ -102,18 +102,20 @@ class OracleHealth(Rule):
         if age <= heartbeat * (1 + p["grace"]):
             return
         facts = {**_facts(feed, data), "age": age, "heartbeat": heartbeat, "heartbeat_from": basis}
-        off = self._off_market(ctx, feed)
         what = f"last update {age}s ago, heartbeat {heartbeat}s ({basis})"
-        if off is None:
+        market = self._market(ctx, feed, data.price)
+        if not market:
             yield self._report(ctx, feed, "stale", what, facts)  # nothing to compare with: assume the worst
-        elif abs(off.gap) >= p["stale_move"]:
-            yield self._report(ctx, feed, "stale", f"{what}; meanwhile {off.describe}",
-                               {**facts, "market_price": off.reference, "gap": off.gap, "witnesses": off.witnesses},
+            return
+        name, price = max(market.items(), key=lambda item: abs(data.price / item[1] - 1))
+        gap = data.price / price - 1
+        facts = {**facts, "market_price": price, "gap": gap, "witness": name, "market": market}
+        if abs(gap) >= p["stale_move"]:  # one venue where its asset moved is enough: the stale price is usable
+            yield self._report(ctx, feed, "stale", f"{what}; meanwhile {name} says {price:.6g} ({gap:+.1%})", facts,
                                key="moved")
         else:
-            yield self._report(ctx, feed, "stale", f"{what}; the other sources of its asset agree with it ({off.describe})",
-                               {**facts, "market_price": off.reference, "gap": off.gap, "witnesses": off.witnesses},
-                               severity=Severity.MEDIUM)
+            yield self._report(ctx, feed, "stale", f"{what}; every other source of its asset agrees with it "
+                               f"(within {abs(gap):.1%})", facts, severity=Severity.MEDIUM)
 
     @staticmethod
     def _heartbeat(ctx: Context, feed: Watched, default: int) -> tuple[int, str]:
@@ -124,6 +126,16 @@ class OracleHealth(Rule):
         if learned is not None and learned.heartbeat:
             return int(learned.heartbeat), "learned from its rounds"
         return int(default), "default"
+
+    @staticmethod
+    def _market(ctx: Context, feed: Watched, price: float) -> dict[str, float]:
+        """What each other source the model knows for the feed's asset says now, by name (TWAPs and adapters over
+        it excluded)."""
+        model = ctx.model
+        source = model.sources.get(feed.address) if model else None
+        others = peers(model, source) if source is not None else []
+        prices = read_prices(model, ctx.scope.reads, ctx.at, {feed.address}) if others else {}
+        return {p.name: prices[p.address] for p in others if prices.get(p.address)}
 
     @staticmethod
     def _off_market(ctx: Context, feed: Watched):

@@ -23,8 +23,8 @@ class SuspiciousDeployment(Rule):
     description = ("A contract was deployed whose bytecode implements flash-loan callbacks and names watched "
                    "contracts (in its code, immutables or constructor arguments): the preparation stage of an "
                    "exploit. High when it names a core contract (market, vault, lending) and a price source that "
-                   "contract reads, since arbitrage bots name only pairs, routers and tokens, and leverage loopers "
-                   "and liquidators name the lender alone.")
+                   "contract reads (or a router to trade on it), since arbitrage bots name only pairs, routers and "
+                   "tokens, and leverage loopers and liquidators name the lender alone.")
     references = ("Attack stages seen in real exploits: preparation is a contract deployment with flash-loan "
                   "callbacks that names the victim",)
     params = {
@@ -87,9 +87,10 @@ class SuspiciousDeployment(Rule):
     @staticmethod
     def _severity(ctx: Context, verdict: ScanVerdict) -> Severity:
         """The bytecode verdict, high only when a core contract is named (arbitrage bots name pairs and routers)
-        and, once the protocol model is known, a price source that contract reads along with it: wired to a
-        lender and to the very price it lends at is the shape of a manipulation. Leverage loopers and liquidators
-        name the lender alone; they stay at medium, the preparation of an incident, not a pause."""
+        and, once the protocol model is known, a price source that contract reads (or a router to trade on it)
+        along with it: wired to a lender and to the very price it lends at is the shape of a manipulation.
+        Leverage loopers and liquidators name the lender alone; they stay at medium, the preparation of an
+        incident, not a pause."""
         named = set(verdict.watched_references)
         core = [a for a in named if ctx.registry.is_core(a)]
         if verdict.severity < Severity.HIGH:
@@ -101,7 +102,8 @@ class SuspiciousDeployment(Rule):
             return verdict.severity
         reads = {source for holder in core if holder in model.holders
                  for use in model.holders[holder].uses for source in model.reads(use.source)}
-        return verdict.severity if reads & named else Severity.MEDIUM
+        routers = {w.address for w in ctx.registry.role("router")}  # a router trades on those pools for it
+        return verdict.severity if named & (reads | routers) else Severity.MEDIUM
 
     def _creations(self, ctx: Context, deployers: set[str]):
         """(address, deployer, init code, runtime code or None, how) for each contract the transaction creates.

@@ -30,6 +30,14 @@ HARDHAT_CONFIGS = ("hardhat.config.js", "hardhat.config.ts", "hardhat.config.cjs
 _TOKENS = re.compile(r"""//[^\n]*|/\*(?:[^*]|\*(?!/))*(?:\*/)?|"(?:[^"\\\n]|\\.)*"?|'(?:[^'\\\n]|\\.)*'?|;|\b(?:import|pragma)\b""")
 
 
+def strip_comments(text: str) -> str:
+    """The source without its comments (their line breaks kept, so lines still count), in one linear pass."""
+    def keep(match: re.Match[str]) -> str:
+        token = match.group(0)
+        return "\n" * token.count("\n") if token.startswith(("//", "/*")) else token
+    return _TOKENS.sub(keep, text)
+
+
 class ScanInputError(WatchdogError):
     """The Solidity input cannot be scanned (missing import, no matching compiler, too large...)."""
 
