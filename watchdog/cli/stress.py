@@ -109,14 +109,12 @@ def incident_stress(
 ) -> None:
     """Play the incident's stress view on a fork now (its manipulated price back to the reference, the affected
     contracts paused) and keep it on the incident's timeline and in its proposals' evidence."""
-    from watchdog.store.responder import Incident
+    from watchdog.store import incidents
     from watchdog.stress.incident import incident_view, record
 
     db = open_store(store, config)
     with db.session() as s:
-        incident = s.get(Incident, incident_id)
-    if incident is None:
-        raise ConfigError(f"no incident {incident_id}: see `watchdog incidents list`")
+        incident = incidents.incident(s, incident_id)
     deployment, url = _target(rpc, manifest, None if manifest else config, None if manifest else incident.network)
     view = incident_view(db, incident_id, url, deployment)
     record(db, incident_id, view)

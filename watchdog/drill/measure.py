@@ -21,11 +21,11 @@ import statistics
 from dataclasses import dataclass, field
 from typing import Any
 
-from watchdog.finding import Severity
+from watchdog.finding import PAUSE_SEVERITY, Severity
 from watchdog.drill.watch import NETWORK, Seen
 from watchdog.scenarios import Step
 
-PAUSE_LEVEL = Severity.HIGH
+PAUSE_LEVEL = PAUSE_SEVERITY  # what the drill counts as detection: what a default playbook pauses on
 
 
 @dataclass(frozen=True)

@@ -18,7 +18,7 @@ from watchdog.respond.incidents import IncidentBook
 from watchdog.respond.plan import TxPlan
 from watchdog.respond.rpc import Rpc
 from watchdog.respond.safe import SafeProposals
-from watchdog.store import Store, ledger
+from watchdog.store import Store, incidents, ledger
 from watchdog.store.responder import Incident
 
 
@@ -33,9 +33,7 @@ def recover(store: Store, incident_id: int, rpc_url: str, manifest: Manifest,
             options: RecoveryOptions | None = None, *, record: bool = True) -> dict[str, Any]:
     options = options or RecoveryOptions()
     with store.session() as s:
-        incident = s.get(Incident, incident_id)
-        if incident is None:
-            raise WatchdogError(f"no incident {incident_id}: see `watchdog incidents list`")
+        incident = incidents.incident(s, incident_id)
         findings = [f for f in ledger.findings(s, incident_id=incident_id) if f.status == "active"]
     rpc = RpcClient(rpc_url)
     try:

@@ -38,9 +38,7 @@ EVENT = "communication"
 def facts(store: Store, incident_id: int, forensics: list[dict[str, Any]] | None = None) -> dict[str, Any]:
     """Everything the messages say, read from the incident's findings, actions and timeline."""
     with store.session() as s:
-        incident = s.get(Incident, incident_id)
-        if incident is None:
-            raise WatchdogError(f"no incident {incident_id}: see `watchdog incidents list`")
+        incident = incidents.incident(s, incident_id)
         findings = ledger.findings(s, incident_id=incident_id)
         taken = actions.actions(s, incident_id)
         timeline = incidents.events(s, incident_id)

@@ -17,7 +17,6 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any
 
-from watchdog.errors import WatchdogError
 from watchdog.finding import Severity
 from watchdog.respond.stages import stage_of, timeline
 from watchdog.store import FindingRecord, Store, incidents, ledger, utcnow
@@ -179,9 +178,7 @@ class IncidentBook:
 
 def resolve(store: Store, incident_id: int, note: str, root_cause: str = "") -> Incident:
     with store.session() as s:
-        incident = s.get(Incident, incident_id)
-        if incident is None:
-            raise WatchdogError(f"no incident {incident_id}: see `watchdog incidents list`")
+        incident = incidents.incident(s, incident_id)
         if incident.status != IncidentStatus.RESOLVED:
             incident.status, incident.resolved_at = IncidentStatus.RESOLVED, utcnow()
         if root_cause:

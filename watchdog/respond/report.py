@@ -8,14 +8,13 @@ from datetime import datetime, timezone
 from typing import Any, Callable
 
 
-from watchdog.errors import WatchdogError
 from watchdog.forensics.rootcause import root_cause
 from watchdog.respond import comms
 from watchdog.respond.evidence import funds_at_risk
 from watchdog.respond.incidents import aware
 from watchdog.respond.stages import timeline as stage_timeline
 from watchdog.store import BlockRecord, Store, actions, incidents, ledger, proposals
-from watchdog.store.responder import ActionStatus, Incident, IncidentEvent
+from watchdog.store.responder import ActionStatus, IncidentEvent
 
 PRIORITY = {"critical": "P1", "high": "P2", "medium": "P3", "low": "P4", "info": "P5"}
 
@@ -75,9 +74,7 @@ def postmortem(store: Store, incident_id: int, forensics: Callable[[list[Any]], 
     """The post-mortem; `forensics(findings)` (e.g. watchdog.forensics over a node) adds each attack transaction's
     forensics."""
     with store.session() as s:
-        incident = s.get(Incident, incident_id)
-        if incident is None:
-            raise WatchdogError(f"no incident {incident_id}: see `watchdog incidents list`")
+        incident = incidents.incident(s, incident_id)
         findings = ledger.findings(s, incident_id=incident_id)
         events = incidents.events(s, incident_id)
         taken = actions.actions(s, incident_id)

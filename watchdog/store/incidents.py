@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from sqlmodel import Session, col, select
 
+from watchdog.errors import WatchdogError
 from watchdog.store.models import FindingRecord, FindingStatus
 from watchdog.store.responder import ACTIVE_INCIDENTS, Action, Incident, IncidentEvent, NotificationThread
 
@@ -50,3 +51,11 @@ def thread_names(session: Session, incident_id: int) -> list[str]:
 def thread(session: Session, incident_id: int, notifier: str) -> NotificationThread | None:
     return session.exec(select(NotificationThread).where(NotificationThread.incident_id == incident_id,
                                                          NotificationThread.notifier == notifier)).first()
+
+
+def incident(session: Session, incident_id: int) -> Incident:
+    """The incident, or one error line pointing at the list."""
+    found = session.get(Incident, incident_id)
+    if found is None:
+        raise WatchdogError(f"no incident {incident_id}: see `watchdog incidents list`")
+    return found

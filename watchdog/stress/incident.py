@@ -30,7 +30,7 @@ from watchdog.manifest import Manifest
 from watchdog.respond.comms import Contacts, draft
 from watchdog.respond.evidence import stress_summary
 from watchdog.respond.incidents import IncidentBook
-from watchdog.store import FindingRecord, Store, ledger, proposals
+from watchdog.store import FindingRecord, Store, incidents, ledger, proposals
 from watchdog.store.incidents import events
 from watchdog.store.responder import Incident
 from watchdog.stress.engine import Forked, StressOptions
@@ -46,9 +46,7 @@ EVIDENCE_NAMES = ("source", "pair", "adapter", "feed")  # evidence keys that nam
 def incident_view(store: Store, incident_id: int, rpc_url: str, manifest: Manifest,
                   options: StressOptions | None = None) -> dict[str, Any]:
     with store.session() as s:
-        incident = s.get(Incident, incident_id)
-        if incident is None:
-            raise WatchdogError(f"no incident {incident_id}: see `watchdog incidents list`")
+        incident = incidents.incident(s, incident_id)
         findings = [f for f in ledger.findings(s, incident_id=incident_id) if f.status == "active"]
     named = sorted({a.lower() for f in findings for a in f.addresses})
     upstream = RpcClient(rpc_url, retries=1, timeout=30.0)
