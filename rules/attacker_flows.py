@@ -1,8 +1,9 @@
 """attacker-flows: what an attacker cluster does with money, before and after the exploit. The accounts and
 contracts other findings named as actors are followed (every transaction they send or receive is judged, whatever
-it calls): money coming in from outside the cluster is its funding, money going out to a fresh address (no code,
-no coin before the block) or through a watched bridge is its laundering. Both chain on the attack's incident; they
-never pause anything (there is nothing left to stop), they tell responders where the funds went."""
+it calls): money coming in from outside the cluster (not a watched contract's payout) is its funding, money going
+out to a fresh address (no code, no coin before the block) or through a watched bridge is its laundering. Both
+chain on the attack's incident; they never pause anything (there is nothing left to stop), they tell responders
+where the funds went."""
 
 from __future__ import annotations
 
@@ -23,7 +24,8 @@ class AttackerFlows(Rule):
     params = {"min_value": 1_000.0}  # quote units; smaller moves are not reported (native coin unpriced: always)
     checks = {
         "funding": Check("Attacker cluster funded", Severity.LOW, ("min_value",),
-                         "Native coin or a watched token came into a cluster member from outside the cluster."),
+                         "Native coin or a watched token came into a cluster member from outside the cluster and "
+                         "from no watched contract (a protocol's payout or a flash loan is not funding)."),
         "laundering": Check("Attacker cluster moved funds out", Severity.MEDIUM, ("min_value",),
                             "A cluster member sent native coin or a watched token to a fresh address or a watched "
                             "bridge; low when the member was named only by findings below high."),
@@ -40,7 +42,7 @@ class AttackerFlows(Rule):
             if token and value is not None and value < ctx.params_of("funding")["min_value"]:
                 continue
             what = f"{amount} units of {self._name(ctx, token)}" if token else f"{amount / 1e18:g} of the native coin"
-            if recipient in cluster and sender not in cluster and ctx.enabled("funding"):
+            if recipient in cluster and sender not in cluster and ctx.registry.get(sender) is None and ctx.enabled("funding"):
                 yield self._report(ctx, "funding", recipient, sender, what, token, amount, value, cluster[recipient],
                                    f"{recipient} (named by {cluster[recipient]['why']}) received {what} from {sender}")
             elif sender in cluster and recipient not in cluster and ctx.enabled("laundering"):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -58,16 +59,30 @@ def test_solc_shim_explains_an_unsatisfiable_pragma() -> None:
     assert "0.4.11" in output["errors"][0]["message"] and "npm alias" in output["errors"][0]["message"]
 
 
-def test_forge_builds_offline_through_the_shim() -> None:
-    done = subprocess.run([str(toolchain.tool("forge")), "build"], cwd=ROOT / "contracts", capture_output=True, text=True, timeout=300, env=toolchain.tool_env())
+def project_copy(tmp_path: Path) -> Path:
+    """The Foundry project in a folder of its own: building it never rewrites the build other tests read."""
+    copy = tmp_path / "contracts"
+    copy.mkdir()
+    for part in ("src", "test"):
+        shutil.copytree(ROOT / "contracts" / part, copy / part)
+    (copy / "node_modules").symlink_to(ROOT / "node_modules")
+    config = (ROOT / "contracts" / "foundry.toml").read_text()
+    (copy / "foundry.toml").write_text(config.replace('"../watchdog/', f'"{ROOT}/watchdog/'))
+    return copy
+
+
+def test_forge_builds_offline_through_the_shim(tmp_path: Path) -> None:
+    project = project_copy(tmp_path)
+    done = subprocess.run([str(toolchain.tool("forge")), "build"], cwd=project, capture_output=True, text=True, timeout=300, env=toolchain.tool_env())
     assert done.returncode == 0, done.stdout + done.stderr
-    assert any((ROOT / "contracts" / "out").rglob("*.json"))
+    assert any((project / "out").rglob("*.json"))
 
 
-def test_slither_analyses_contracts_through_the_shim() -> None:
+def test_slither_analyses_contracts_through_the_shim(tmp_path: Path) -> None:
+    project = project_copy(tmp_path)
     done = subprocess.run(
         [str(toolchain.python_script("slither")), "contracts", "--json", "-"],
-        cwd=ROOT, capture_output=True, text=True, timeout=300, env=toolchain.tool_env(),
+        cwd=project.parent, capture_output=True, text=True, timeout=300, env=toolchain.tool_env(),
     )
     report = json.loads(done.stdout)
     assert report["success"], report.get("error")

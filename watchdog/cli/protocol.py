@@ -51,9 +51,11 @@ def show(
 ) -> None:
     """Learn the protocol model from the chain at its head and print it: each holder's sources, tokens, claim
     token, owners, dependants and value at risk; each source's kind, asset, inputs and learned cadence."""
+    from watchdog.config import command_settings
+
     if as_json and mermaid:
         raise ConfigError("pick one of --json and --mermaid")
-    settings = _settings(config, manifest, rpc)
+    settings = command_settings(config, manifest, [rpc] if rpc else [])
     learned = learn(settings, _network(settings, network))
     groups = select(learned.model, name)
     part = _part(learned.model, [h for holders in groups.values() for h in holders], name)
@@ -63,21 +65,6 @@ def show(
         typer.echo(part.mermaid())
     else:
         _print(learned, groups, unconsumed=name is None)
-
-
-def _settings(config: Path | None, manifest: Path | None, rpc: str | None) -> Settings:
-    from watchdog.config import DEFAULT_CONFIG, load_settings, zero_config
-
-    if manifest is not None or rpc:
-        if config is not None:
-            raise ConfigError("give either --config or --manifest with --rpc, not both")
-        if manifest is None or not rpc:
-            raise ConfigError("without a config, give both --manifest FILE and --rpc URL")
-        return zero_config(manifest, [rpc])
-    path = config or DEFAULT_CONFIG
-    if config is None and not path.exists():
-        raise ConfigError(f"no {path} here: pass --config FILE, or --manifest FILE --rpc URL")
-    return load_settings(path)
 
 
 def _network(settings: Settings, network: str | None) -> str:

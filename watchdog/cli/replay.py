@@ -19,23 +19,10 @@ from watchdog.chain.capabilities import ZERO
 from watchdog.chain.parse import quantity
 from watchdog.chain.rpc import RpcAnswerError, RpcClient
 from watchdog.cli.app import app
-from watchdog.config import DEFAULT_CONFIG, Settings, load_settings, zero_config
+from watchdog.config import Settings, command_settings
 from watchdog.errors import ConfigError
 from watchdog.store import FindingRecord, Store, ledger
 
-
-
-def _settings(config: Path | None, manifest: Path | None, rpc: str | None) -> Settings:
-    if manifest is not None or rpc:
-        if config is not None:
-            raise ConfigError("give either --config or --manifest with --rpc, not both")
-        if manifest is None or not rpc:
-            raise ConfigError("replay without a config needs both --manifest FILE and --rpc URL")
-        return zero_config(manifest, [rpc])
-    path = config or DEFAULT_CONFIG
-    if config is None and not path.exists():
-        raise ConfigError(f"no {path} here: pass --config FILE, or --manifest FILE --rpc URL")
-    return load_settings(path)
 
 
 def _span(rpc, tx: str | None, block: int | None, span: str | None) -> tuple[int, int]:
@@ -111,7 +98,7 @@ def replay(
     as_json: bool = typer.Option(False, "--json", help="Print the findings as a JSON list."),
 ) -> None:
     """Run the rules over history and print the findings (for writing and testing rules)."""
-    settings = _settings(config, manifest, rpc)
+    settings = command_settings(config, manifest, [rpc] if rpc else [])
     if network is None:
         if len(settings.networks) > 1:
             raise ConfigError(f"the config has several networks: pick one with --network ({', '.join(settings.networks)})")

@@ -11,26 +11,9 @@ from rich.console import Console
 
 from watchdog.cli.app import app
 from watchdog.cli.output import write_output
-from watchdog.config import DEFAULT_CONFIG, EXAMPLE, Settings, load_settings, zero_config
+from watchdog.config import DEFAULT_CONFIG, EXAMPLE, command_settings
 from watchdog.errors import ConfigError
 from watchdog.store import Store
-
-
-def _settings(config: Path | None, manifest: Path | None, rpc: list[str], ws: str | None, store: str | None) -> Settings:
-    if manifest is not None or rpc:
-        if config is not None:
-            raise ConfigError("give either --config or --manifest with --rpc, not both")
-        if manifest is None or not rpc:
-            raise ConfigError("zero-config mode needs both --manifest FILE and --rpc URL")
-        return zero_config(manifest, rpc, ws, store)
-    path = config or DEFAULT_CONFIG
-    if config is None and not path.exists():
-        raise ConfigError(f"no {path} here: create one with `watchdog init`, pass --config FILE, "
-                          "or run with --manifest FILE --rpc URL")
-    settings = load_settings(path)
-    if store:
-        settings.store.url = store
-    return settings
 
 
 def serve_page(daemon: Any, host: str, port: int, token_env: str) -> Any:
@@ -71,7 +54,7 @@ def run(
         raise ConfigError(f"--ui-port {ui_port}: a port is a number from 0 (any free port) to 65535")
     if to_block is not None and to_block < 0:
         raise ConfigError(f"--to-block {to_block}: a block number is 0 or more")
-    settings = _settings(config, manifest, rpc, ws, store)
+    settings = command_settings(config, manifest, rpc, ws, store)
     if json_logs is not None:
         settings.logging.json_format = json_logs
     if metrics_port is not None:

@@ -4,7 +4,8 @@ network watches resolved once (deployment), and the commented example `watchdog 
 from watchdog.config.deployment import Deployment, ProtocolDeployment, deployments, resolve_protocols
 from watchdog.config.example import EXAMPLE
 from watchdog.config.response import ResponseConfig
-from watchdog.config.settings import DEFAULT_CONFIG, Settings, load_settings, parse_settings, zero_config
+from watchdog.config.settings import (DEFAULT_CONFIG, Settings, command_settings, load_settings, parse_settings,
+                                      zero_config)
 
-__all__ = ["DEFAULT_CONFIG", "EXAMPLE", "Deployment", "ProtocolDeployment", "ResponseConfig", "Settings", "deployments", "load_settings",
-           "parse_settings", "resolve_protocols", "zero_config"]
+__all__ = ["DEFAULT_CONFIG", "EXAMPLE", "Deployment", "ProtocolDeployment", "ResponseConfig", "Settings", "command_settings",
+           "deployments", "load_settings", "parse_settings", "resolve_protocols", "zero_config"]

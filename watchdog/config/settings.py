@@ -281,3 +281,23 @@ def zero_config(manifest_path: Path | str, rpc_urls: list[str], ws_url: str | No
     if store_url:
         raw["store"] = {"url": store_url}
     return parse_settings(raw, "command line")
+
+
+def command_settings(config: Path | None, manifest: Path | None, rpc: list[str], ws: str | None = None,
+                     store: str | None = None) -> Settings:
+    """What a command runs with: the config file (`--config`, else ./watchdog.toml), or zero-config from a manifest
+    and RPC URLs; `store` overrides the store's URL."""
+    if manifest is not None or rpc:
+        if config is not None:
+            raise ConfigError("give either --config or --manifest with --rpc, not both")
+        if manifest is None or not rpc:
+            raise ConfigError("without a config, give both --manifest FILE and --rpc URL")
+        return zero_config(manifest, rpc, ws, store)
+    path = config or DEFAULT_CONFIG
+    if config is None and not path.exists():
+        raise ConfigError(f"no {path} here: create one with `watchdog init`, pass --config FILE, "
+                          "or give --manifest FILE --rpc URL")
+    settings = load_settings(path)
+    if store:
+        settings.store.url = store
+    return settings
