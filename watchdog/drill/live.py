@@ -9,6 +9,7 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
+from watchdog.drill.measure import detection_rows, shown
 from watchdog.drill.watch import NETWORK
 from watchdog.finding import Severity
 from watchdog.store.responder import ActionStatus
@@ -18,10 +19,6 @@ STYLE = {"critical": "bold red", "high": "red", "medium": "yellow", "low": "dim"
 
 def _money(value: float | None, unit: str) -> str:
     return "-" if value is None else f"{value:,.0f} {unit}"
-
-
-def _yes(value: Any) -> str:
-    return "-" if value is None else ("yes" if value is True else "no" if value is False else str(value))
 
 
 def quiet_console_logs() -> None:
@@ -105,26 +102,20 @@ def summary(result: dict[str, Any]) -> Table:
     table = Table(title=f"drill {result['scenario']}", show_header=False, title_justify="left")
     table.add_column("measure", style="bold")
     table.add_column("value")
-    first = result["first_finding"]
     rows = [
-        ("attack block", result["attack_block"]),
-        ("first exploit block (past preparation)", result.get("exploit_block")),
-        ("detected", _yes(result["detected"])),
-        ("first finding", f"{first['rule']} ({first['severity']}){' in the mempool' if first['pending'] else ''}" if first else None),
-        ("detection block", result["detect_block"]),
-        ("detection latency", f"{result['detect_latency_ms']} ms" if result["detect_latency_ms"] is not None else None),
+        *detection_rows(result),
         ("pause block", result["pause_block"] if result["paused"] else ("dry-run" if result["would_pause"] else "none")),
         ("blocks to contain", result["blocks_to_contain"]),
-        ("pre-empted", _yes(result["preempted"])),
+        ("pre-empted", shown(result["preempted"])),
         ("attack txs", " ".join(("ok" if t["succeeded"] else "REVERTED") for t in result["attack_txs"] if t["attack"]) or None),
-        ("attack succeeded", _yes(result["attack_succeeded"])),
+        ("attack succeeded", shown(result["attack_succeeded"])),
         ("funds at risk", _money(result["funds_at_risk"], result["unit"])),
         ("funds lost", _money(result["funds_lost"], result["unit"])),
         ("funds saved", _money(result["funds_saved"], result["unit"])),
         ("false pauses", result["false_pauses"]),
     ]
     for name, value in rows:
-        table.add_row(name, _yes(value))
+        table.add_row(name, shown(value))
     return table
 
 
@@ -135,9 +126,9 @@ def scoreboard_table(results: list[dict[str, Any]], board: dict[str, Any]) -> Ta
                    "high findings"):
         table.add_column(column, no_wrap=column == "scenario")
     for r in results:
-        table.add_row(r["scenario"], _yes(r["detected"]) if not r["benign"] else "-", r["first_rule"] or "-",
-                      _yes(r["detect_latency_ms"]), _yes(r["blocks_to_contain"]), _yes(r["preempted"]),
-                      _yes(r["attack_succeeded"]), f"{r['funds_lost']:,.0f}", str(r["false_pauses"]),
+        table.add_row(r["scenario"], shown(r["detected"]) if not r["benign"] else "-", r["first_rule"] or "-",
+                      shown(r["detect_latency_ms"]), shown(r["blocks_to_contain"]), shown(r["preempted"]),
+                      shown(r["attack_succeeded"]), f"{r['funds_lost']:,.0f}", str(r["false_pauses"]),
                       str(r["high_findings"]) if r["benign"] else "-")
     median = board["median_blocks_to_contain"]
     table.caption = (f"detected {board['detected_pct']}% · contained {board['contained_pct']}% · median blocks to contain "

@@ -170,3 +170,20 @@ def scoreboard(results: list[dict[str, Any]]) -> dict[str, Any]:
         "funds_at_risk": round(sum(r["funds_at_risk"] for r in attacks), 2),
         "funds_lost": round(sum(r["funds_lost"] for r in attacks), 2),
     }
+
+
+def shown(value: Any) -> str:
+    """A measurement as a table shows it: yes / no / - for unknown."""
+    return "-" if value is None else ("yes" if value is True else "no" if value is False else str(value))
+
+
+def detection_rows(r: dict[str, Any]) -> list[tuple[str, str]]:
+    """The rows every view of one drill starts with: where the attack began and how it was found."""
+    first = r["first_finding"]
+    found = (f"{first['rule']} ({first['severity']}){' in the mempool' if first['pending'] else ''}: {first['title']}"
+             if first else None)
+    latency = f"{r['detect_latency_ms']} ms" if r["detect_latency_ms"] is not None else None
+    return [(name, shown(value)) for name, value in (
+        ("attack block", r["attack_block"]), ("first exploit block (past preparation)", r.get("exploit_block")),
+        ("detected", r["detected"]), ("first finding", found), ("detection block", r["detect_block"]),
+        ("detection latency", latency))]

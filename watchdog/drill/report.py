@@ -10,7 +10,7 @@ from typing import Any
 
 
 from watchdog.finding import Severity
-from watchdog.drill.measure import PAUSE_LEVEL, Recording
+from watchdog.drill.measure import PAUSE_LEVEL, Recording, detection_rows, shown
 from watchdog.forensics import of_findings
 from watchdog.manifest import Manifest
 from watchdog.recovery import recover
@@ -85,36 +85,26 @@ def _step(step: Any) -> dict[str, Any]:
     return {**step.as_dict(), "sent_at": step.sent_at, "mined_at": step.mined_at}
 
 
-def _yes(value: Any) -> str:
-    return "-" if value is None else ("yes" if value is True else "no" if value is False else str(value))
-
-
 def _markdown(scenario: Scenario, r: dict[str, Any], recording: Recording) -> str:
     lines = [f"# Drill: {scenario.name} — {scenario.title}", "", scenario.summary, "",
              f"Response mode: {'pause, each contract as its manifest says' if r['response'] else 'detection only (pauses dry-run)'}.", "",
              "## Measurements", "", "| measure | value |", "|---|---|"]
-    first = r["first_finding"]
     rows = [
-        ("attack block", r["attack_block"]),
-        ("first exploit block (past preparation)", r.get("exploit_block")),
-        ("detected", _yes(r["detected"])),
-        ("first finding", f"{first['rule']} ({first['severity']}): {first['title']}" if first else None),
-        ("detection block", r["detect_block"]),
-        ("detection latency", f"{r['detect_latency_ms']} ms" if r["detect_latency_ms"] is not None else None),
-        ("paused", _yes(r["paused"])),
+        *detection_rows(r),
+        ("paused", shown(r["paused"])),
         ("paused networks", ", ".join(r["paused_networks"]) or "none"),
         ("pause block", r["pause_block"]),
         ("blocks to contain", r["blocks_to_contain"]),
-        ("pre-empted (pause landed before the attack)", _yes(r["preempted"])),
-        ("contained", _yes(r["contained"]) if not r["benign"] else None),
-        ("attack succeeded", _yes(r["attack_succeeded"])),
+        ("pre-empted (pause landed before the attack)", shown(r["preempted"])),
+        ("contained", shown(r["contained"]) if not r["benign"] else None),
+        ("attack succeeded", shown(r["attack_succeeded"])),
         ("funds at risk", f"{r['funds_at_risk']:,.2f} {r['unit']}"),
         ("funds lost", f"{r['funds_lost']:,.2f} {r['unit']}"),
         ("funds saved", f"{r['funds_saved']:,.2f} {r['unit']}"),
         ("false pauses", r["false_pauses"]),
         ("critical findings", r["critical_findings"]),
     ]
-    lines += [f"| {name} | {_yes(value)} |" for name, value in rows]
+    lines += [f"| {name} | {shown(value)} |" for name, value in rows]
     lines += ["", "## Attack timeline", "", "| step | actor | block | tx | result |", "|---|---|---|---|---|"]
     several = len({s.network for s in recording.steps} | {p["network"] for p in r["pauses"]}) > 1
 
@@ -135,7 +125,7 @@ def _markdown(scenario: Scenario, r: dict[str, Any], recording: Recording) -> st
     for f in findings:
         phase = "attack" if f.at >= recording.phase_start else "traffic"
         if f.severity >= Severity.MEDIUM or phase == "attack":
-            lines.append(f"| {phase} | {f.severity.value} | {f.rule_id} | {f.block} | {_yes(f.pending)} | {f.title} |")
+            lines.append(f"| {phase} | {f.severity.value} | {f.rule_id} | {f.block} | {shown(f.pending)} | {f.title} |")
     quiet = sum(1 for f in findings if f.severity < Severity.MEDIUM and f.at < recording.phase_start)
     if quiet:
         lines += ["", f"Not listed: {quiet} informational or low finding(s) during the benign traffic."]
