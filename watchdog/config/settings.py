@@ -291,7 +291,7 @@ def command_settings(config: Path | None, manifest: Path | None, rpc: list[str],
         if config is not None:
             raise ConfigError("give either --config or --manifest with --rpc, not both")
         if manifest is None or not rpc:
-            raise ConfigError("without a config, give both --manifest FILE and --rpc URL")
+            raise ConfigError("without a config, the command needs both --manifest FILE and --rpc URL")
         return zero_config(manifest, rpc, ws, store)
     path = config or DEFAULT_CONFIG
     if config is None and not path.exists():
