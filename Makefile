@@ -30,7 +30,7 @@ test-contracts: setup
 # The page's tests drive Debian's chromium (headless); root installs it on first use.
 test-python: setup
 	@command -v chromium >/dev/null || { apt-get update -qq && apt-get install -y -qq chromium; }
-	$(BIN)/python -m pytest -n 2  # two workers: each its own anvils, store files and ports
+	$(BIN)/python -m pytest -n 2 --dist worksteal  # two workers, each its own anvils, store files and ports; an idle one takes queued tests
 
 clean:
 	rm -rf $(VENV) node_modules contracts/out contracts/cache .watchdog .pytest_cache

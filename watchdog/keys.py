@@ -9,13 +9,13 @@ import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
-
-from eth_account import Account
-from eth_account.signers.local import LocalAccount
-from eth_keys import keys as eth_keys
+from typing import TYPE_CHECKING
 
 from watchdog.errors import ConfigError
 from watchdog.validation import read_capped
+
+if TYPE_CHECKING:
+    from eth_account.signers.local import LocalAccount
 
 MAX_KEY_FILE_BYTES = 64 * 1024
 
@@ -52,6 +52,8 @@ class Signer:
 
     def sign_hash(self, digest: bytes) -> bytes:
         """Plain ECDSA over a 32-byte digest (no prefix): r‖s‖v with v 27/28, as Safe expects."""
+        from eth_keys import keys as eth_keys
+
         pk = eth_keys.PrivateKey(self._account.key)
         sig = pk.sign_msg_hash(digest)
         return sig.r.to_bytes(32, "big") + sig.s.to_bytes(32, "big") + bytes([sig.v + 27])
@@ -73,6 +75,8 @@ def load_signer(source: KeySource) -> Signer:
         value = os.environ.get(source.key_env)
         if not value:
             raise ConfigError(f"environment variable {source.key_env} is empty: export the signing key there or use a keystore")
+        from eth_account import Account  # half a second to import: only when a key is opened
+
         try:
             account = Account.from_key(value.strip())
         except Exception:
@@ -93,6 +97,8 @@ def _password(source: KeySource) -> str:
 
 
 def _from_keystore(source: KeySource) -> LocalAccount:
+    from eth_account import Account
+
     path = Path(source.keystore).expanduser()  # type: ignore[arg-type]
     try:
         data = json.loads(_small_file(path, "keystore"))
@@ -136,6 +142,8 @@ def _check_kdf(data: object, path: Path) -> None:
 
 def write_keystore(key: str, password: str, path: Path, *, iterations: int | None = None) -> str:
     """Encrypt `key` into an eth-account keystore file (mode 0600); returns the address."""
+    from eth_account import Account
+
     account = Account.from_key(key)
     data = Account.encrypt(account.key, password, iterations=iterations)
     path = Path(path)
