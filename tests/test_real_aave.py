@@ -4,6 +4,7 @@ nobody else can pause; unpaused, supplying and withdrawing work."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 
 import pytest
@@ -11,7 +12,11 @@ from eth_abi import decode
 from web3.logs import DISCARD
 
 from watchdog.devnet import Anvil
-from watchdog.devnet.aave import PAUSED_BIT, AaveMarket, aave_on_anvil
+from watchdog.devnet.aave import PAUSED_BIT, RESERVES, AaveMarket, aave_on_anvil
+from typer.testing import CliRunner
+
+from watchdog.cli import app
+from watchdog.detect.model import ProtocolModel
 from watchdog.devnet.txs import revert_data
 from watchdog.manifest import load_manifest
 
@@ -129,6 +134,37 @@ def test_supply_and_withdraw_work_while_unpaused(market):
     assert a_token.functions.balanceOf(trader).call() == 0
     assert not market.contract("PoolConfigurator").events.ReservePaused().process_receipt(receipt, errors=DISCARD)
     assert not market.reserve_flags().paused
+
+
+def test_the_model_learns_what_each_atoken_holds_and_counts_in_dollars(market, tmp_path):
+    """With the roles alone, each aToken is found to hold its reserve's underlying (its UNDERLYING_ASSET_ADDRESS
+    view), to issue its own claims, and the books are counted in the dollar reserve, not in a receipt token."""
+    args = ["--manifest", str(market.write_manifest(tmp_path)), "--rpc", market.rpc_url]
+    shown = CliRunner().invoke(app, ["protocol", "show", *args, "--json"])
+    assert shown.exit_code == 0, shown.output
+    model = ProtocolModel.from_json(json.loads(shown.stdout))
+    assert model.quote == market.reserves["tUSD"].lower()
+    for symbol, underlying in market.reserves.items():
+        holder = model.holders[market.addresses[f"a{symbol}"].lower()]
+        assert holder.claim_token == holder.address and holder.accounting == underlying.lower()
+        assert holder.holds[underlying.lower()] == RESERVES[symbol].lp_supply * 10**18
+        assert holder.links == {market.addresses["Pool"].lower(): "POOL"}
+
+
+def test_a_whale_taking_most_of_a_reserves_cash_is_not_a_finding(market, tmp_path):
+    """The liquidity provider withdraws 90% of each reserve and a borrower borrows and repays: honest days on
+    a lending market, replayed through every rule, raise nothing of medium severity or above."""
+    pool, lp, trader = market.contract("Pool"), market.accounts.lp.address, market.accounts.trader1.address
+    start = market.w3.eth.block_number + 1
+    market.send(pool.functions.supply(market.reserves["tETH"], 40 * 10**18, trader, 0), "trader1")
+    market.send(pool.functions.borrow(market.asset, 50_000 * 10**18, 2, 0, trader), "trader1")
+    market.send(pool.functions.repay(market.asset, 20_000 * 10**18, 2, trader), "trader1")
+    for symbol, asset in market.reserves.items():
+        market.send(pool.functions.withdraw(asset, RESERVES[symbol].lp_supply * 9 // 10 * 10**18, lp), "lp")
+    args = ["--manifest", str(market.write_manifest(tmp_path)), "--rpc", market.rpc_url]
+    replayed = CliRunner().invoke(app, ["replay", *args, "--range", f"{start}:{market.w3.eth.block_number}", "--json"])
+    assert replayed.exit_code == 0, replayed.output
+    assert [f for f in json.loads(replayed.stdout) if f["severity"] not in ("info", "low")] == []
 
 
 def test_a_fresh_chain_loads_the_cached_market(deployed):

@@ -19,7 +19,7 @@ from watchdog.detect.registry import FUND_ROLES, ProtocolRegistry
 MAX_INDEX = 16          # entries read of an indexed list
 ZERO = "0x" + "00" * 20
 # Views that name the token a contract keeps its books in; a vote for the quote asset.
-ACCOUNTING = re.compile(r"^(cash|quote|settlement|asset|underlying|stable|base)(token|asset)?$", re.I)
+ACCOUNTING = re.compile(r"^_?(cash|quote|settlement|asset|underlying|stable|base)(_?(token|asset))?(_?address)?$", re.I)
 OWNERSHIP = re.compile(r"^(owner|admin|governance|gov|guardian|operator|manager)$", re.I)
 PRICE_VIEWS = ("price()(uint256)", "latestAnswer()(int256)", "getPrice()(uint256)", "read()(uint256)")
 SOURCE_ROLES = {"oracle_feed": "feed", "amm_pair": "pair", "twap_oracle": "derived", "oracle_adapter": "derived"}
@@ -207,10 +207,12 @@ class Prober:
         for holder in self.model.holders.values():
             if holder.accounting:
                 votes[holder.accounting] = votes.get(holder.accounting, 0) + 1
-        if votes:
-            self.model.quote = max(votes, key=lambda t: (votes[t], t))
+        shares = {h.claim_token for h in self.model.holders.values()}  # a receipt is counted in what it claims
+        dollar = lambda t: "USD" in self.model.tokens.get(t, "").upper()  # noqa: E731
+        if votes:  # a tie (one vault per asset) goes to the dollar
+            self.model.quote = max(votes, key=lambda t: (votes[t], dollar(t), t))
             return
-        dollars = [t for t, symbol in self.model.tokens.items() if "USD" in symbol.upper()]
+        dollars = [t for t in self.model.tokens if dollar(t) and t not in shares]
         self.model.quote = dollars[0] if dollars else None
 
     def _assets(self) -> None:
