@@ -8,6 +8,8 @@ redacted first, so no password or API key in a URL reaches the terminal.
 from __future__ import annotations
 
 import os
+import signal
+import sys
 from typing import Any
 
 import typer
@@ -37,6 +39,9 @@ class Commands(TyperGroup):
             return super().invoke(ctx)
         except (typer.Exit, typer.Abort, typer.TyperException):
             raise  # exit codes and usage errors: click reports them
+        except BrokenPipeError:  # the reader left (`| head`): stop quietly, as a tool killed by SIGPIPE would
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # nothing left to flush at exit
+            raise typer.Exit(128 + signal.SIGPIPE) from None
         except WatchdogError as exc:
             if _debugging(ctx):
                 raise
