@@ -6,19 +6,27 @@ write, each read) only gets the time left before the request's deadline, so a re
 whatever the server does, and sooner when the client is stopped (a shutdown). The answer is read in chunks and
 refused as soon as it passes the size cap, before it is all in memory; it is never decompressed (no
 Accept-Encoding is sent), so the cap is the size in memory.
+
+A proxy in the environment (HTTPS_PROXY, HTTP_PROXY, ALL_PROXY, with NO_PROXY exceptions) carries every request but
+those to this machine; the deadline covers the proxy's leg too.
 """
 
 from __future__ import annotations
 
+import ipaddress
 import math
 import ssl
 import threading
 import time
+import urllib.request
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import unquote, urlsplit
 
 import certifi
 import httpcore
+
+from watchdog.errors import ConfigError
 
 MiB = 1024 * 1024
 DEFAULT_MAX_BYTES = 64 * MiB
@@ -133,8 +141,21 @@ class HttpClient:
     def __init__(self, *, connect_timeout: float = 3.0, max_keepalive: int = 8) -> None:
         self.connect_timeout = connect_timeout
         self.stopped = threading.Event()
-        self._pool = httpcore.ConnectionPool(ssl_context=ssl.create_default_context(cafile=certifi.where()),
-                                             max_keepalive_connections=max_keepalive, network_backend=_DeadlineBackend())
+        context = ssl.create_default_context(cafile=certifi.where())
+        self._pool = httpcore.ConnectionPool(ssl_context=context, max_keepalive_connections=max_keepalive,
+                                             network_backend=_DeadlineBackend())
+        self._environment = urllib.request.getproxies_environment()
+        self._proxies = {scheme: _proxy_pool(scheme, url, context, max_keepalive)
+                         for scheme, url in self._environment.items() if scheme in ("http", "https", "all")}
+
+    def _pool_for(self, url: str) -> httpcore.ConnectionPool | httpcore.HTTPProxy:
+        """The proxy for the URL's scheme, unless the host is this machine or NO_PROXY names it."""
+        parts = urlsplit(url)
+        proxy = self._proxies.get(parts.scheme) or self._proxies.get("all")
+        host = parts.hostname or ""
+        if proxy is None or _loopback(host) or urllib.request.proxy_bypass_environment(host, self._environment):
+            return self._pool
+        return proxy
 
     def request(self, method: str, url: str, *, timeout: float, max_bytes: int = DEFAULT_MAX_BYTES,
                 content: bytes = b"", headers: dict[str, str] | None = None) -> Answer:
@@ -145,7 +166,7 @@ class HttpClient:
         _active.deadline, _active.stop = started + timeout, self.stopped
         limits = {"connect": min(self.connect_timeout, timeout), "read": timeout, "write": timeout, "pool": timeout}
         try:
-            with self._pool.stream(method, url, headers=headers or {}, content=content,
+            with self._pool_for(url).stream(method, url, headers=headers or {}, content=content,
                                    extensions={"timeout": limits}) as response:
                 return Answer(response.status, _body(response, max_bytes))
         except _TRANSPORT_ERRORS as exc:
@@ -161,7 +182,31 @@ class HttpClient:
         self.stopped.set()
 
     def close(self) -> None:
-        self._pool.close()
+        for pool in (self._pool, *self._proxies.values()):
+            pool.close()
+
+
+def _proxy_pool(scheme: str, url: str, context: ssl.SSLContext, max_keepalive: int) -> httpcore.HTTPProxy:
+    """A pool of connections through an HTTP(S) proxy; its user and password (if the URL has them) go in the
+    Proxy-Authorization header, and never into a message."""
+    parts = urlsplit(url if "://" in url else f"http://{url}")
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ConfigError(f"{scheme.upper()}_PROXY is not an http:// or https:// proxy URL: set it to http://HOST:PORT "
+                          "(user and password allowed), or unset it")
+    auth = (unquote(parts.username), unquote(parts.password or "")) if parts.username else None
+    port = f":{parts.port}" if parts.port else ""
+    return httpcore.HTTPProxy(proxy_url=f"{parts.scheme}://{parts.hostname}{port}", proxy_auth=auth, ssl_context=context,
+                              max_keepalive_connections=max_keepalive, network_backend=_DeadlineBackend())
+
+
+def _loopback(host: str) -> bool:
+    """A node on this machine is never reached through a proxy."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
 
 
 def _body(response: httpcore.Response, max_bytes: int) -> bytes:
