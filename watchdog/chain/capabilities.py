@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 import websockets
 
+from watchdog.chain.http import on_this_machine
 from watchdog.chain.parse import quantity
 from watchdog.chain.rpc import RpcAnswerError, RpcClient
 from watchdog.errors import RpcError
@@ -75,7 +76,8 @@ def probe(rpc: RpcClient, ws_url: str | None = None) -> dict[str, Probe]:
 
 def _subscribes(url: str, timeout: float = 5.0) -> tuple[bool, str]:
     async def attempt() -> tuple[bool, str]:
-        async with websockets.connect(url, open_timeout=timeout, close_timeout=1) as conn:
+        async with websockets.connect(url, open_timeout=timeout, close_timeout=1,
+                                      proxy=None if on_this_machine(url) else True) as conn:
             await conn.send(json.dumps({"jsonrpc": "2.0", "id": 1, "method": "eth_subscribe", "params": ["newHeads"]}))
             answer = json.loads(await asyncio.wait_for(conn.recv(), timeout=timeout))
             return ("result" in answer, str(answer.get("error", "")))

@@ -153,7 +153,7 @@ class HttpClient:
         parts = urlsplit(url)
         proxy = self._proxies.get(parts.scheme) or self._proxies.get("all")
         host = parts.hostname or ""
-        if proxy is None or _loopback(host) or urllib.request.proxy_bypass_environment(host, self._environment):
+        if proxy is None or on_this_machine(url) or urllib.request.proxy_bypass_environment(host, self._environment):
             return self._pool
         return proxy
 
@@ -199,12 +199,13 @@ def _proxy_pool(scheme: str, url: str, context: ssl.SSLContext, max_keepalive: i
                               max_keepalive_connections=max_keepalive, network_backend=_DeadlineBackend())
 
 
-def _loopback(host: str) -> bool:
-    """A node on this machine is never reached through a proxy."""
+def on_this_machine(url: str) -> bool:
+    """A node on this machine (localhost, a loopback address) is never reached through a proxy."""
+    host = urlsplit(url).hostname or ""
     if host == "localhost":
         return True
     try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
+        return ipaddress.ip_address(host).is_loopback
     except ValueError:
         return False
 

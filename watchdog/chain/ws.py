@@ -18,7 +18,7 @@ from typing import Any, Callable
 
 import websockets
 
-from watchdog.chain.http import DEFAULT_MAX_BYTES
+from watchdog.chain.http import DEFAULT_MAX_BYTES, on_this_machine
 from watchdog.redaction import redact_text, redact_url
 
 log = logging.getLogger("watchdog.ws")
@@ -99,7 +99,7 @@ class Subscriber:
 
     async def _session(self) -> None:
         async with websockets.connect(self.url, open_timeout=5, close_timeout=1, ping_interval=20,
-                                      max_size=self.max_message_bytes) as conn:
+                                      max_size=self.max_message_bytes, proxy=None if on_this_machine(self.url) else True) as conn:
             async with asyncio.timeout(SUBSCRIBE_SECONDS):  # however chatty the endpoint is meanwhile
                 callbacks = await self._subscribe_all(conn)
             self._up()
