@@ -220,9 +220,13 @@ def test_the_market_moving_everywhere_and_an_honest_trade_are_quiet():
     assert [f for f in moved(modelled(), 2, (2_200_000 * E, 910 * E)) if "source" in f.rule_id] == []
 
 
-def test_a_source_seen_read_in_a_call_trace_joins_the_model():
-    """No view of Lending names the pool; a borrow's trace shows Lending reading it. From then on the pool is a
-    source Lending consumes, and a lone push of it is flagged."""
+ROUTER = "0x" + "5e" * 20  # an oracle router no manifest names
+
+
+@pytest.mark.parametrize("through_router", [False, True], ids=["direct", "through-a-router"])
+def test_a_source_seen_read_in_a_call_trace_joins_the_model(through_router: bool):
+    """No view of Lending names the pool; a borrow's trace shows Lending reading it, directly or through a router
+    that reads it in turn. From then on the pool is a source Lending consumes, and a lone push of it is flagged."""
     raw = manifest()
     for entry in raw["contracts"]:
         entry.pop("reference", None)
@@ -236,6 +240,11 @@ def test_a_source_seen_read_in_a_call_trace_joins_the_model():
     k.run(block(1))
     assert [f for f in moved(k, 2, (3_000_000 * E, 667 * E)) if "source" in f.rule_id] == []  # not known to be read
     borrow = tx(USER, LENDING, block=3)
-    k.run(borrow, trace=frame(USER, LENDING, calls=[frame(LENDING, POOL, "getReserves()", type="STATICCALL")]))
+    read = frame(LENDING, POOL, "getReserves()", type="STATICCALL")
+    if through_router:
+        chain.set_code(ROUTER, "0x6001")
+        read = frame(LENDING, ROUTER, "getAssetPrice(address)", ETH, type="STATICCALL",
+                     calls=[frame(ROUTER, POOL, "getReserves()", type="STATICCALL")])
+    k.run(borrow, trace=frame(USER, LENDING, calls=[read]))
     found = [f for f in moved(k, 4, (4_000_000 * E, 500 * E)) if f.rule_id.endswith("source-push")]
     assert [f.evidence["consumers"] for f in found] == [["Lending"]]

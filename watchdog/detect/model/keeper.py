@@ -9,7 +9,7 @@ import logging
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Iterable
 
-from watchdog.chain.events import Tx
+from watchdog.chain.events import CallFrame, Tx
 from watchdog.chain.rpc import RpcUnavailable
 from watchdog.detect.model.graph import Holder, ProtocolModel, Use
 from watchdog.detect.model.probe import Prober
@@ -88,8 +88,9 @@ class ModelKeeper:
             if tx.to in model.holders and now - self._traced.get(tx.to, -self.refresh) >= self.refresh:
                 self._traced[tx.to] = now
                 scope.trace(tx.hash)
-        seen = [(frame.sender, frame.to) for trace in scope.traces() if trace is not None for frame in trace.walk()
-                if frame.sender in model.holders and frame.to and frame.type.upper() == "STATICCALL"]
+        seen = [(frame.sender, read) for trace in scope.traces() if trace is not None for frame in trace.walk()
+                if frame.sender in model.holders and frame.to and frame.type.upper() == "STATICCALL"
+                for read in _reads_through(frame, model)]
         fresh = {(h, a) for h, a in seen if a not in self._checked and a not in model.holders[h].consumes()}
         if not fresh:
             return
@@ -149,6 +150,18 @@ def source_changes(before: Holder, after: Holder) -> list[SourceChange]:
     old, new = by_key(before), by_key(after)
     return [SourceChange(after.address, key, via, old.get((key, via)), new.get((key, via)))
             for key, via in sorted(set(old) | set(new), key=str) if old.get((key, via)) != new.get((key, via))]
+
+
+def _reads_through(frame: CallFrame, model: ProtocolModel) -> list[str]:
+    """What a holder's static call reads: its target, and what that target reads in turn when it is no holder of
+    its own (an oracle router, a registry, an adapter whose source sits in a private variable)."""
+    reads, stack = [], [frame]
+    while stack:
+        current = stack.pop()
+        reads.append(current.to)
+        if current.to not in model.holders:
+            stack += [c for c in current.calls if c.to and c.type.upper() == "STATICCALL"]
+    return reads
 
 
 def _called_by_owners(model: ProtocolModel, txs: Iterable[Tx]) -> list[str]:
