@@ -19,9 +19,12 @@ from watchdog.devnet import Anvil
 from watchdog.devnet.anvil import free_port
 from watchdog.devnet.world import World
 from watchdog.recovery import recover
+from watchdog.respond import comms
+from watchdog.respond.report import postmortem
 from watchdog.scenarios.demo.attacks import FLASH_LOAN_SPOT
 from watchdog.store import Store, audit, incidents
 from watchdog.store.responder import Proposal
+from watchdog.stress.incident import incident_view, record
 from watchdog.ui import UiServer, create_app
 
 sync_api = pytest.importorskip("playwright.sync_api")
@@ -44,6 +47,8 @@ def recorded(anvil: Anvil, world: World, tmp_path: Path, monkeypatch: pytest.Mon
         cli("proposals", "sign", str(proposal.id), "--store", rec.store_url, "--rpc", anvil.url,
             *owner_args(tmp_path, world, owner))
     recover(Store(rec.store_url), rec.incident_id, anvil.url, world.manifest)
+    record(Store(rec.store_url), rec.incident_id, incident_view(Store(rec.store_url), rec.incident_id, anvil.url, world.manifest))
+    comms.draft(Store(rec.store_url), rec.incident_id, comms.Contacts())
     return rec, proposal
 
 
@@ -84,6 +89,12 @@ def test_the_page_shows_the_incident_recomputes_the_hash_and_guards_writes(recor
         assert "keep the pause" in page.locator("#recovery-verdict").inner_text()
         assert "FAILS" in page.locator("#recovery").inner_text()
         assert "CollateralVault" in page.locator("#protocols").inner_text()
+        view = postmortem(store, rec.incident_id)["stress"]
+        stress = page.locator("#stress").inner_text()
+        assert f"fork of block {view['block']}" in stress and all(line in stress for line in view["summary"])
+        drafts = page.locator("#communications").inner_text()
+        assert all(f"{title}: v1, draft" in drafts for title in comms.KINDS.values())
+        assert world.accounts["attacker"].address.lower() in drafts.lower()
 
         page.goto(f"{server.url}/proposals/{proposal.id}")
         status = page.locator("#hash-status")

@@ -7,6 +7,7 @@ from typing import Any
 
 from watchdog.errors import WatchdogError
 from watchdog.manifest import Manifest
+from watchdog.respond import comms
 from watchdog.respond.evidence import funds_at_risk
 from watchdog.respond.report import iso, postmortem
 from watchdog.respond.safe import get_proposal, signatures
@@ -40,7 +41,7 @@ def incident(store: Store, incident_id: int, manifest: Manifest | None) -> dict[
     names = names_of(manifest)
     return {"report": report, "findings": [finding(f, names) for f in findings], "proposals": proposed,
             "protocols": affected(findings, names), "graph": graph(findings, names, report["addresses"]),
-            "acknowledged": [e.message for e in acknowledged], "iso": iso}
+            "acknowledged": [e.message for e in acknowledged], "kinds": comms.KINDS, "iso": iso}
 
 
 def finding(f: Any, names: dict[str, str]) -> dict[str, Any]:
