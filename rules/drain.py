@@ -148,7 +148,7 @@ class Drain(Rule):
         privileged = ctx.tx.sender in found.owners or ctx.tx.to in found.owners
         if ctx.pending:
             limit = ctx.params_of("tx")["divergence"]
-            read = {s for use in found.uses for s in model.reads(use.source)}
+            read = self._reads(model, found)
             if privileged or finding.severity < Severity.HIGH or any(
                     self._pushed_inside(ctx, model, address, limit) for address in read):
                 return finding
@@ -172,12 +172,31 @@ class Drain(Rule):
         recipients = {m.recipient for m in ctx.transfers() if m.sender == holder.address and m.token == token}
         return sorted({ctx.tx.sender, *recipients})
 
+    @staticmethod
+    def _system(model: ProtocolModel, holder: Holder) -> list[Holder]:
+        """The holder and those that work as one with it: a vault pays out what its market's books say is owed,
+        at the prices the market reads."""
+        return [holder, *(model.holders[a] for a in model.system(holder.address))]
+
+    def _reads(self, model: ProtocolModel, holder: Holder) -> set[str]:
+        """Every source the holder's system reads, directly or through adapters."""
+        return {s for member in self._system(model, holder) for use in member.uses for s in model.reads(use.source)}
+
+    def _positions(self, ctx: Context, model: ProtocolModel, holder: Holder, account: str,
+                   block: int | str) -> dict[str, tuple]:
+        """`account`'s positions with every part of the holder's system, by part and view."""
+        out = {}
+        for member in self._system(model, holder):
+            abi = ctx.registry.manifest.abi_of(ctx.registry.get(member.address).entry)
+            found = positions(ctx.scope.reads, abi, member, account, sorted(model.tokens), block)
+            out |= {(f"{member.name}.{view}" if member is not holder else view): answer for view, answer in found.items()}
+        return out
+
     def _accounts_with_positions(self, ctx: Context, model: ProtocolModel, holder: Holder, token: str,
                                  block: int | str) -> list[str]:
-        abi = ctx.registry.manifest.abi_of(ctx.registry.get(holder.address).entry)
         return [a for a in self._accounts(ctx, holder, token)
-                if any(any(v for v in answer if isinstance(v, int)) for answer in
-                       positions(ctx.scope.reads, abi, holder, a, sorted(model.tokens), block).values())]
+                if any(any(v for v in answer if isinstance(v, int))
+                       for answer in self._positions(ctx, model, holder, a, block).values())]
 
     def _owed(self, ctx: Context, model: ProtocolModel, holder: Holder, token: str,
               flows: dict[tuple[str, str], int], privileged: bool) -> tuple[str | None, str]:
@@ -191,7 +210,7 @@ class Drain(Rule):
             if before and after is not None:
                 return "the books did not change: the share price held", ""
             return None, "it left through an owner's call"
-        read = {s for use in holder.uses for s in model.reads(use.source)}
+        read = self._reads(model, holder)
         prices = read_prices(model, reads, ctx.at, read)
         for address in sorted(read):
             off = outlier(model, model.sources[address], prices)
@@ -203,11 +222,9 @@ class Drain(Rule):
         paid = self._paid_back(ctx, model, holder, flows)
         if paid is not None and paid >= p["paid_back"]:
             return f"the holder was paid {paid:.0%} of it back at honest prices", ""
-        abi = ctx.registry.manifest.abi_of(ctx.registry.get(holder.address).entry)
-        tokens = sorted(model.tokens)
         for account in self._accounts(ctx, holder, token):
-            changed = changed_positions(positions(reads, abi, holder, account, tokens, ctx.before),
-                                        positions(reads, abi, holder, account, tokens, ctx.at))
+            changed = changed_positions(self._positions(ctx, model, holder, account, ctx.before),
+                                        self._positions(ctx, model, holder, account, ctx.at))
             if changed:
                 return f"it settles a position of {account} ({', '.join(changed)})", ""
         return None, "the receiver holds no position with it"

@@ -137,3 +137,30 @@ def test_checks_off_and_tuned_one_by_one():
     taken, logs = sweep(990_000 * E)
     found = allowed.run(taken, logs=logs)
     assert ids(found) == ["drain.tx"] and found[0].severity == Severity.LOW and found[0].labels["allowlisted"] == [ATTACKER]
+
+
+MARKET = "0x" + "4d" * 20
+VAULT_VIEW = {"type": "function", "name": "vault", "stateMutability": "view", "inputs": [],
+              "outputs": [{"name": "", "type": "address"}]}
+MARGIN_VIEW = {"type": "function", "name": "marginOf", "stateMutability": "view",
+               "inputs": [{"name": "trader", "type": "address"}], "outputs": [{"name": "", "type": "uint256"}]}
+
+
+@pytest.mark.parametrize("settled", [True, False], ids=["position-closed", "no-position-changed"])
+def test_a_vault_pays_what_the_books_of_its_market_say_is_owed(settled: bool):
+    """Lending keeps the cash and a market whose `vault()` names it keeps the books: a trader taking 60 % of the
+    cash as its position on the market closes is owed; the same outflow while its position stays is not."""
+    made = RuleKit(Drain, manifest({"name": "Market", "address": MARKET, "role": "market", "abi": [VAULT_VIEW, MARGIN_VIEW]}))
+    priced(made.chain)
+    made.chain.on_call(USD, "balanceOf(address)(uint256)", [LENDING], returns=POOL_USD)
+    made.chain.set_code(MARKET, "0x6001")
+    made.chain.on_call(MARKET, "vault()(address)", returns=LENDING)
+    made.chain.on_call(MARKET, "marginOf(address)(uint256)", [USER], returns=600_000 * E)
+    made.chain.on_call(MARKET, "marginOf(address)(uint256)", [USER], returns=0 if settled else 600_000 * E, block=1)
+    taken, logs = sweep(600_000 * E, sender=USER)
+    found = made.run(taken, logs=logs)
+    if settled:
+        assert found == []
+    else:
+        assert [(f.rule_id, f.severity) for f in found] == [("drain.tx", Severity.HIGH)]
+        assert "no position" in found[0].evidence["judgement"]
