@@ -8,7 +8,7 @@ from __future__ import annotations
 import re
 
 from watchdog.detect import Check, Context, Rule, Severity
-from watchdog.detect.model.prices import outlier, read_prices
+from watchdog.detect.model.prices import appraise, outlier, read_prices
 
 IMPLEMENTATION_SLOT = 0x360894A13BA1A3210667C828492DB98DCA3E2076CC3735A920A3CA505D382BBC
 ADMIN_SLOT = 0xB53127684A568B3173AE13B9F8A6016E243E63B6E8EE1178D6A717850B5D6103
@@ -70,8 +70,10 @@ class PrivilegedChange(Rule):
         "role-admin": Check("Role admin changed", Severity.HIGH, EXPECTED, "RoleAdminChanged."),
         "implementation": Check("Implementation upgraded", Severity.HIGH, EXPECTED, "Upgraded / BeaconUpgraded."),
         "admin": Check("Proxy admin changed", Severity.HIGH, EXPECTED, "AdminChanged."),
-        "oracle-source": Check("Oracle source changed", Severity.HIGH, EXPECTED,
-                               "A change event naming an oracle, feed, aggregator or source (`OracleSet`, `NewPriceOracle`)."),
+        "oracle-source": Check("Oracle source changed", Severity.HIGH, ("divergence", *EXPECTED),
+                               "A change event naming an oracle, feed, aggregator or source (`OracleSet`, `NewPriceOracle`); "
+                               "medium when every price source the event names prices within `divergence` of the "
+                               "other sources of its asset."),
         "parameter": Check("Parameter changed", Severity.MEDIUM, EXPECTED,
                            "A change event naming a setting (`SetFee`, `LtvSet`, `MaxStalenessChanged`)."),
         "unpause": Check("Contract unpaused", Severity.MEDIUM, EXPECTED, "Unpaused."),
@@ -115,11 +117,14 @@ class PrivilegedChange(Rule):
                 governance = self._by_governance(ctx)
             if self._handed_outside(ctx, watched.address, entry.event, entry.args or {}):
                 severity = max(severity, Severity.HIGH)  # preparation: a key of the protocol now held by a stranger
+            args = {k: str(v) if isinstance(v, int) else v for k, v in (entry.args or {}).items()}
+            appraisal = self._appraise(ctx, watched.address, args) if kind == "oracle-source" else None
+            if appraisal and appraisal["in_line"] and not self._handed_outside(ctx, watched.address, entry.event, entry.args or {}):
+                severity = min(severity, Severity.MEDIUM)  # a rotation to a source that agrees with the market
             if expected:
                 severity = Severity.INFO
             elif governance and kind not in SOVEREIGN:
                 severity = LOWER[severity]
-            args = {k: str(v) if isinstance(v, int) else v for k, v in (entry.args or {}).items()}
             yield ctx.finding(
                 check=kind, title=f"{watched.name}: {entry.event}" + (" (expected)" if expected else ""),
                 severity=severity,
@@ -127,12 +132,35 @@ class PrivilegedChange(Rule):
                              + (" through the protocol's Safe" if governance else "") + "."),
                 addresses=[watched.address, ctx.tx.sender, *(v for v in args.values() if _is_address(v))],
                 evidence={"contract": watched.name, "kind": kind, "event": entry.event, "args": args,
-                          "sender": ctx.tx.sender, "via": ctx.tx.to, "by_governance": governance, "expected": expected},
+                          "sender": ctx.tx.sender, "via": ctx.tx.to, "by_governance": governance, "expected": expected,
+                          **({"new_sources": appraisal["sources"]} if appraisal else {})},
                 labels={"actor": ctx.tx.sender, "kind": kind, "expected": expected},
                 key=f"{watched.address}:{entry.event}:{nth}",
             )
 
     on_pending = on_tx
+
+    def _appraise(self, ctx: Context, contract: str, args: dict) -> dict | None:
+        """The price sources an oracle change names, each priced against its asset's other sources: in line when
+        every one of them gives a price within `divergence` of its peers. None when the model has nothing to
+        weigh them with (no model, no price source named, no peer)."""
+        model = ctx.model
+        named = sorted({str(v).lower() for v in args.values() if _is_address(v)} - {contract, "0x" + "00" * 20})
+        if model is None or not named:
+            return None
+        limit = ctx.params_of("oracle-source")["divergence"]
+        sources, in_line = [], True
+        for address in named:
+            found = appraise(model, ctx.registry, ctx.scope.reads, ctx.at, address)
+            if found is None:
+                continue
+            source, price, off = found
+            if price and off is None:
+                return None  # a price with nothing to compare it with: the event alone speaks
+            in_line = in_line and bool(price) and abs(off.gap) < limit
+            sources.append({"address": address, "name": source.name, "price": price,
+                            "gap": off.gap if off else None, "witnesses": off.witnesses if off else []})
+        return {"sources": sources, "in_line": in_line} if sources else None
 
     def needs_trace(self, ctx: Context) -> bool:
         # whether a change came through the protocol's Safe is read in the trace, once there is a change to weigh

@@ -6,10 +6,11 @@ from __future__ import annotations
 
 import pytest
 
-from fixtures.detect.paper import ATTACKER, KEEPER, LENDING, OTHER, PROXY, SAFE, TWAP, USD, E, manifest, transfer
+from fixtures.detect.paper import (ADAPTER, ATTACKER, ETH, FEED, KEEPER, LENDING, OTHER, PROXY, SAFE, TWAP, USD, USD8, E,
+                                  manifest, priced, transfer)
 
 from watchdog.detect import Severity
-from watchdog.detect.testing import RuleKit, block, frame, ids, log, pending, tx
+from watchdog.detect.testing import GENESIS_TIME, RuleKit, block, frame, ids, log, pending, tx
 from watchdog.rules.privileged_change import IMPLEMENTATION_SLOT, PrivilegedChange
 
 ADMIN_ROLE = b"\0" * 32
@@ -134,3 +135,26 @@ def test_checks_off_one_by_one():
     k = kit(checks={"silent-upgrade": {"enabled": False}})
     k.chain.set_storage(PROXY, IMPLEMENTATION_SLOT, int(ATTACKER, 16), block=8)
     assert k.run(tx(ATTACKER, PROXY, block=8)) == []
+
+
+NEW_FEED = "0x" + "fe" * 20
+
+
+@pytest.mark.parametrize(("answer", "severity"), [(2_010, Severity.MEDIUM), (200_000, Severity.HIGH), (0, Severity.HIGH)],
+                         ids=["in-line", "100x", "no-price"])
+def test_an_oracle_rotation_is_weighed_by_what_the_new_source_says(answer: int, severity: Severity):
+    """The owner points the adapter at another ETH / USD feed: in line with the pool and the old feed it is a
+    rotation to review (medium, nothing paused); far off, or without a price, it is the start of an attack."""
+    k = kit()
+    priced(k.chain)
+    k.chain.set_code(NEW_FEED, "0x6001")
+    k.chain.feed(NEW_FEED, answer * USD8, GENESIS_TIME)
+    for feed in (FEED, NEW_FEED):
+        k.chain.on_call(feed, "description()(string)", returns="ETH / USD")
+    for token, symbol in ((USD, "USD"), (ETH, "ETH")):
+        k.chain.on_call(token, "symbol()(string)", returns=symbol)
+    made, logs = change("FeedUpdated(address feed)", NEW_FEED, on=ADAPTER)
+    found = k.run(made, logs=logs, trace=frame(ATTACKER, ADAPTER))
+    assert [(f.rule_id, f.severity) for f in found] == [("privileged-change.oracle-source", severity)]
+    [appraised] = found[0].evidence["new_sources"]
+    assert appraised["address"] == NEW_FEED and appraised["witnesses"] if answer else appraised["price"] is None

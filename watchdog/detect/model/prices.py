@@ -10,8 +10,9 @@ from dataclasses import dataclass
 from statistics import median
 
 from watchdog.detect.model.graph import ProtocolModel, Source
-from watchdog.detect.model.probe import price_of
+from watchdog.detect.model.probe import Prober, price_of
 from watchdog.detect.reads import ChainReads
+from watchdog.detect.registry import ProtocolRegistry
 
 
 def quote_of(model: ProtocolModel, source: Source) -> str | None:
@@ -94,3 +95,19 @@ def honest_price(model: ProtocolModel, prices: dict[str, float], token: str) -> 
     found = [prices[s.address] for s in model.sources_of(token)
              if s.kind != "derived" and quote_of(model, s) == model.quote and s.address in prices]
     return median(found) if found else None
+
+
+def appraise(model: ProtocolModel, registry: ProtocolRegistry, reads: ChainReads, block: int | str,
+             address: str) -> tuple[Source, float | None, Outlier | None] | None:
+    """A price source a change names (a new feed, pool or adapter), priced against the sources the model knows for
+    its asset, the model itself untouched: (the source, its price, how far it is from its peers); None when the
+    address is no price source."""
+    trial = ProtocolModel.from_json(model.to_json())
+    prober = Prober(registry, reads, block)
+    prober.model = trial
+    if prober.kind(address) not in ("feed", "pair", "derived"):
+        return None
+    source = prober.source(address)
+    prober._assets()
+    prices = read_prices(trial, reads, block, {address})
+    return source, prices.get(address), outlier(trial, source, prices)
