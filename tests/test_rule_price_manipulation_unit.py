@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from fixtures.detect.paper import (ADAPTER, ATTACKER, ETH, FEED, LENDING, OTHER, POOL, RESERVES, TWAP, USD, USD8, USER,
+from fixtures.detect.paper import (ADAPTER, ATTACKER, ETH, FEED, LENDING, OTHER, POOL, PROXY, RESERVES, TWAP, USD, USD8, USER,
                                    E, manifest, priced, sync, transfer)
 
 from watchdog.detect import Severity
@@ -223,10 +223,13 @@ def test_the_market_moving_everywhere_and_an_honest_trade_are_quiet():
 ROUTER = "0x" + "5e" * 20  # an oracle router no manifest names
 
 
-@pytest.mark.parametrize("through_router", [False, True], ids=["direct", "through-a-router"])
-def test_a_source_seen_read_in_a_call_trace_joins_the_model(through_router: bool):
-    """No view of Lending names the pool; a borrow's trace shows Lending reading it, directly or through a router
-    that reads it in turn. From then on the pool is a source Lending consumes, and a lone push of it is flagged."""
+@pytest.mark.parametrize(("via", "learned"), [(None, True), ("router", True), ("watched", True), ("callback", False)],
+                         ids=["direct", "through-a-router", "through-a-watched-contract", "in-a-callback"])
+def test_a_source_seen_read_in_a_call_trace_joins_the_model(via: str | None, learned: bool):
+    """No view of Lending names the pool; a borrow's trace shows Lending reading it: directly, through a router it
+    asks for a price, or through a watched contract it calls (a risk manager). From then on the pool is a source
+    Lending consumes, and a lone push of it is flagged. What a contract nobody watches reads when Lending calls it
+    (a flash-loan callback) is that contract's business."""
     raw = manifest()
     for entry in raw["contracts"]:
         entry.pop("reference", None)
@@ -240,11 +243,12 @@ def test_a_source_seen_read_in_a_call_trace_joins_the_model(through_router: bool
     k.run(block(1))
     assert [f for f in moved(k, 2, (3_000_000 * E, 667 * E)) if "source" in f.rule_id] == []  # not known to be read
     borrow = tx(USER, LENDING, block=3)
-    read = frame(LENDING, POOL, "getReserves()", type="STATICCALL")
-    if through_router:
-        chain.set_code(ROUTER, "0x6001")
-        read = frame(LENDING, ROUTER, "getAssetPrice(address)", ETH, type="STATICCALL",
-                     calls=[frame(ROUTER, POOL, "getReserves()", type="STATICCALL")])
+    chain.set_code(ROUTER, "0x6001")
+    inner = [frame(ROUTER if via in ("router", "callback") else PROXY, POOL, "getReserves()", type="STATICCALL")]
+    read = {None: frame(LENDING, POOL, "getReserves()", type="STATICCALL"),
+            "router": frame(LENDING, ROUTER, "getAssetPrice(address)", ETH, type="STATICCALL", calls=inner),
+            "watched": frame(LENDING, PROXY, "borrowAllowed(address)", USER, calls=inner),
+            "callback": frame(LENDING, ROUTER, "onFlashLoan(address)", USER, calls=inner)}[via]
     k.run(borrow, trace=frame(USER, LENDING, calls=[read]))
     found = [f for f in moved(k, 4, (4_000_000 * E, 500 * E)) if f.rule_id.endswith("source-push")]
-    assert [f.evidence["consumers"] for f in found] == [["Lending"]]
+    assert [f.evidence["consumers"] for f in found] == ([["Lending"]] if learned else [])

@@ -7,6 +7,8 @@ import pytest
 
 from fixtures.detect.kit import follow_manifest
 
+from watchdog.detect.model import Holder, Use
+from watchdog.detect.model.keeper import SourceChange, source_changes
 from watchdog.rules.privileged_change import PrivilegedChange
 from watchdog.scenarios import ImmediatePlayer
 from watchdog.scenarios.demo import update_twap
@@ -40,3 +42,20 @@ def test_keeper_twap_update_is_routine_while_a_parameter_change_is_reported(worl
     assert all(r.tx_hash != update for r in changes)
     assert [(r.title, r.evidence["kind"], r.evidence["by_governance"]) for r in changes] == [
         ("OracleAdapter: MaxStalenessChanged", "parameter", True)]
+
+
+def test_a_source_is_replaced_only_when_a_view_names_another():
+    """Read again after its owner's call, a holder whose `oracle()` names another feed, or no price source at all,
+    has had its source replaced; the sources seen only in traces are no view's to change (a pause by the watchdog
+    itself is no replacement of what the holder was seen reading)."""
+    def holder(*uses: Use) -> Holder:
+        made = Holder("0x" + "11" * 20, "Market", "market", "p")
+        made.uses = list(uses)
+        return made
+
+    old, new, traced = "0x" + "aa" * 20, "0x" + "bb" * 20, "0x" + "cc" * 20
+    before = holder(Use(old, "oracle"), Use(traced, "trace"))
+    assert source_changes(before, holder(Use(new, "oracle"))) == [SourceChange(before.address, None, "oracle", old, new)]
+    assert source_changes(before, holder()) == [SourceChange(before.address, None, "oracle", old, None)]
+    assert source_changes(before, holder(Use(old, "oracle"))) == []
+    assert source_changes(holder(Use(traced, "trace")), holder()) == []

@@ -89,15 +89,14 @@ class ModelKeeper:
                 self._traced[tx.to] = now
                 scope.trace(tx.hash)
         seen = [(frame.sender, read) for trace in scope.traces() if trace is not None for frame in trace.walk()
-                if frame.sender in model.holders and frame.to and frame.type.upper() == "STATICCALL"
-                for read in _reads_through(frame, model)]
-        fresh = {(h, a) for h, a in seen if a not in self._checked and a not in model.holders[h].consumes()}
+                if frame.sender in model.holders and frame.to for read in _reads_through(frame, model, self.registry)]
+        fresh = {(h, a) for h, a in seen if (h, a) not in self._checked and a not in model.holders[h].consumes()}
         if not fresh:
             return
         prober = Prober(self.registry, scope.reads, _at(scope))
         prober.model = model
         for holder, address in sorted(fresh):
-            self._checked.add(address)
+            self._checked.add((holder, address))
             if prober.kind(address) in ("feed", "pair", "derived"):
                 prober.source(address)
                 model.holders[holder].uses.append(Use(address, "trace"))
@@ -116,6 +115,7 @@ class ModelKeeper:
         prober.model = model
         after = prober.holder(watched)
         after.holds = before.holds  # balances are not what changed
+        after.uses += [u for u in before.uses if u.via == "trace" and u.source not in after.consumes()]  # views cannot see these
         prober._assets()
         self._save()
         return before, after
@@ -144,23 +144,30 @@ class SourceChange:
 
 
 def source_changes(before: Holder, after: Holder) -> list[SourceChange]:
+    """What the holder's views name now that they did not before (None: no price source any more). Sources seen
+    only in traces are no view's to change."""
     def by_key(holder: Holder) -> dict[tuple[str | None, str], str]:
-        return {(use.key, use.via): use.source for use in holder.uses}
+        return {(use.key, use.via): use.source for use in holder.uses if use.via != "trace"}
 
     old, new = by_key(before), by_key(after)
     return [SourceChange(after.address, key, via, old.get((key, via)), new.get((key, via)))
             for key, via in sorted(set(old) | set(new), key=str) if old.get((key, via)) != new.get((key, via))]
 
 
-def _reads_through(frame: CallFrame, model: ProtocolModel) -> list[str]:
-    """What a holder's static call reads: its target, and what that target reads in turn when it is no holder of
-    its own (an oracle router, a registry, an adapter whose source sits in a private variable)."""
+def _reads_through(frame: CallFrame, model: ProtocolModel, registry: ProtocolRegistry) -> list[str]:
+    """What a holder's call reads: its target when it is a static call, and what that target reads in turn when it
+    is no holder of its own (an oracle router, a registry, an adapter whose source sits in a private variable, or a
+    watched risk manager the holder asks whether it may lend). A call into a contract nobody watches (a flash-loan
+    callback) reads for itself, not for the holder."""
     reads, stack = [], [frame]
     while stack:
         current = stack.pop()
-        reads.append(current.to)
+        if current.type.upper() == "STATICCALL":
+            reads.append(current.to)
+        elif registry.get(current.to) is None:
+            continue
         if current.to not in model.holders:
-            stack += [c for c in current.calls if c.to and c.type.upper() == "STATICCALL"]
+            stack += [c for c in current.calls if c.to]
     return reads
 
 
