@@ -11,11 +11,15 @@ from watchdog.detect.model.probe import MAX_INDEX, views
 from watchdog.detect.reads import ChainReads
 
 ONE_SHARE = "convertToAssets(uint256)(uint256)"
+# Views answering the value of one share scaled by a constant of the contract (Compound's exchange rate, Yearn's
+# price per share): only their moves are compared, never their level.
+RATE_VIEWS = ("exchangeRateStored()(uint256)", "pricePerShare()(uint256)", "getPricePerFullShare()(uint256)")
 
 
 def share_price(reads: ChainReads, model: ProtocolModel, holder: Holder, block: int | str) -> float | None:
     """One claim token in the holder's accounting token: ERC-4626 `convertToAssets` (which an empty vault answers
-    at par), else `totalAssets()` over the claim token's supply; None for a holder without shares."""
+    at par), else `totalAssets()` over the claim token's supply, else a rate view (`exchangeRateStored()`,
+    `pricePerShare()`) over 1e18, whose scale is the contract's own; None for a holder without shares."""
     if not holder.claim_token:
         return None
     asset = holder.accounting or model.quote
@@ -26,9 +30,13 @@ def share_price(reads: ChainReads, model: ProtocolModel, holder: Holder, block: 
         return out[0] / asset_unit
     supply = reads.call(holder.claim_token, "totalSupply()(uint256)", (), block)
     assets = reads.call(holder.address, "totalAssets()(uint256)", (), block)
-    if not supply or not supply[0] or not assets:
-        return None
-    return assets[0] / asset_unit / (supply[0] / unit)
+    if supply and supply[0] and assets:
+        return assets[0] / asset_unit / (supply[0] / unit)
+    for view in RATE_VIEWS:
+        out = reads.call(holder.address, view, (), block)
+        if out and out[0]:
+            return out[0] / 10**18
+    return None
 
 
 def positions(reads: ChainReads, abi: list[dict[str, Any]], holder: Holder, account: str, tokens: list[str],
