@@ -324,3 +324,23 @@ def test_bad_input_is_one_line_without_a_traceback(tmp_path: Path) -> None:
         assert done.returncode == 2, done.stderr
         [line] = done.stderr.strip().splitlines()
         assert message in line and "Traceback" not in done.stderr
+
+
+def test_check_takes_a_pause_per_market(real: RealProtocols, tmp_path: Path) -> None:
+    """A pause given as a list (one call per reserve) is checked path by path, each problem under its own index."""
+    path = aave_manifest(real.aave, tmp_path / "aave")
+    data = json.loads(path.read_text())
+    pool = next(entry for entry in data["contracts"] if entry["name"] == "Pool")
+    pool["pause"] = [{"via": "self", "to": "PoolConfigurator", "call": "setReservePause(address,bool)", "args": [symbol, True],
+                      "check": {"to": "Pool", "call": "getConfiguration(address)(uint256)", "args": [symbol], "bit": 60}}
+                     for symbol in ("tUSD", "tETH")]
+    path.write_text(json.dumps(data))
+    admin = cli("check", "--rpc", real.node.url, str(path), "--signer-address", real.aave.emergency_admin.address)
+    assert admin.exit_code == 0 and "2 pause path(s)" in admin.output, admin.output
+
+    pool["pause"][1]["call"] = "freezeEverything(address,bool)"
+    path.write_text(json.dumps(data))
+    broken = cli("check", "--rpc", real.node.url, str(path), "--signer-address", real.aave.emergency_admin.address)
+    assert broken.exit_code == 2
+    [line] = broken.output.splitlines()
+    assert line.startswith(f"{path}: contracts.Pool.pause[2].call: freezeEverything(address,bool) is not in the code")

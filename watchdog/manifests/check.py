@@ -74,7 +74,7 @@ class PauseCall:
     @property
     def to_key(self) -> str:
         """The manifest key (under the entry's) that names `to`."""
-        return "pause.guardian" if self.via_guardian else "pause.to"
+        return "guardian" if self.via_guardian else "to"
 
 
 class _Checker:
@@ -123,11 +123,13 @@ class _Checker:
                          "fix the address, or give --rpc a node of the chain it is deployed on")
             return
         self.abi(entry, key, deployed)
-        if entry.pause is not None:
+        paths = entry.pause_paths
+        for n, spec in enumerate(paths, 1):  # one per market or function group when the manifest lists several
             self.report.pauses += 1
-            pause = self.pause_call(entry, entry.pause, key)
+            where = f"{key}.pause" if len(paths) == 1 else f"{key}.pause[{n}]"
+            pause = self.pause_call(entry, spec, where)
             if pause is not None:
-                self.pause(entry, key, pause, signer)
+                self.pause(entry, where, pause, signer)
 
     def abi(self, entry: ContractEntry, key: str, deployed: Deployed) -> None:
         try:
@@ -148,17 +150,17 @@ class _Checker:
         target = entry.address.lower()
         if spec.via == "guardian":
             if not spec.guardian:
-                self.problem(f"{key}.pause.guardian", "is empty", "set the guardian's address")
+                self.problem(f"{key}.guardian", "is empty", "set the guardian's address")
                 return None
             scope = bytes.fromhex((spec.scope_id or "0x").removeprefix("0x").rjust(64, "0"))
             guardian = spec.guardian.lower()
             return PauseCall(guardian, GUARDIAN_PAUSE, [target, scope, CHECK_REASON], guardian, GUARDIAN_IS_PAUSED,
                              [target, scope], None, True)
         check = spec.check or PauseCheck()
-        to = self.resolve(entry, spec.to, f"{key}.pause.to")
-        check_to = self.resolve(entry, check.to, f"{key}.pause.check.to")
-        args = self.arguments(entry, spec.call, spec.args, f"{key}.pause.args")
-        check_args = self.arguments(entry, check.call, check.args, f"{key}.pause.check.args")
+        to = self.resolve(entry, spec.to, f"{key}.to")
+        check_to = self.resolve(entry, check.to, f"{key}.check.to")
+        args = self.arguments(entry, spec.call, spec.args, f"{key}.args")
+        check_args = self.arguments(entry, check.call, check.args, f"{key}.check.args")
         if None in (to, check_to, args, check_args):
             return None
         return PauseCall(to, spec.call, args, check_to, check.call, check_args, check.bit, False)
@@ -194,7 +196,7 @@ class _Checker:
                 self.problem(f"{key}.{pause.to_key}", f"{self.label(pause.to)} has no {pause.call}",
                              "give the watchdog guardian's address")
             else:
-                self.problem(f"{key}.pause.call", f"{pause.call} is not in the code of {self.label(pause.to)}",
+                self.problem(f"{key}.call", f"{pause.call} is not in the code of {self.label(pause.to)}",
                              "fix pause.call, or set pause.to to the contract that has it")
             return
         paused = self.paused_now(key, pause)
@@ -211,13 +213,13 @@ class _Checker:
         try:
             raw = self.reader.call(pause.check_to, encode_call(pause.check_call, pause.check_args))
         except RpcAnswerError as exc:
-            self.problem(f"{key}.pause.check", f"{pause.check_call} on {where} reverts "
+            self.problem(f"{key}.check", f"{pause.check_call} on {where} reverts "
                          f"({_reason(exc.data, self.abis_at(pause.check_to))})",
                          "name a view that answers, with its return types, e.g. paused()(bool)")
             return None
         answer = decode_answer(pause.check_call, raw)
         if not answer or not isinstance(answer[0], (bool, int)):
-            self.problem(f"{key}.pause.check", f"{pause.check_call} on {where} does not answer a bool or a number",
+            self.problem(f"{key}.check", f"{pause.check_call} on {where} does not answer a bool or a number",
                          "name a view that answers, with its return types, e.g. paused()(bool)")
             return None
         value = int(answer[0])
@@ -229,7 +231,7 @@ class _Checker:
             self.rpc.call("eth_call", [call, hex(self.block)])
         except RpcAnswerError as exc:
             reason = _reason(exc.data, self.abis_at(pause.to))
-            self.problem(f"{key}.pause", f"{pause.call} on {self.label(pause.to)} from {signer} reverts ({reason}): "
+            self.problem(f"{key}", f"{pause.call} on {self.label(pause.to)} from {signer} reverts ({reason}): "
                          "the signer does not hold the role it needs",
                          "grant the signer the pause role, or configure the signer that holds it")
 
