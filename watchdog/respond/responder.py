@@ -75,6 +75,10 @@ class Responder:
     # ------------------------------------------------------------------ lifecycle
     def start(self) -> list[Outcome]:
         """Resume what a previous run left open (never a second transaction)."""
+        if self.signer is None and self.proposals is None:
+            log.warning("network %s: no signer and no Safe: incidents are recorded and notified, nothing is paused or "
+                        "proposed (configure [signers.NAME] and [responder.executor], or the manifest's safe: see `watchdog init`)",
+                        self.network)
         return self.executor.resume()
 
     def wait(self, timeout: float = 60.0) -> bool:
