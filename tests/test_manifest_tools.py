@@ -195,7 +195,8 @@ def test_a_probed_manifest_is_valid_and_checks_clean(world: World, anvil: Anvil,
     assert result.exit_code == 0, result.output
     manifest = load_manifest(path)
     assert manifest.safe is not None and manifest.safe.threshold == 2 and len(manifest.safe.owners) == 3
-    pair = manifest.by_name("WETH-dUSD")
+    [pair] = [c for c in manifest.contracts if c.role == "amm_pair"]
+    assert set(pair.name.split("-")) == {"WETH", "dUSD"}  # token0 first: the order of the token addresses
     assert {"Swap", "Sync"} <= {i["name"] for i in manifest.abi_of(pair) if i["type"] == "event"}
     checked = cli("check", "--rpc", anvil.url, str(path), "--signer-address", ACCOUNTS.responder.address)
     assert checked.exit_code == 0, checked.output
