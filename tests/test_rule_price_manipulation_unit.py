@@ -252,3 +252,30 @@ def test_a_source_seen_read_in_a_call_trace_joins_the_model(via: str | None, lea
     k.run(borrow, trace=frame(USER, LENDING, calls=[read]))
     found = [f for f in moved(k, 4, (4_000_000 * E, 500 * E)) if f.rule_id.endswith("source-push")]
     assert [f.evidence["consumers"] for f in found] == ([["Lending"]] if learned else [])
+
+
+def test_a_router_that_keeps_a_source_per_market_is_read_by_market():
+    """Lending's `oracle()` names a router whose only view of its sources is a lookup by market, `sourceOf(market)`:
+    asked for every watched holder, it names the pool, and a lone push of the pool is Lending's concern."""
+    oracle_view = {"type": "function", "name": "oracle", "stateMutability": "view", "inputs": [],
+                   "outputs": [{"name": "", "type": "address"}]}
+    source_of = {"type": "function", "name": "sourceOf", "stateMutability": "view",
+                 "inputs": [{"name": "market", "type": "address"}], "outputs": [{"name": "", "type": "address"}]}
+    raw = manifest({"name": "Router", "address": ROUTER, "role": "oracle_adapter", "abi": [source_of]})
+    for entry in raw["contracts"]:
+        entry.pop("reference", None)
+        entry.pop("asset", None)
+        if entry["address"] == LENDING:
+            entry["abi"] = [oracle_view]
+    k = RuleKit(PriceManipulation, raw)
+    chain = priced(k.chain)
+    chain.set_code(ROUTER, "0x6001")
+    chain.on_call(LENDING, "oracle()(address)", returns=ROUTER)
+    chain.on_call(ROUTER, "sourceOf(address)(address)", [LENDING], returns=POOL)
+    chain.on_call(FEED, "description()(string)", returns="ETH / USD")
+    for token, symbol in ((USD, "USD"), (ETH, "ETH")):
+        chain.on_call(token, "symbol()(string)", returns=symbol)
+        chain.on_call(token, "totalSupply()(uint256)", returns=10**30)
+    k.run(block(1))
+    found = [f for f in moved(k, 2, (4_000_000 * E, 500 * E)) if f.rule_id.endswith("source-push")]
+    assert [f.evidence["consumers"] for f in found] == [["Lending"]]

@@ -158,3 +158,37 @@ def test_an_oracle_rotation_is_weighed_by_what_the_new_source_says(answer: int, 
     assert [(f.rule_id, f.severity) for f in found] == [("privileged-change.oracle-source", severity)]
     [appraised] = found[0].evidence["new_sources"]
     assert appraised["address"] == NEW_FEED and appraised["witnesses"] if answer else appraised["price"] is None
+
+
+ORACLE_VIEW = {"type": "function", "name": "oracle", "stateMutability": "view", "inputs": [],
+               "outputs": [{"name": "", "type": "address"}]}
+
+
+@pytest.mark.parametrize(("answer", "severity"), [(2_010, Severity.MEDIUM), (200_000, Severity.HIGH)], ids=["in-line", "100x"])
+def test_an_adapter_pointed_at_another_feed_is_a_source_change_for_its_consumers(answer: int, severity: Severity):
+    """Lending reads the adapter (its `oracle()` view), the adapter reads a feed (its `feed()` view). A call to the
+    adapter points it at another feed, with no event: the adapter is read again in that block, and Lending now
+    reads the new feed: in line with the pool and the old feed a change to review, far off the start of an
+    attack."""
+    raw = manifest()
+    for entry in raw["contracts"]:
+        entry.pop("reference", None)
+        entry.pop("asset", None)
+        if entry["address"] == LENDING:
+            entry["abi"] = [ORACLE_VIEW]
+    k = RuleKit(PrivilegedChange, raw)
+    priced(k.chain)
+    k.chain.on_call(LENDING, "oracle()(address)", returns=ADAPTER)
+    k.chain.on_call(ADAPTER, "feed()(address)", returns=FEED)
+    k.chain.set_code(NEW_FEED, "0x6001")
+    k.chain.feed(NEW_FEED, answer * USD8, GENESIS_TIME)
+    for feed in (FEED, NEW_FEED):
+        k.chain.on_call(feed, "description()(string)", returns="ETH / USD")
+    for token, symbol in ((USD, "USD"), (ETH, "ETH")):
+        k.chain.on_call(token, "symbol()(string)", returns=symbol)
+        k.chain.on_call(token, "totalSupply()(uint256)", returns=10**30)
+    k.run(block(1))  # the model is learned
+    k.chain.on_call(ADAPTER, "feed()(address)", returns=NEW_FEED, block=2)
+    found = k.run(tx(ATTACKER, ADAPTER, block=2))
+    assert [(f.rule_id, f.severity) for f in found] == [("privileged-change.source-replaced", severity)]
+    assert found[0].evidence["before"] == FEED.lower() and found[0].evidence["after"] == NEW_FEED.lower()

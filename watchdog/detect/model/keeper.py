@@ -61,6 +61,8 @@ class ModelKeeper:
                         log.info("%s read again after its owner's call in block %d: %d price source change(s)",
                                  found[1].name, scope.block.number, len(changed))
                         self.changes += changed
+                for source in _derived_called(model, scope.txs.values()):
+                    self.changes += self.reprobe(scope, source)
             return self.changes
         except RpcUnavailable:
             raise  # the node is gone: the listener retries the whole block
@@ -119,6 +121,32 @@ class ModelKeeper:
         prober._assets()
         self._save()
         return before, after
+
+    def reprobe(self, scope: "Scope", address: str) -> list[SourceChange]:
+        """Read a derived source's inputs again after a call to it (an adapter pointed at another feed): each input
+        it swapped is a source change for every holder that consumes it. An input that names no asset of its own
+        prices the one it replaced."""
+        model = self.current(scope)
+        source = model.sources[address]
+        prober = Prober(self.registry, scope.reads, _at(scope))
+        prober.model = model
+        inputs = prober._inputs(address)
+        if set(inputs) == set(source.inputs):
+            return []
+        gone = [a for a in source.inputs if a not in inputs]
+        added = [a for a in inputs if a not in source.inputs]
+        for new in added:
+            prober.source(new)
+        source.inputs = inputs
+        prober._assets()
+        for old, new in zip(gone, added):
+            if model.sources[new].base is None and old in model.sources:
+                model.sources[new].base, model.sources[new].quote = model.sources[old].base, model.sources[old].quote
+        pairs = list(zip(gone, added)) + [(a, None) for a in gone[len(added):]] + [(None, a) for a in added[len(gone):]]
+        log.info("%s read again after a call to it: %d input(s) swapped", source.name, len(pairs))
+        self._save()
+        return [SourceChange(holder, None, source.name, old, new)
+                for holder in sorted(model.consumers(address)) for old, new in pairs]
 
     def _learn(self, scope: "Scope", now: int) -> None:
         self._model = Prober(self.registry, scope.reads, _at(scope)).learn()
@@ -180,6 +208,12 @@ def _called_by_owners(model: ProtocolModel, txs: Iterable[Tx]) -> list[str]:
                                               or tx.to in holder.owners):
                 out.append(holder.address)
     return out
+
+
+def _derived_called(model: ProtocolModel, txs: Iterable[Tx]) -> list[str]:
+    """Derived sources (adapters, TWAPs) that a successful transaction of the block called."""
+    return sorted({tx.to for tx in txs if tx.to in model.sources and model.sources[tx.to].kind == "derived"
+                   and tx.status != 0})
 
 
 def _at(scope: "Scope") -> int | str:

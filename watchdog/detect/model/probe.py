@@ -117,7 +117,10 @@ class Prober:
                     elif kind == "bytes32":
                         ids.add(value)
         self._ids = sorted("0x" + i.hex() if isinstance(i, bytes) else str(i) for i in ids)
-        tokens = {a for _, _, a in named if self.kind(a) == "token"} | {w.address for w in self.registry.role("token")}
+        # lookups by address are asked for every token seen and every watched holder (a router's price source per
+        # market: `sources(market)`)
+        tokens = ({a for _, _, a in named if self.kind(a) == "token"} | {w.address for w in self.registry.role("token")}
+                  | {w.address for w in self.registry.role(*FUND_ROLES)})
         for view in (v for v in all_views if len(v.inputs) == 1 and v.inputs[0] in ("address", "bytes32")):
             keys = sorted(tokens) if view.inputs[0] == "address" else sorted(ids)
             for key in keys:
@@ -227,8 +230,8 @@ class Prober:
             elif source.kind == "feed":
                 out = self.reads.call(source.address, "description()(string)", (), self.block)
                 base, _, unit = (str(out[0]) if out else "").partition("/")
-                source.base = self._token_by_symbol(base.strip())
-                source.quote = "usd" if "USD" in unit.upper() else None
+                source.base = self._token_by_symbol(base.strip()) or source.base  # else what it was found to price
+                source.quote = "usd" if "USD" in unit.upper() else source.quote
         for source in self.model.sources.values():
             if source.kind == "derived":
                 own = self.reads.call(source.address, "base()(address)", (), self.block)
