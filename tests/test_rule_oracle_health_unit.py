@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import pytest
 
-from fixtures.detect.paper import ANSWER_UPDATED, ETH, FEED, KEEPER, LENDING, USD, USD8, USER, E, manifest, priced, transfer
+from fixtures.detect.paper import (ANSWER_UPDATED, FEED, KEEPER, LENDING, USD, USD8, USER, E, described, manifest, priced,
+                                   transfer)
 
 from watchdog.chain.events import Block
 from watchdog.detect import Severity
@@ -150,10 +151,7 @@ def unhinted(pool_price: int) -> RuleKit:
     for n in range(1, 20):
         at_round = GENESIS_TIME - (20 - n) * 600
         chain.on_call(FEED, ROUND_AT, [n], returns=(n, 2000 * USD8, at_round, at_round, n))
-    chain.on_call(FEED, "description()(string)", returns="ETH / USD")
-    for token, symbol in ((USD, "USD"), (ETH, "ETH")):
-        chain.on_call(token, "symbol()(string)", returns=symbol)
-        chain.on_call(token, "totalSupply()(uint256)", returns=10**30)
+    described(chain)
     return k
 
 

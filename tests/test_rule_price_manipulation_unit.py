@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 
 from fixtures.detect.paper import (ADAPTER, ATTACKER, ETH, FEED, LENDING, OTHER, POOL, PROXY, RESERVES, TWAP, USD, USD8, USER,
-                                   E, manifest, priced, sync, transfer)
+                                   E, described, manifest, priced, sync, transfer, without_hints)
 
 from watchdog.detect import Severity
 from watchdog.detect.testing import GENESIS_TIME, RuleKit, block, frame, ids, pending, tx
@@ -177,19 +177,10 @@ POOL_VIEW = {"type": "function", "name": "pricePool", "stateMutability": "view",
 def modelled() -> RuleKit:
     """Lending reads the pool's spot price (its `pricePool()` view names it, nothing else says so); the ETH feed
     prices the same asset. No manifest hint links them: the model learns it."""
-    raw = manifest()
-    for entry in raw["contracts"]:
-        entry.pop("reference", None)
-        entry.pop("asset", None)
-        if entry["address"] == LENDING:
-            entry["abi"] = [POOL_VIEW]
-    made = RuleKit(PriceManipulation, raw)
+    made = RuleKit(PriceManipulation, without_hints(manifest(), [POOL_VIEW]))
     chain = priced(made.chain)
     chain.on_call(LENDING, "pricePool()(address)", returns=POOL)
-    chain.on_call(FEED, "description()(string)", returns="ETH / USD")
-    for token, symbol in ((USD, "USD"), (ETH, "ETH")):
-        chain.on_call(token, "symbol()(string)", returns=symbol)
-        chain.on_call(token, "totalSupply()(uint256)", returns=10**30)
+    described(chain)
     made.run(block(1))  # the model is learned at the first block
     return made
 
@@ -230,16 +221,9 @@ def test_a_source_seen_read_in_a_call_trace_joins_the_model(via: str | None, lea
     asks for a price, or through a watched contract it calls (a risk manager). From then on the pool is a source
     Lending consumes, and a lone push of it is flagged. What a contract nobody watches reads when Lending calls it
     (a flash-loan callback) is that contract's business."""
-    raw = manifest()
-    for entry in raw["contracts"]:
-        entry.pop("reference", None)
-        entry.pop("asset", None)
-    k = RuleKit(PriceManipulation, raw)
+    k = RuleKit(PriceManipulation, without_hints(manifest()))
     chain = priced(k.chain)
-    chain.on_call(FEED, "description()(string)", returns="ETH / USD")
-    for token, symbol in ((USD, "USD"), (ETH, "ETH")):
-        chain.on_call(token, "symbol()(string)", returns=symbol)
-        chain.on_call(token, "totalSupply()(uint256)", returns=10**30)
+    described(chain)
     k.run(block(1))
     assert [f for f in moved(k, 2, (3_000_000 * E, 667 * E)) if "source" in f.rule_id] == []  # not known to be read
     borrow = tx(USER, LENDING, block=3)
@@ -262,20 +246,12 @@ def test_a_router_that_keeps_a_source_per_market_is_read_by_market():
     source_of = {"type": "function", "name": "sourceOf", "stateMutability": "view",
                  "inputs": [{"name": "market", "type": "address"}], "outputs": [{"name": "", "type": "address"}]}
     raw = manifest({"name": "Router", "address": ROUTER, "role": "oracle_adapter", "abi": [source_of]})
-    for entry in raw["contracts"]:
-        entry.pop("reference", None)
-        entry.pop("asset", None)
-        if entry["address"] == LENDING:
-            entry["abi"] = [oracle_view]
-    k = RuleKit(PriceManipulation, raw)
+    k = RuleKit(PriceManipulation, without_hints(raw, [oracle_view]))
     chain = priced(k.chain)
     chain.set_code(ROUTER, "0x6001")
     chain.on_call(LENDING, "oracle()(address)", returns=ROUTER)
     chain.on_call(ROUTER, "sourceOf(address)(address)", [LENDING], returns=POOL)
-    chain.on_call(FEED, "description()(string)", returns="ETH / USD")
-    for token, symbol in ((USD, "USD"), (ETH, "ETH")):
-        chain.on_call(token, "symbol()(string)", returns=symbol)
-        chain.on_call(token, "totalSupply()(uint256)", returns=10**30)
+    described(chain)
     k.run(block(1))
     found = [f for f in moved(k, 2, (4_000_000 * E, 500 * E)) if f.rule_id.endswith("source-push")]
     assert [f.evidence["consumers"] for f in found] == [["Lending"]]

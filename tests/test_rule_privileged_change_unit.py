@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import pytest
 
-from fixtures.detect.paper import (ADAPTER, ATTACKER, ETH, FEED, KEEPER, LENDING, OTHER, PROXY, SAFE, TWAP, USD, USD8, E,
-                                  manifest, priced, transfer)
+from fixtures.detect.paper import (ADAPTER, ATTACKER, FEED, KEEPER, LENDING, OTHER, PROXY, SAFE, TWAP, USD, USD8, E,
+                                  described, manifest, priced, transfer, without_hints)
 
 from watchdog.detect import Severity
 from watchdog.detect.testing import GENESIS_TIME, RuleKit, block, frame, ids, log, pending, tx
@@ -149,10 +149,7 @@ def test_an_oracle_rotation_is_weighed_by_what_the_new_source_says(answer: int, 
     priced(k.chain)
     k.chain.set_code(NEW_FEED, "0x6001")
     k.chain.feed(NEW_FEED, answer * USD8, GENESIS_TIME)
-    for feed in (FEED, NEW_FEED):
-        k.chain.on_call(feed, "description()(string)", returns="ETH / USD")
-    for token, symbol in ((USD, "USD"), (ETH, "ETH")):
-        k.chain.on_call(token, "symbol()(string)", returns=symbol)
+    described(k.chain, NEW_FEED)
     made, logs = change("FeedUpdated(address feed)", NEW_FEED, on=ADAPTER)
     found = k.run(made, logs=logs, trace=frame(ATTACKER, ADAPTER))
     assert [(f.rule_id, f.severity) for f in found] == [("privileged-change.oracle-source", severity)]
@@ -170,23 +167,13 @@ def test_an_adapter_pointed_at_another_feed_is_a_source_change_for_its_consumers
     adapter points it at another feed, with no event: the adapter is read again in that block, and Lending now
     reads the new feed: in line with the pool and the old feed a change to review, far off the start of an
     attack."""
-    raw = manifest()
-    for entry in raw["contracts"]:
-        entry.pop("reference", None)
-        entry.pop("asset", None)
-        if entry["address"] == LENDING:
-            entry["abi"] = [ORACLE_VIEW]
-    k = RuleKit(PrivilegedChange, raw)
+    k = RuleKit(PrivilegedChange, without_hints(manifest(), [ORACLE_VIEW]))
     priced(k.chain)
     k.chain.on_call(LENDING, "oracle()(address)", returns=ADAPTER)
     k.chain.on_call(ADAPTER, "feed()(address)", returns=FEED)
     k.chain.set_code(NEW_FEED, "0x6001")
     k.chain.feed(NEW_FEED, answer * USD8, GENESIS_TIME)
-    for feed in (FEED, NEW_FEED):
-        k.chain.on_call(feed, "description()(string)", returns="ETH / USD")
-    for token, symbol in ((USD, "USD"), (ETH, "ETH")):
-        k.chain.on_call(token, "symbol()(string)", returns=symbol)
-        k.chain.on_call(token, "totalSupply()(uint256)", returns=10**30)
+    described(k.chain, NEW_FEED)
     k.run(block(1))  # the model is learned
     k.chain.on_call(ADAPTER, "feed()(address)", returns=NEW_FEED, block=2)
     found = k.run(tx(ATTACKER, ADAPTER, block=2))
