@@ -161,10 +161,11 @@ def run_ingest(logs: int = 50_000, latency_blocks: int = 20, backfill_blocks: in
         follower_rpc = RpcClient(node.url, timeout=120)
         runs: list[str] = []
 
-        def full_path() -> tuple[int, float]:
-            """One complete backfill; each run is a network of its own in the store, so nothing is deduplicated."""
+        def followed(judge: Any) -> tuple[int, float]:
+            """One complete backfill handled by `judge`; each run is a network of its own in the store, so nothing
+            is deduplicated."""
             runs.append(f"bench{len(runs)}")
-            follower = Follower(runs[-1], follower_rpc, store, handler, {token}, registry,
+            follower = Follower(runs[-1], follower_rpc, store, judge, {token}, registry,
                                 FollowerOptions(start_block=first, max_range=10_000))
             started = time.perf_counter()
             follower.run_until(last)
@@ -173,25 +174,13 @@ def run_ingest(logs: int = 50_000, latency_blocks: int = 20, backfill_blocks: in
             seen = follower.metrics.registry.get_sample_value("watchdog_logs_processed_total", {"network": runs[-1]})
             return int(seen or 0), elapsed
 
-        rates = _best_rates(total, 5, raw=raw, watchdog=full_path)
+        rates = _best_rates(total, 5, raw=raw, watchdog=lambda: followed(handler))
         raw_rate, watchdog_rate = rates["raw"], rates["watchdog"]
         manifest = Manifest(chain_id=int(rpc.call("eth_chainId"), 16), block=first,
                             contracts=[{"name": "BenchToken", "address": token, "role": "token", "abi": artifact["abi"]}])
         engine = Engine("bench-engine", manifest, store, metrics_registry=CollectorRegistry())
 
-        def engine_path() -> tuple[int, float]:
-            """The same backfill judged by the real engine with every default rule."""
-            runs.append(f"bench{len(runs)}")
-            follower = Follower(runs[-1], follower_rpc, store, engine, {token}, registry,
-                                FollowerOptions(start_block=first, max_range=10_000))
-            started = time.perf_counter()
-            follower.run_until(last)
-            elapsed = time.perf_counter() - started
-            follower.close()
-            seen = follower.metrics.registry.get_sample_value("watchdog_logs_processed_total", {"network": runs[-1]})
-            return int(seen or 0), elapsed
-
-        engine_rate = _best_rates(total, 2, engine=engine_path)["engine"]
+        engine_rate = _best_rates(total, 2, engine=lambda: followed(engine))["engine"]  # every default rule
         store.close()
         backfill = _backfill_cost(node, rpc, token, registry, handler, Path(tmp), backfill_blocks)
         latencies = _live_latency(node, rpc, token, registry, handler, burst, Path(tmp), latency_blocks)
