@@ -9,9 +9,10 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-import pytest
 from sqlmodel import select
 from test_daemon import wait_for
+
+from fixtures.bridge import nodes, world  # noqa: F401 - the bridge world's fixtures
 
 from watchdog.config import parse_settings
 from watchdog.daemon import Daemon
@@ -23,16 +24,6 @@ from watchdog.store import FindingRecord, incidents
 from watchdog.store.responder import Incident
 
 KEY_ENV = "WATCHDOG_BRIDGE_TEST_KEY"
-
-
-@pytest.fixture
-def nodes(bridge_nodes: tuple[Anvil, Anvil, BridgeWorld]) -> tuple[Anvil, Anvil]:
-    return bridge_nodes[0], bridge_nodes[1]
-
-
-@pytest.fixture
-def world(bridge_world: BridgeWorld) -> BridgeWorld:
-    return bridge_world
 
 
 class Watching:

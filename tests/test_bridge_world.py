@@ -10,22 +10,14 @@ import pytest
 from web3.exceptions import ContractLogicError
 from web3.logs import DISCARD
 
+from fixtures.bridge import nodes, world  # noqa: F401 - the bridge world's fixtures
+
 from watchdog.devnet import Anvil
 from watchdog.devnet.bridge import BridgeWorld, Relayer, deploy_bridge_world, load_bridge_world
 from watchdog.devnet.bridge import scenarios
 from watchdog.devnet.bridge.world import ALP_PRICE, E18, HOME_CHAIN_ID, REMOTE_CHAIN_ID
 from watchdog.errors import ConfigError, RpcError
 from watchdog.manifest import load_manifest
-
-
-@pytest.fixture
-def nodes(bridge_nodes: tuple[Anvil, Anvil, BridgeWorld]) -> tuple[Anvil, Anvil]:
-    return bridge_nodes[0], bridge_nodes[1]
-
-
-@pytest.fixture
-def world(bridge_world: BridgeWorld) -> BridgeWorld:
-    return bridge_world
 
 
 def _balance(network, token: str, who: str, world: BridgeWorld) -> int:
