@@ -8,7 +8,9 @@ from __future__ import annotations
 import os
 import shutil
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import pytest
 from fixtures.incident import record_attack
@@ -63,8 +65,19 @@ def browser(tmp_path: Path) -> Iterator[object]:
             context.close()
 
 
-def serve(store_url: str, world: World, token: str | None) -> UiServer:
-    return UiServer(create_app(Store(store_url), token=token, manifest=world.manifest), port=free_port()).start()
+@contextmanager
+def served(browser: Any, store_url: str, world: World, token: str | None, tmp_path: Path) -> Iterator[tuple[UiServer, Any]]:
+    """The page served over the store, and a browser tab on it (a screenshot in tmp_path when the test fails)."""
+    server = UiServer(create_app(Store(store_url), token=token, manifest=world.manifest), port=free_port()).start()
+    page = browser.new_page()
+    try:
+        yield server, page
+    except Exception:
+        page.screenshot(path=str(tmp_path / "failure.png"), full_page=True)
+        raise
+    finally:
+        page.close()
+        server.stop()
 
 
 def counts(store: Store, incident_id: int) -> tuple[int, int]:
@@ -76,9 +89,7 @@ def test_the_page_shows_the_incident_recomputes_the_hash_and_guards_writes(recor
                                                                           tmp_path: Path) -> None:
     rec, proposal = recorded
     store = Store(rec.store_url)
-    server = serve(rec.store_url, world, TOKEN)
-    page = browser.new_page()
-    try:
+    with served(browser, rec.store_url, world, TOKEN, tmp_path) as (server, page):
         page.goto(server.url + "/")
         assert f"#{rec.incident_id}" in page.locator("#incidents").inner_text()
 
@@ -139,20 +150,12 @@ def test_the_page_shows_the_incident_recomputes_the_hash_and_guards_writes(recor
             done = [(e.actor, e.action) for e in audit.entries(s, "ui_")]
         assert done == [("ui:alice", "ui_acknowledge"), ("ui:alice", "ui_note")]
         assert "oracle adapter to be switched" in page.inner_text("body")
-    except Exception:
-        page.screenshot(path=str(tmp_path / "failure.png"), full_page=True)
-        raise
-    finally:
-        page.close()
-        server.stop()
 
 
 def test_without_a_token_the_page_is_read_only(recorded, browser, world: World, tmp_path: Path) -> None:
     rec, _ = recorded
     store = Store(rec.store_url)
-    server = serve(rec.store_url, world, None)
-    page = browser.new_page()
-    try:
+    with served(browser, rec.store_url, world, None, tmp_path) as (server, page):
         page.goto(f"{server.url}/incidents/{rec.incident_id}")
         assert "read-only" in page.inner_text("body") and page.locator("form").count() == 0
         before = counts(store, rec.incident_id)
@@ -160,9 +163,3 @@ def test_without_a_token_the_page_is_read_only(recorded, browser, world: World, 
                                    form={"name": "x", "token": TOKEN})
         assert answer.status == 403
         assert counts(store, rec.incident_id) == before
-    except Exception:
-        page.screenshot(path=str(tmp_path / "failure.png"), full_page=True)
-        raise
-    finally:
-        page.close()
-        server.stop()
