@@ -47,6 +47,55 @@ def canonical_type(param: dict[str, Any]) -> str:
     return kind
 
 
+STATIC_TYPE = re.compile(r"^(address|bool|bytes\d+|u?int\d*)$")
+
+
+@dataclass(frozen=True)
+class Function:
+    """A function whose inputs and outputs are all static values: one that can be called and decoded knowing
+    nothing but its ABI entry."""
+
+    name: str
+    signature: str               # name(inputs)(outputs), struct outputs flattened
+    inputs: tuple[str, ...]
+    outputs: tuple[str, ...]
+    labels: tuple[str, ...]      # the outputs' names, struct components included
+    view: bool
+    flattened: bool              # an output is a struct, read as its components
+
+
+def static_functions(abi: Iterable[dict[str, Any]]) -> list[Function]:
+    """The functions of an ABI whose inputs and outputs (struct components included) are static values."""
+    found = []
+    for item in abi:
+        if item.get("type") != "function":
+            continue
+        inputs = tuple(canonical_type(p) for p in item.get("inputs", []))
+        flat = _flatten(item.get("outputs", []))
+        if flat is None or not all(STATIC_TYPE.match(t) for t in inputs):
+            continue
+        outputs, labels = tuple(t for t, _ in flat), tuple(n for _, n in flat)
+        found.append(Function(item["name"], f"{item['name']}({','.join(inputs)})({','.join(outputs)})", inputs, outputs,
+                              labels, item.get("stateMutability") in ("view", "pure"),
+                              any(p.get("type") == "tuple" for p in item.get("outputs", []))))
+    return found
+
+
+def _flatten(params: list[dict[str, Any]]) -> list[tuple[str, str]] | None:
+    out: list[tuple[str, str]] = []
+    for p in params:
+        if p["type"] == "tuple":
+            inner = _flatten(p.get("components", []))
+            if inner is None:
+                return None
+            out += inner
+        elif STATIC_TYPE.match(p["type"]):
+            out.append((p["type"], p.get("name") or ""))
+        else:
+            return None
+    return out
+
+
 def plain(value: Any) -> Any:
     """eth-abi values as JSON-friendly ones: bytes as 0x-hex, addresses lowercase."""
     if isinstance(value, bytes):

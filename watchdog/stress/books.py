@@ -19,7 +19,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from watchdog.chain.abi import canonical_type, decode_result, encode_call
+from watchdog.chain.abi import Function, decode_result, encode_call, static_functions
 from watchdog.chain.rpc import RpcAnswerError
 from watchdog.detect.model import Holder, ProtocolModel
 from watchdog.stress.fork import Fork, actor
@@ -36,47 +36,12 @@ VALUE = re.compile(r"value", re.I)
 FLAG = re.compile(r"liquidatable|canliquidate", re.I)
 LIQUIDATE = re.compile(r"^liquidat", re.I)
 BUFFER = re.compile(r"^(pool(ed)?assets|insurance\w*|total_?reserves?|reserves?|backstop\w*)$", re.I)
-STATIC = re.compile(r"^(address|bool|bytes\d+|u?int\d*)$")
 
 
-@dataclass(frozen=True)
-class Fn:
-    name: str
-    signature: str               # name(inputs)(outputs), struct outputs flattened
-    inputs: tuple[str, ...]
-    outputs: tuple[str, ...]
-    labels: tuple[str, ...]      # the outputs' names, struct components included
-
-
-def functions(abi: list[dict[str, Any]]) -> tuple[list[Fn], list[Fn]]:
+def functions(abi: list[dict[str, Any]]) -> tuple[list[Function], list[Function]]:
     """(views, state-changing functions) whose inputs and outputs are static values."""
-    found: tuple[list[Fn], list[Fn]] = ([], [])
-    for item in abi:
-        if item.get("type") != "function":
-            continue
-        inputs = tuple(canonical_type(p) for p in item.get("inputs", []))
-        flat = _flatten(item.get("outputs", []))
-        if flat is None or not all(STATIC.match(t) for t in inputs):
-            continue
-        outputs, labels = tuple(t for t, _ in flat), tuple(n for _, n in flat)
-        fn = Fn(item["name"], f"{item['name']}({','.join(inputs)})({','.join(outputs)})", inputs, outputs, labels)
-        found[0 if item.get("stateMutability") in ("view", "pure") else 1].append(fn)
-    return found
-
-
-def _flatten(params: list[dict[str, Any]]) -> list[tuple[str, str]] | None:
-    out: list[tuple[str, str]] = []
-    for p in params:
-        if p["type"] == "tuple":
-            inner = _flatten(p.get("components", []))
-            if inner is None:
-                return None
-            out += inner
-        elif STATIC.match(p["type"]):
-            out.append((p["type"], p.get("name") or ""))
-        else:
-            return None
-    return out
+    found = static_functions(abi)
+    return [f for f in found if f.view], [f for f in found if not f.view]
 
 
 @dataclass
@@ -164,7 +129,7 @@ class Lens:
     # -- reading accounts ------------------------------------------------------------------------------------
     def read(self, fork: Fork, accounts: list[str]) -> list[Account]:
         """Every account that has something with the holder, read now (one batch of calls, two with collateral)."""
-        plan: list[tuple[str, str, Fn, tuple[Any, ...], str | None]] = []  # (account, role, fn, args, sender)
+        plan: list[tuple[str, str, Function, tuple[Any, ...], str | None]] = []  # (account, role, fn, args, sender)
         for account in accounts:
             for fn in self.equity:
                 plan += [(account, "equity", fn, a, None) for a in self._args(fn.inputs, account)]
@@ -279,7 +244,7 @@ def _per_account(inputs: tuple[str, ...]) -> bool:
     return inputs == ("address",) or (len(inputs) == 2 and inputs[1] == "address" and inputs[0] in ("bytes32", "address"))
 
 
-def _decode(fn: Fn, answer: str | RpcAnswerError) -> tuple[Any, ...] | None:
+def _decode(fn: Function, answer: str | RpcAnswerError) -> tuple[Any, ...] | None:
     if not isinstance(answer, str) or answer in ("", "0x"):
         return None
     try:

@@ -7,10 +7,9 @@ override what is learned, never the other way round."""
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from typing import Any, Iterable
 
-from watchdog.chain.abi import canonical_type
+from watchdog.chain.abi import Function, static_functions
 from watchdog.detect.model.feeds import learn_cadence
 from watchdog.detect.model.graph import Holder, ProtocolModel, Source, Use
 from watchdog.detect.reads import ChainReads
@@ -25,26 +24,10 @@ PRICE_VIEWS = ("price()(uint256)", "latestAnswer()(int256)", "getPrice()(uint256
 SOURCE_ROLES = {"oracle_feed": "feed", "amm_pair": "pair", "twap_oracle": "derived", "oracle_adapter": "derived"}
 
 
-@dataclass(frozen=True)
-class View:
-    name: str
-    signature: str      # name(inputs)(outputs), every output static
-    inputs: tuple[str, ...]
-    outputs: tuple[str, ...]
-
-
-def views(abi: Iterable[dict[str, Any]]) -> list[View]:
-    """The view functions of an ABI whose outputs can be read as static values."""
-    found = []
-    for item in abi:
-        if item.get("type") != "function" or item.get("stateMutability") not in ("view", "pure"):
-            continue
-        inputs = tuple(canonical_type(p) for p in item.get("inputs", []))
-        outputs = tuple(canonical_type(p) for p in item.get("outputs", []))
-        if not outputs or any(t.startswith("(") or t.endswith("]") or t in ("string", "bytes") for t in outputs):
-            continue
-        found.append(View(item["name"], f"{item['name']}({','.join(inputs)})({','.join(outputs)})", inputs, outputs))
-    return found
+def views(abi: Iterable[dict[str, Any]]) -> list[Function]:
+    """The view functions of an ABI whose outputs can be read as static values (structs are not: their
+    addresses would be taken for the contract's own)."""
+    return [f for f in static_functions(abi) if f.view and f.outputs and not f.flattened]
 
 
 class Prober:
