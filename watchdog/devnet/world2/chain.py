@@ -168,7 +168,9 @@ class HarborWorld:
         self.rpc("evm_mine")
 
     def now(self) -> int:
-        return self.w3.eth.get_block("latest")["timestamp"]
+        """The chain's time: its last block's, or the wall clock when that is later (a world loaded from an old
+        cache: its next block takes the wall-clock time, and a deadline set from the last block would be past)."""
+        return max(self.w3.eth.get_block("latest")["timestamp"], int(time.time()))
 
     def block_number(self) -> int:
         return self.w3.eth.block_number
