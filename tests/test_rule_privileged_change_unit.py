@@ -179,3 +179,22 @@ def test_an_adapter_pointed_at_another_feed_is_a_source_change_for_its_consumers
     found = k.run(tx(ATTACKER, ADAPTER, block=2))
     assert [(f.rule_id, f.severity) for f in found] == [("privileged-change.source-replaced", severity)]
     assert found[0].evidence["before"] == FEED.lower() and found[0].evidence["after"] == NEW_FEED.lower()
+
+
+def test_a_keepers_repeated_update_is_not_read_again_but_a_new_call_is():
+    """The adapter's inputs are read again once per distinct call: a keeper's identical update that swapped
+    nothing is not re-read every block, while a different call (another feed named) is."""
+    k = RuleKit(PrivilegedChange, without_hints(manifest(), [ORACLE_VIEW]))
+    priced(k.chain)
+    k.chain.on_call(LENDING, "oracle()(address)", returns=ADAPTER)
+    k.chain.on_call(ADAPTER, "feed()(address)", returns=FEED)
+    k.chain.set_code(NEW_FEED, "0x6001")
+    k.chain.feed(NEW_FEED, 200_000 * USD8, GENESIS_TIME)
+    described(k.chain, NEW_FEED)
+    k.run(block(1))
+    for number in (2, 3):
+        assert k.run(tx(KEEPER, ADAPTER, "0xa2e62045", block=number)) == []  # update()
+    k.chain.on_call(ADAPTER, "feed()(address)", returns=NEW_FEED, block=4)
+    assert k.run(tx(KEEPER, ADAPTER, "0xa2e62045", block=4)) == []  # calldata that changed nothing is not read again
+    found = k.run(tx(ATTACKER, ADAPTER, "0x4d3a6f3a" + "00" * 12 + NEW_FEED[2:], block=5))
+    assert [(f.rule_id, f.severity) for f in found] == [("privileged-change.source-replaced", Severity.HIGH)]

@@ -23,6 +23,7 @@ log = logging.getLogger("watchdog.model")
 
 STATE_RULE, STATE_KEY = "__model__", "graph"
 REFRESH_SECONDS = 3600
+MAX_ROUTINE = 10_000  # keeper calls remembered as changing no input (a bound on memory, not a policy)
 
 
 class ModelKeeper:
@@ -31,7 +32,8 @@ class ModelKeeper:
         self._model: ProtocolModel | None = None
         self._learned_time = 0
         self.changes: list[SourceChange] = []  # of the block being judged
-        self._checked: set[str] = set()  # addresses seen called in traces, classified once
+        self._checked: set[tuple[str, str]] = set()  # (holder, address) seen in traces, classified once
+        self._routine: set[tuple[str, str]] = set()  # (derived source, calldata) that changed none of its inputs
         self._traced: dict[str, int] = {}  # holder -> chain time one of its transactions was last traced
 
     def current(self, scope: "Scope") -> ProtocolModel:
@@ -61,8 +63,13 @@ class ModelKeeper:
                         log.info("%s read again after its owner's call in block %d: %d price source change(s)",
                                  found[1].name, scope.block.number, len(changed))
                         self.changes += changed
-                for source in _derived_called(model, scope.txs.values()):
-                    self.changes += self.reprobe(scope, source)
+                for source, data in _derived_called(model, scope.txs.values()):
+                    if (source, data) in self._routine:
+                        continue  # a keeper's update, again: it did not swap an input the last time either
+                    changed = self.reprobe(scope, source)
+                    if not changed and len(self._routine) < MAX_ROUTINE:
+                        self._routine.add((source, data))
+                    self.changes += changed
             return self.changes
         except RpcUnavailable:
             raise  # the node is gone: the listener retries the whole block
@@ -210,9 +217,9 @@ def _called_by_owners(model: ProtocolModel, txs: Iterable[Tx]) -> list[str]:
     return out
 
 
-def _derived_called(model: ProtocolModel, txs: Iterable[Tx]) -> list[str]:
-    """Derived sources (adapters, TWAPs) that a successful transaction of the block called."""
-    return sorted({tx.to for tx in txs if tx.to in model.sources and model.sources[tx.to].kind == "derived"
+def _derived_called(model: ProtocolModel, txs: Iterable[Tx]) -> list[tuple[str, str]]:
+    """(derived source, calldata) for each successful transaction of the block that called an adapter or TWAP."""
+    return sorted({(tx.to, tx.input) for tx in txs if tx.to in model.sources and model.sources[tx.to].kind == "derived"
                    and tx.status != 0})
 
 
